@@ -1,0 +1,137 @@
+package wire
+
+import "encoding/binary"
+
+// Packet is a validated view over one encoded packet. The bytes are not copied:
+// the view is valid as long as the caller keeps them unchanged.
+type Packet struct {
+	Header
+	b []byte
+}
+
+// Parse validates a whole packet: the header, every message length and the
+// message count. Messages of unknown types are accepted and skipped by length
+// (forward compatibility); a known type shorter than its fixed length, a length
+// below 4 or past the end, or a count that does not match the bytes makes the
+// packet malformed. Parse does not allocate.
+func Parse(b []byte) (Packet, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return Packet{}, err
+	}
+	off, n := HeaderLen, 0
+	for off < len(b) {
+		if len(b)-off < MsgHeaderLen {
+			return Packet{}, ErrMsgLength
+		}
+		l := int(binary.LittleEndian.Uint16(b[off:]))
+		if l < MsgHeaderLen || l > len(b)-off {
+			return Packet{}, ErrMsgLength
+		}
+		if min, known := Type(b[off+2]).MinLen(); known && l < min {
+			return Packet{}, ErrMsgLength
+		}
+		off += l
+		n++
+	}
+	if n != int(h.Count) {
+		return Packet{}, ErrCount
+	}
+	return Packet{Header: h, b: b}, nil
+}
+
+// Bytes returns the whole encoded packet.
+func (p Packet) Bytes() []byte { return p.b }
+
+// Body returns the encoded messages after the header.
+func (p Packet) Body() []byte { return p.b[HeaderLen:] }
+
+// Messages returns an iterator over the packet's messages.
+func (p Packet) Messages() Iter {
+	return Iter{b: p.b, off: HeaderLen, seq: p.Seq}
+}
+
+// Iter walks the messages of a validated [Packet]:
+//
+//	it := p.Messages()
+//	for it.Next() {
+//		m := it.Message()
+//		…
+//	}
+type Iter struct {
+	b   []byte
+	off int // offset of the next message
+	cur int // offset of the current message
+	seq uint64
+	m   Message
+}
+
+// Next advances to the next message and reports whether there is one.
+func (it *Iter) Next() bool {
+	if it.off >= len(it.b) {
+		return false
+	}
+	if it.m.b != nil {
+		it.seq++
+	}
+	l := int(binary.LittleEndian.Uint16(it.b[it.off:]))
+	it.cur = it.off
+	it.m = Message{b: it.b[it.off : it.off+l : it.off+l]}
+	it.off += l
+	return true
+}
+
+// Message returns the current message.
+func (it *Iter) Message() Message { return it.m }
+
+// Seq returns the current message's sequence: the header's Seq plus the
+// message's index. It is meaningful only for sequenced packets.
+func (it *Iter) Seq() uint64 { return it.seq }
+
+// Offset returns the current message's byte offset within the packet.
+func (it *Iter) Offset() int { return it.cur }
+
+// Message is a view over one message of a validated packet: its length is at
+// least the fixed length of its type, so the typed accessors never fail.
+type Message struct{ b []byte }
+
+// Type returns the message type.
+func (m Message) Type() Type { return Type(m.b[2]) }
+
+// Flags returns the per-type flag byte.
+func (m Message) Flags() uint8 { return m.b[3] }
+
+// Len returns the message length, header included.
+func (m Message) Len() int { return len(m.b) }
+
+// Bytes returns the encoded message, header included.
+func (m Message) Bytes() []byte { return m.b }
+
+// InstrumentDef decodes an InstrumentDef message. Call it only when Type says so.
+func (m Message) InstrumentDef() InstrumentDef { return decodeInstrumentDef(m.b) }
+
+// LevelUpdate decodes a LevelUpdate message. Call it only when Type says so.
+func (m Message) LevelUpdate() LevelUpdate { return decodeLevelUpdate(m.b) }
+
+// Trade decodes a Trade message. Call it only when Type says so.
+func (m Message) Trade() Trade { return decodeTrade(m.b) }
+
+// BookClear decodes a BookClear message. Call it only when Type says so.
+func (m Message) BookClear() BookClear { return decodeBookClear(m.b) }
+
+// InstrumentStatus decodes an InstrumentStatus message. Call it only when Type says so.
+func (m Message) InstrumentStatus() InstrumentStatus { return decodeInstrumentStatus(m.b) }
+
+// BookChecksum decodes a BookChecksum message. Call it only when Type says so.
+func (m Message) BookChecksum() BookChecksum { return decodeBookChecksum(m.b) }
+
+// Instrument returns the instrument id of a market message (every market
+// message carries it at offset 4) and false for control or unknown types.
+func (m Message) Instrument() (uint32, bool) {
+	switch m.Type() {
+	case TypeInstrumentDef, TypeLevelUpdate, TypeTrade, TypeBookClear,
+		TypeInstrumentStatus, TypeBookChecksum:
+		return binary.LittleEndian.Uint32(m.b[4:]), true
+	}
+	return 0, false
+}
