@@ -1,0 +1,21 @@
+// Package gap turns N redundant, lossy, reordered lines into one gap-free
+// sequence (DESIGN.md, "The one idea" and "Recovery ladder").
+//
+// It holds the pieces every tickcast component shares, so the publisher, the
+// relay and the subscriber use one arbiter, one cache and one retransmit
+// server:
+//
+//   - [Arbiter] takes packets from any number of lines, delivers every sequence
+//     exactly once and in order, holds early packets in a bounded buffer, finds
+//     gaps (including tail gaps revealed by heartbeats), follows session changes
+//     and tells its consumer explicitly when a gap could not be filled.
+//   - The arbiter's NACK scheduling waits a short arbitration window before
+//     asking (the other line usually fills a hole within microseconds),
+//     coalesces missing ranges, retries with backoff a bounded number of times,
+//     then gives up to the snapshot path.
+//   - [Cache] is a ring of recent packets keyed by sequence, bounded by bytes and
+//     by messages, with O(1) lookup.
+//   - [Server] answers RetransmitRequests over unicast UDP from a Cache, only to
+//     configured networks, capped per answer and rate-limited per requester;
+//     [Client] sends requests and receives the answers.
+package gap
