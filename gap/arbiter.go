@@ -1,0 +1,489 @@
+package gap
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tickcast/tickcast/wire"
+)
+
+// RepairLine is the line index under which retransmitted packets (answers to
+// NACKs) are offered to an [Arbiter]; their counters are kept apart from the
+// multicast or link lines.
+const RepairLine = -1
+
+// MaxLines is the most lines one arbiter merges (A, B and a few more paths).
+const MaxLines = 8
+
+// Config configures an [Arbiter]. The zero value of every field means the
+// default given beside it.
+type Config struct {
+	// Channel is the channel this arbiter follows; packets of other channels
+	// are ignored and counted.
+	Channel uint16
+	// Lines is the number of redundant lines offered (A, B, …); 0 = 2.
+	Lines int
+	// MaxHeldPackets bounds the buffer of packets that arrived ahead of a
+	// hole; 0 = 4096. When it overflows, the oldest hole is given up.
+	MaxHeldPackets int
+	// MaxHeldBytes bounds the same buffer in bytes; 0 = 16 MiB.
+	MaxHeldBytes int
+	// Window is how long a hole may stay open before it is NACKed: the other
+	// line usually fills it within microseconds (DESIGN.md, recovery ladder
+	// step 2); 0 = 200µs; negative = NACK at once.
+	Window time.Duration
+	// MinRTO and MaxRTO bound the wait before a NACK is retried: twice the
+	// smoothed round trip to the retransmit server, doubling on every retry;
+	// 0 = 500µs and 50ms.
+	MinRTO, MaxRTO time.Duration
+	// MaxRetries is how many NACKs a hole gets before it is given up to the
+	// snapshot path; 0 = 6.
+	MaxRetries int
+	// MaxRequest caps the messages asked for in one RetransmitRequest; 0 = 2048.
+	MaxRequest uint32
+	// Coalesce merges two missing ranges into one request when fewer than
+	// this many messages lie between them; 0 = 16.
+	Coalesce uint64
+	// Requester sends NACKs. nil means no retransmit server: a hole only the
+	// other lines can fill is given up after Window plus MaxRetries RTOs.
+	Requester Requester
+}
+
+func (c *Config) setDefaults() error {
+	if c.Lines == 0 {
+		c.Lines = 2
+	}
+	if c.Lines < 1 || c.Lines > MaxLines {
+		return fmt.Errorf("gap: Lines %d out of range 1..%d", c.Lines, MaxLines)
+	}
+	if c.MaxHeldPackets == 0 {
+		c.MaxHeldPackets = 4096
+	}
+	if c.MaxHeldBytes == 0 {
+		c.MaxHeldBytes = 16 << 20
+	}
+	if c.MaxHeldPackets < 1 || c.MaxHeldBytes < 1<<16+wire.HeaderLen {
+		return fmt.Errorf("gap: MaxHeldPackets %d / MaxHeldBytes %d too small", c.MaxHeldPackets, c.MaxHeldBytes)
+	}
+	if c.Window == 0 {
+		c.Window = 200 * time.Microsecond
+	}
+	if c.Window < 0 {
+		c.Window = 0
+	}
+	if c.MinRTO == 0 {
+		c.MinRTO = 500 * time.Microsecond
+	}
+	if c.MaxRTO == 0 {
+		c.MaxRTO = 50 * time.Millisecond
+	}
+	if c.MinRTO < 0 || c.MaxRTO < c.MinRTO {
+		return fmt.Errorf("gap: MinRTO %v / MaxRTO %v out of order", c.MinRTO, c.MaxRTO)
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 6
+	}
+	if c.MaxRetries < 0 {
+		return fmt.Errorf("gap: MaxRetries %d is negative", c.MaxRetries)
+	}
+	if c.MaxRequest == 0 {
+		c.MaxRequest = 2048
+	}
+	if c.Coalesce == 0 {
+		c.Coalesce = 16
+	}
+	return nil
+}
+
+// Delivery is the next run of in-order messages: those of Packet from index
+// Skip on, with sequences Packet.Seq+Skip, Packet.Seq+Skip+1, …
+// The packet's bytes are valid only during the [Sink] call.
+type Delivery struct {
+	Packet wire.Packet
+	Skip   int   // messages at the front already delivered from another copy
+	Line   int   // the line whose copy won, or RepairLine
+	RxTime int64 // when that copy was received, as given to Offer
+}
+
+// First returns the sequence of the first message delivered.
+func (d *Delivery) First() uint64 { return d.Packet.Seq + uint64(d.Skip) }
+
+// EventKind says what an [Event] reports.
+type EventKind uint8
+
+// Event kinds.
+const (
+	// EventJoin: the arbiter started following Session at sequence Seq: at
+	// its start, after a new session, or after an end of session. Seq > 1
+	// means earlier messages of the session were never seen: the consumer
+	// recovers its state by snapshot.
+	EventJoin EventKind = iota + 1
+	// EventLost: messages [Seq, Seq+Count) will never be delivered (retries
+	// exhausted, too old for the cache, buffer overflow). Never a silent hole:
+	// the consumer recovers by snapshot.
+	EventLost
+	// EventEndOfSession: the publisher ended Session gracefully after
+	// delivering everything before Seq.
+	EventEndOfSession
+)
+
+// LostReason says why messages were given up.
+type LostReason uint8
+
+// Reasons for EventLost.
+const (
+	LostRetries  LostReason = iota + 1 // NACKs exhausted (or no retransmit server)
+	LostTooOld                         // the retransmit server no longer holds them
+	LostSession                        // the retransmit server is in another session
+	LostOverflow                       // too much held ahead of the hole
+	LostSkipped                        // the consumer skipped past them (Advance)
+)
+
+// String returns the reason in words.
+func (r LostReason) String() string {
+	switch r {
+	case LostRetries:
+		return "retries exhausted"
+	case LostTooOld:
+		return "too old for the cache"
+	case LostSession:
+		return "session unknown upstream"
+	case LostOverflow:
+		return "hold buffer overflow"
+	case LostSkipped:
+		return "skipped"
+	}
+	return "unknown"
+}
+
+// Event tells the consumer about a change in the stream.
+type Event struct {
+	Kind    EventKind
+	Session uint64
+	Seq     uint64
+	Count   uint64     // EventLost: how many messages
+	Reason  LostReason // EventLost
+	Prev    uint64     // EventJoin: the previous session, 0 at start
+}
+
+// Sink consumes an arbiter's output. Calls come from the arbiter's owner, one
+// at a time, in stream order; they must be quick (copy and hand off).
+type Sink interface {
+	Deliver(d Delivery)
+	Event(e Event)
+}
+
+// Arbiter merges N redundant lines into one in-order, exactly-once stream
+// (DESIGN.md, recovery ladder steps 1–3). It is not safe for concurrent use:
+// one owner offers packets and ticks it ([Stream] is the locked wrapper).
+//
+// Time is the caller's: every method takes now in nanoseconds, and the
+// arbiter never reads a clock.
+type Arbiter struct {
+	cfg  Config
+	sink Sink
+
+	session uint64
+	retired [4]uint64 // recent sessions, ignored if a straggler arrives
+	next    uint64    // next sequence to deliver; 0 = not joined
+	known   uint64    // one past the highest sequence known to exist
+	eos     uint64    // end of session at this sequence (0 = none)
+
+	held  *held
+	holes []hole // open holes in sequence order
+	srtt  int64  // smoothed NACK round trip, ns (0 = no sample yet)
+	kick  bool   // a hole opened since the owner last looked at Deadline
+
+	stats Stats
+}
+
+// NewArbiter returns an arbiter delivering to sink.
+func NewArbiter(cfg Config, sink Sink) (*Arbiter, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if sink == nil {
+		return nil, fmt.Errorf("gap: nil Sink")
+	}
+	return &Arbiter{
+		cfg:   cfg,
+		sink:  sink,
+		held:  newHeld(cfg.MaxHeldPackets, cfg.MaxHeldBytes),
+		holes: make([]hole, 0, 64),
+		stats: Stats{Lines: make([]LineStats, cfg.Lines)},
+	}, nil
+}
+
+// Session returns the session followed (0 before the first packet).
+func (a *Arbiter) Session() uint64 { return a.session }
+
+// Next returns the next sequence to be delivered (0 before the first packet).
+func (a *Arbiter) Next() uint64 { return a.next }
+
+func (a *Arbiter) line(i int) *LineStats {
+	if i == RepairLine {
+		return &a.stats.Repair
+	}
+	return &a.stats.Lines[i]
+}
+
+// Offer hands the arbiter one validated packet received on line (0..Lines-1,
+// or RepairLine for retransmissions) at now (ns). Sequenced packets,
+// heartbeats and end-of-session packets are used; snapshot and control
+// packets are not the arbiter's and are counted as ignored.
+func (a *Arbiter) Offer(line int, p wire.Packet, now int64) {
+	if line != RepairLine && (line < 0 || line >= a.cfg.Lines) {
+		a.stats.Ignored++
+		return
+	}
+	ls := a.line(line)
+	ls.Packets++
+	ls.LastRx = now
+	if p.Channel != a.cfg.Channel || p.Has(wire.FlagSnapshot) || p.Session == 0 {
+		a.stats.Ignored++
+		return
+	}
+	if p.Session != a.session {
+		if !a.newSession(p, now) {
+			ls.Stale++
+			return
+		}
+	}
+	switch {
+	case p.Has(wire.FlagEndOfSession):
+		a.tail(p.Seq, now)
+		if a.eos == 0 {
+			a.eos = p.Seq
+		}
+		a.stats.Heartbeats++
+		a.checkEOS()
+		return
+	case p.Has(wire.FlagHeartbeat) || p.Count == 0:
+		a.stats.Heartbeats++
+		a.tail(p.Seq, now)
+		return
+	case p.Seq == 0:
+		a.stats.Ignored++
+		return
+	}
+	a.offerData(line, ls, p, now)
+}
+
+// offerData sequences one packet of market data.
+func (a *Arbiter) offerData(line int, ls *LineStats, p wire.Packet, now int64) {
+	end := p.End()
+	if end <= a.next {
+		ls.Duplicates++
+		return
+	}
+	if line == RepairLine {
+		a.rttSample(p.Seq, now)
+		a.stats.Retransmitted++
+	}
+	if p.Seq <= a.next {
+		// The common case: the next packet, or one overlapping what was
+		// delivered (split differently on another path).
+		ls.Won++
+		a.deliver(p, line, now)
+		if a.held.len() > 0 {
+			a.drain()
+		}
+		a.afterAdvance()
+		return
+	}
+	// Ahead of a hole.
+	if a.held.full(len(p.Bytes())) {
+		// Too much waits behind the oldest hole: give it up (the consumer
+		// recovers by snapshot) and look at p again.
+		a.stats.Overflows++
+		for a.held.len() > 0 && a.held.full(len(p.Bytes())) {
+			a.giveUpFront(LostOverflow)
+		}
+		if line == RepairLine {
+			a.stats.Retransmitted-- // counted again below
+		}
+		a.offerData(line, ls, p, now)
+		return
+	}
+	if p.Seq > a.known {
+		a.openHole(a.known, p.Seq, now)
+	}
+	if end > a.known {
+		a.known = end
+	}
+	if a.held.insert(p, line, now) {
+		ls.Won++
+		a.stats.Reordered++
+		if n := uint64(a.held.len()); n > a.stats.HeldMax {
+			a.stats.HeldMax = n
+		}
+	} else {
+		ls.Duplicates++
+	}
+}
+
+// newSession decides whether p starts a new session and, if so, joins it.
+func (a *Arbiter) newSession(p wire.Packet, now int64) bool {
+	for _, s := range a.retired {
+		if s == p.Session {
+			return false // a straggler from a session already left
+		}
+	}
+	prev := a.session
+	if prev != 0 {
+		// Whatever the old session still owed is gone: say so.
+		if a.known > a.next {
+			a.lost(a.next, a.known-a.next, LostSession)
+		}
+		copy(a.retired[1:], a.retired[:])
+		a.retired[0] = prev
+	}
+	a.held.clear()
+	a.holes = a.holes[:0]
+	a.session = p.Session
+	a.eos = 0
+	a.next = p.Seq
+	if a.next == 0 {
+		a.next = 1
+	}
+	a.known = a.next
+	a.stats.Sessions++
+	a.sink.Event(Event{Kind: EventJoin, Session: p.Session, Seq: a.next, Prev: prev})
+	return true
+}
+
+// deliver hands p's messages from a.next on to the sink.
+func (a *Arbiter) deliver(p wire.Packet, line int, rxTime int64) {
+	skip := int(a.next - p.Seq)
+	n := uint64(p.Count) - uint64(skip)
+	a.sink.Deliver(Delivery{Packet: p, Skip: skip, Line: line, RxTime: rxTime})
+	a.next = p.End()
+	if a.known < a.next {
+		a.known = a.next
+	}
+	a.stats.Delivered += n
+	a.line(line).Messages += n
+}
+
+// drain delivers held packets that have become contiguous.
+func (a *Arbiter) drain() {
+	for a.held.len() > 0 {
+		s := a.held.front()
+		if s.pkt.Seq > a.next {
+			return
+		}
+		if s.pkt.End() > a.next {
+			a.deliver(s.pkt, s.line, s.rxTime)
+		}
+		a.held.popFront()
+	}
+}
+
+// afterAdvance closes holes that delivery went past and reports an end of
+// session once everything before it was delivered.
+func (a *Arbiter) afterAdvance() {
+	if len(a.holes) > 0 {
+		a.closeHoles()
+	}
+	if a.eos != 0 {
+		a.checkEOS()
+	}
+}
+
+// tail learns from a heartbeat (or end of session) that sequences before
+// seq exist: a tail loss shows up as a hole.
+func (a *Arbiter) tail(seq uint64, now int64) {
+	if seq > a.known {
+		a.openHole(a.known, seq, now)
+		a.known = seq
+	}
+}
+
+func (a *Arbiter) checkEOS() {
+	if a.eos != 0 && a.next >= a.eos {
+		s := a.session
+		a.sink.Event(Event{Kind: EventEndOfSession, Session: s, Seq: a.eos})
+		copy(a.retired[1:], a.retired[:])
+		a.retired[0] = s
+		a.session, a.next, a.known, a.eos = 0, 0, 0, 0
+		a.held.clear()
+		a.holes = a.holes[:0]
+	}
+}
+
+// lost reports [first, first+count) as given up.
+func (a *Arbiter) lost(first, count uint64, r LostReason) {
+	a.stats.Lost += count
+	a.stats.LostEvents++
+	a.sink.Event(Event{Kind: EventLost, Session: a.session, Seq: first, Count: count, Reason: r})
+}
+
+// skipTo gives up every hole before seq, delivering the held packets between
+// them in order, and reporting each hole as lost.
+func (a *Arbiter) skipTo(seq uint64, r LostReason) {
+	for a.next < seq {
+		if a.held.len() > 0 {
+			s := a.held.front()
+			if s.pkt.Seq <= a.next {
+				if s.pkt.End() > a.next {
+					a.deliver(s.pkt, s.line, s.rxTime)
+				}
+				a.held.popFront()
+				continue
+			}
+			end := min(s.pkt.Seq, seq)
+			a.lost(a.next, end-a.next, r)
+			a.next = end
+			continue
+		}
+		a.lost(a.next, seq-a.next, r)
+		a.next = seq
+	}
+	if a.known < a.next {
+		a.known = a.next
+	}
+	a.drain()
+	a.afterAdvance()
+}
+
+// giveUpFront gives up the oldest open hole (or, with none recorded, the
+// stretch before the first held packet).
+func (a *Arbiter) giveUpFront(r LostReason) {
+	if len(a.holes) > 0 {
+		a.skipTo(a.holes[0].end, r)
+		return
+	}
+	if a.held.len() > 0 {
+		a.skipTo(a.held.front().pkt.Seq, r)
+	}
+}
+
+// Advance moves the stream forward to seq without delivering what lies
+// before it: the consumer applied a snapshot reflecting everything up to
+// seq-1. Held packets and holes before seq are dropped (not reported lost).
+func (a *Arbiter) Advance(seq uint64) {
+	if a.next == 0 || seq <= a.next {
+		return
+	}
+	for a.held.len() > 0 && a.held.front().pkt.End() <= seq {
+		a.held.popFront()
+	}
+	a.next = seq
+	if a.known < seq {
+		a.known = seq
+	}
+	a.drain()
+	a.afterAdvance()
+}
+
+// Stats returns a copy of the counters.
+func (a *Arbiter) Stats() Stats {
+	s := a.stats
+	s.Lines = append([]LineStats(nil), a.stats.Lines...)
+	s.Held = uint64(a.held.len())
+	s.OpenHoles = uint64(len(a.holes))
+	s.Next = a.next
+	s.Session = a.session
+	s.SRTT = time.Duration(a.srtt)
+	return s
+}

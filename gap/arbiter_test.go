@@ -1,0 +1,356 @@
+package gap
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tickcast/tickcast/wire"
+)
+
+const testSession = 0x5e55
+
+// collector is a Sink recording every delivered message and event.
+type collector struct {
+	seqs   []uint64
+	msgs   [][]byte
+	lines  []int
+	events []Event
+}
+
+func (c *collector) Deliver(d Delivery) {
+	it := d.Packet.Messages()
+	i := 0
+	for it.Next() {
+		if i >= d.Skip {
+			c.seqs = append(c.seqs, it.Seq())
+			c.msgs = append(c.msgs, append([]byte(nil), it.Message().Bytes()...))
+			c.lines = append(c.lines, d.Line)
+		}
+		i++
+	}
+}
+
+func (c *collector) Event(e Event) { c.events = append(c.events, e) }
+
+func (c *collector) kinds(k EventKind) []Event {
+	var out []Event
+	for _, e := range c.events {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// pkt builds a sequenced packet of n LevelUpdates starting at seq.
+func pkt(t testing.TB, session, seq uint64, n int) wire.Packet {
+	t.Helper()
+	var b wire.Builder
+	b.Reset(make([]byte, 0, wire.MaxJumboPacket), wire.MaxJumboPacket, wire.Header{Session: session, Seq: seq})
+	for i := 0; i < n; i++ {
+		wire.Add(&b, wire.LevelUpdate{Instrument: 7, Price: int64(seq) + int64(i), Qty: 1, EndOfEvent: true})
+	}
+	p, err := wire.Parse(b.Finish(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// hb builds a heartbeat (or end of session) announcing next.
+func hb(t testing.TB, session, next uint64, f wire.Flags) wire.Packet {
+	t.Helper()
+	p, err := wire.Parse(wire.Header{Flags: f, Session: session, Seq: next}.Append(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type recordingRequester struct{ reqs []wire.RetransmitRequest }
+
+func (r *recordingRequester) Request(q wire.RetransmitRequest) error {
+	r.reqs = append(r.reqs, q)
+	return nil
+}
+
+func newTestArbiter(t *testing.T, cfg Config) (*Arbiter, *collector) {
+	t.Helper()
+	c := &collector{}
+	a, err := NewArbiter(cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, c
+}
+
+func wantSeqs(t *testing.T, c *collector, from, to uint64) {
+	t.Helper()
+	if len(c.seqs) != int(to-from) {
+		t.Fatalf("delivered %d messages, want %d (%v…)", len(c.seqs), to-from, head(c.seqs))
+	}
+	for i, s := range c.seqs {
+		if s != from+uint64(i) {
+			t.Fatalf("message %d has seq %d, want %d", i, s, from+uint64(i))
+		}
+	}
+}
+
+func head(s []uint64) []uint64 { return s[:min(len(s), 20)] }
+
+func TestArbiterABInOrder(t *testing.T) {
+	a, c := newTestArbiter(t, Config{})
+	seq := uint64(1)
+	for i := 0; i < 100; i++ {
+		p := pkt(t, testSession, seq, 3)
+		a.Offer(i%2, p, 10)   // the winner alternates
+		a.Offer(1-i%2, p, 11) // the other copy is a duplicate
+		seq += 3
+	}
+	wantSeqs(t, c, 1, seq)
+	st := a.Stats()
+	if st.Lines[0].Won != 50 || st.Lines[1].Won != 50 || st.Lines[0].Duplicates != 50 || st.Lines[1].Duplicates != 50 {
+		t.Fatalf("line stats %+v", st.Lines)
+	}
+	if st.Delivered != 300 || st.Gaps != 0 || st.Lost != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if j := c.kinds(EventJoin); len(j) != 1 || j[0].Seq != 1 || j[0].Session != testSession {
+		t.Fatalf("join events %+v", j)
+	}
+}
+
+func TestArbiterOtherLineFillsHoleWithoutNack(t *testing.T) {
+	r := &recordingRequester{}
+	a, c := newTestArbiter(t, Config{Requester: r, Window: time.Millisecond})
+	a.Offer(0, pkt(t, testSession, 1, 2), 0)
+	a.Offer(0, pkt(t, testSession, 5, 2), 100) // A lost 3-4
+	if d, ok := a.Deadline(); !ok || d != 100+int64(time.Millisecond) {
+		t.Fatalf("deadline %d %v", d, ok)
+	}
+	a.Offer(1, pkt(t, testSession, 3, 2), 200) // B fills it within the window
+	a.Tick(int64(2 * time.Millisecond))
+	wantSeqs(t, c, 1, 7)
+	if len(r.reqs) != 0 {
+		t.Fatalf("NACKed %v, want nothing", r.reqs)
+	}
+	if st := a.Stats(); st.Gaps != 1 || st.GapsFilled != 1 || st.Reordered != 1 || st.OpenHoles != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestArbiterNackAfterWindowAndRepair(t *testing.T) {
+	r := &recordingRequester{}
+	a, c := newTestArbiter(t, Config{Requester: r, Window: time.Millisecond})
+	a.Offer(0, pkt(t, testSession, 1, 2), 0)
+	a.Offer(0, pkt(t, testSession, 10, 2), 0) // 3..9 missing
+	a.Offer(0, pkt(t, testSession, 14, 2), 0) // 12..13 missing: coalesced (gap of 2 < 16)
+	a.Tick(int64(time.Millisecond) - 1)
+	if len(r.reqs) != 0 {
+		t.Fatalf("NACK before the window: %v", r.reqs)
+	}
+	a.Tick(int64(time.Millisecond))
+	if len(r.reqs) != 1 || r.reqs[0].FirstSeq != 3 || r.reqs[0].Count != 11 || r.reqs[0].Session != testSession {
+		t.Fatalf("requests %+v, want one for 3..13", r.reqs)
+	}
+	a.Offer(RepairLine, pkt(t, testSession, 3, 7), int64(time.Millisecond)+5000)
+	a.Offer(RepairLine, pkt(t, testSession, 12, 2), int64(time.Millisecond)+6000)
+	wantSeqs(t, c, 1, 16)
+	st := a.Stats()
+	if st.Retransmitted != 2 || st.Repair.Won != 2 || st.SRTT != (7*5000+6000)/8 || st.OpenHoles != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestArbiterRetriesThenGivesUp(t *testing.T) {
+	r := &recordingRequester{}
+	a, c := newTestArbiter(t, Config{Requester: r, Window: time.Millisecond, MaxRetries: 3, MinRTO: time.Millisecond, MaxRTO: 4 * time.Millisecond})
+	a.Offer(0, pkt(t, testSession, 1, 1), 0)
+	a.Offer(0, pkt(t, testSession, 3, 1), 0)
+	now := int64(0)
+	for i := 0; i < 100 && len(c.kinds(EventLost)) == 0; i++ {
+		d, ok := a.Deadline()
+		if !ok {
+			t.Fatal("no deadline while a hole is open")
+		}
+		now = d
+		a.Tick(now)
+	}
+	if len(r.reqs) != 3 {
+		t.Fatalf("%d NACKs, want 3", len(r.reqs))
+	}
+	lost := c.kinds(EventLost)
+	if len(lost) != 1 || lost[0].Seq != 2 || lost[0].Count != 1 || lost[0].Reason != LostRetries {
+		t.Fatalf("lost %+v", lost)
+	}
+	// Backoff: 1ms window, then RTO 2ms, 4ms, 4ms (capped).
+	if now != int64(11*time.Millisecond) {
+		t.Fatalf("gave up at %v", time.Duration(now))
+	}
+	if len(c.seqs) != 2 || c.seqs[0] != 1 || c.seqs[1] != 3 {
+		t.Fatalf("delivered %v", c.seqs)
+	}
+}
+
+func TestArbiterTailGapFromHeartbeat(t *testing.T) {
+	r := &recordingRequester{}
+	a, c := newTestArbiter(t, Config{Requester: r, Window: -1})
+	a.Offer(0, pkt(t, testSession, 1, 4), 0)
+	a.Offer(1, hb(t, testSession, 9, wire.FlagHeartbeat), 0) // 5..8 were sent, none arrived
+	a.Tick(0)
+	if len(r.reqs) != 1 || r.reqs[0].FirstSeq != 5 || r.reqs[0].Count != 4 {
+		t.Fatalf("requests %+v", r.reqs)
+	}
+	a.Offer(RepairLine, pkt(t, testSession, 5, 4), 10)
+	wantSeqs(t, c, 1, 9)
+	a.Offer(0, hb(t, testSession, 9, wire.FlagHeartbeat), 20)
+	if st := a.Stats(); st.OpenHoles != 0 || st.Heartbeats != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestArbiterEndOfSessionAndNewSession(t *testing.T) {
+	a, c := newTestArbiter(t, Config{})
+	a.Offer(0, pkt(t, testSession, 1, 2), 0)
+	a.Offer(0, hb(t, testSession, 5, wire.FlagEndOfSession), 0) // 3..4 still owed
+	if len(c.kinds(EventEndOfSession)) != 0 {
+		t.Fatal("end of session before 3..4 were delivered")
+	}
+	a.Offer(1, pkt(t, testSession, 3, 2), 0)
+	eos := c.kinds(EventEndOfSession)
+	if len(eos) != 1 || eos[0].Seq != 5 {
+		t.Fatalf("eos %+v", eos)
+	}
+	// A straggler of the old session is ignored; the new one is joined.
+	a.Offer(1, hb(t, testSession, 5, wire.FlagEndOfSession), 0)
+	a.Offer(0, pkt(t, testSession+1, 1, 1), 0)
+	a.Offer(1, pkt(t, testSession, 2, 1), 0)
+	j := c.kinds(EventJoin)
+	if len(j) != 2 || j[1].Session != testSession+1 || j[1].Seq != 1 || j[1].Prev != 0 {
+		t.Fatalf("joins %+v", j)
+	}
+	if st := a.Stats(); st.Lines[1].Stale != 2 || st.Sessions != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestArbiterSessionChangeMidStreamReportsLoss(t *testing.T) {
+	a, c := newTestArbiter(t, Config{})
+	a.Offer(0, pkt(t, testSession, 1, 2), 0)
+	a.Offer(0, pkt(t, testSession, 5, 2), 0) // 3..4 missing, 5..6 held
+	a.Offer(0, pkt(t, testSession+1, 40, 2), 0)
+	lost := c.kinds(EventLost)
+	if len(lost) != 1 || lost[0].Seq != 3 || lost[0].Count != 4 || lost[0].Reason != LostSession {
+		t.Fatalf("lost %+v", lost)
+	}
+	j := c.kinds(EventJoin)
+	if len(j) != 2 || j[1].Seq != 40 || j[1].Prev != testSession {
+		t.Fatalf("joins %+v", j)
+	}
+	if c.seqs[len(c.seqs)-1] != 41 {
+		t.Fatalf("delivered %v", c.seqs)
+	}
+}
+
+func TestArbiterLateJoin(t *testing.T) {
+	a, c := newTestArbiter(t, Config{})
+	a.Offer(1, pkt(t, testSession, 1000, 2), 0)
+	a.Offer(0, pkt(t, testSession, 998, 2), 0) // older than the join point: duplicate
+	wantSeqs(t, c, 1000, 1002)
+	if j := c.kinds(EventJoin); len(j) != 1 || j[0].Seq != 1000 {
+		t.Fatalf("joins %+v", j)
+	}
+}
+
+func TestArbiterOverflowGivesUpOldestHole(t *testing.T) {
+	a, c := newTestArbiter(t, Config{MaxHeldPackets: 4})
+	a.Offer(0, pkt(t, testSession, 1, 1), 0)
+	for s := uint64(3); s < 20; s++ { // 2 never comes
+		a.Offer(0, pkt(t, testSession, s, 1), 0)
+	}
+	lost := c.kinds(EventLost)
+	if len(lost) != 1 || lost[0].Seq != 2 || lost[0].Count != 1 || lost[0].Reason != LostOverflow {
+		t.Fatalf("lost %+v", lost)
+	}
+	if len(c.seqs) != 18 || c.seqs[len(c.seqs)-1] != 19 {
+		t.Fatalf("delivered %v", c.seqs)
+	}
+	if st := a.Stats(); st.Overflows != 1 || st.HeldMax != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestArbiterRejectTooOldGivesUp(t *testing.T) {
+	r := &recordingRequester{}
+	a, c := newTestArbiter(t, Config{Requester: r, Window: -1})
+	a.Offer(0, pkt(t, testSession, 1, 1), 0)
+	a.Offer(0, pkt(t, testSession, 5, 1), 0)
+	a.Tick(0)
+	a.Reject(wire.RetransmitReject{Session: testSession, Reason: wire.RejectTooOld, FirstSeq: 2, Count: 3}, 1)
+	lost := c.kinds(EventLost)
+	if len(lost) != 1 || lost[0].Seq != 2 || lost[0].Count != 3 || lost[0].Reason != LostTooOld {
+		t.Fatalf("lost %+v", lost)
+	}
+	if c.seqs[len(c.seqs)-1] != 5 {
+		t.Fatalf("delivered %v", c.seqs)
+	}
+}
+
+func TestArbiterRejectRateLimitedPostpones(t *testing.T) {
+	r := &recordingRequester{}
+	a, _ := newTestArbiter(t, Config{Requester: r, Window: -1})
+	a.Offer(0, pkt(t, testSession, 1, 1), 0)
+	a.Offer(0, pkt(t, testSession, 5, 1), 0)
+	a.Tick(0)
+	a.Reject(wire.RetransmitReject{Session: testSession, Reason: wire.RejectRateLimited, RetryAfterMs: 30, FirstSeq: 2, Count: 3}, 1)
+	if d, _ := a.Deadline(); d != 1+30e6 {
+		t.Fatalf("deadline %d, want retry after 30ms", d)
+	}
+}
+
+func TestArbiterAdvancePastSnapshot(t *testing.T) {
+	r := &recordingRequester{}
+	a, c := newTestArbiter(t, Config{Requester: r})
+	a.Offer(0, pkt(t, testSession, 50, 1), 0)
+	a.Offer(0, pkt(t, testSession, 60, 5), 0) // hole 51..59
+	a.Advance(62)                             // a snapshot reflects up to 61
+	if st := a.Stats(); st.OpenHoles != 0 || st.Next != 65 || st.Lost != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if got := c.seqs; len(got) != 4 || got[1] != 62 || got[3] != 64 {
+		t.Fatalf("delivered %v", got)
+	}
+}
+
+func TestArbiterSplitPacketsOverlap(t *testing.T) {
+	a, c := newTestArbiter(t, Config{})
+	a.Offer(0, pkt(t, testSession, 1, 10), 0)
+	a.Offer(1, pkt(t, testSession, 1, 4), 0)  // B split differently
+	a.Offer(1, pkt(t, testSession, 5, 10), 0) // overlaps 5..10, brings 11..14
+	wantSeqs(t, c, 1, 15)
+	if st := a.Stats(); st.Lines[1].Won != 1 || st.Lines[1].Duplicates != 1 {
+		t.Fatalf("stats %+v", st.Lines)
+	}
+}
+
+func TestArbiterIgnoresOtherChannelAndSnapshots(t *testing.T) {
+	a, c := newTestArbiter(t, Config{Channel: 3})
+	a.Offer(0, pkt(t, testSession, 1, 1), 0) // channel 0
+	snap, _ := wire.Parse(wire.Header{Flags: wire.FlagSnapshot, Channel: 3, Session: 1, Seq: 9}.Append(nil))
+	a.Offer(0, snap, 0)
+	a.Offer(5, pkt(t, testSession, 1, 1), 0) // no such line
+	if len(c.seqs) != 0 || len(c.events) != 0 || a.Stats().Ignored != 3 {
+		t.Fatalf("delivered %v events %v stats %+v", c.seqs, c.events, a.Stats())
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, cfg := range []Config{{Lines: 9}, {Lines: -1}, {MaxHeldBytes: 100}, {MinRTO: time.Second, MaxRTO: time.Millisecond}, {MaxRetries: -2}} {
+		if _, err := NewArbiter(cfg, &collector{}); err == nil {
+			t.Errorf("config %+v accepted", cfg)
+		}
+	}
+	if _, err := NewArbiter(Config{}, nil); err == nil {
+		t.Error("nil sink accepted")
+	}
+}

@@ -1,0 +1,236 @@
+package gap
+
+import (
+	"github.com/tickcast/tickcast/wire"
+)
+
+// hole is a stretch of sequences found missing, with its NACK schedule. The
+// range is coarse (what was missing when it opened); what is still missing
+// inside it is worked out from the held packets when it is NACKed.
+type hole struct {
+	first, end uint64
+	due        int64 // next action: NACK, or give up once attempts reach MaxRetries
+	sent       int64 // when the first NACK went out (for the RTT sample; 0 = none pending)
+	attempts   int
+	lost       bool // given up rather than filled
+}
+
+// openHole records [first, end) as missing at now; it is NACKed after the
+// arbitration window unless a line fills it first.
+func (a *Arbiter) openHole(first, end uint64, now int64) {
+	a.stats.Gaps++
+	a.holes = append(a.holes, hole{first: first, end: end, due: now + int64(a.cfg.Window)})
+	a.kick = true
+}
+
+// closeHoles drops the holes that delivery went past.
+func (a *Arbiter) closeHoles() {
+	i := 0
+	for i < len(a.holes) && a.holes[i].end <= a.next {
+		if !a.holes[i].lost {
+			a.stats.GapsFilled++
+		}
+		i++
+	}
+	if i > 0 {
+		n := copy(a.holes, a.holes[i:])
+		a.holes = a.holes[:n]
+	}
+	if len(a.holes) > 0 && a.holes[0].first < a.next {
+		a.holes[0].first = a.next
+	}
+}
+
+// TakeKick reports whether a hole opened since the last call, so the owner
+// re-arms its timer to [Arbiter.Deadline].
+func (a *Arbiter) TakeKick() bool {
+	k := a.kick
+	a.kick = false
+	return k
+}
+
+// Deadline returns when [Arbiter.Tick] next has work (a NACK or a give-up),
+// and false when no hole is open.
+func (a *Arbiter) Deadline() (int64, bool) {
+	if len(a.holes) == 0 {
+		return 0, false
+	}
+	d := a.holes[0].due
+	for i := 1; i < len(a.holes); i++ {
+		d = min(d, a.holes[i].due)
+	}
+	return d, true
+}
+
+// rto returns the wait after the given number of NACKs: twice the smoothed
+// round trip (or MinRTO before any sample), doubled per retry, within
+// [MinRTO, MaxRTO].
+func (a *Arbiter) rto(attempts int) int64 {
+	base := 2 * a.srtt
+	if a.srtt == 0 {
+		base = 2 * int64(a.cfg.MinRTO)
+	}
+	base = max(base, int64(a.cfg.MinRTO))
+	for i := 1; i < attempts && base < int64(a.cfg.MaxRTO); i++ {
+		base *= 2
+	}
+	return min(base, int64(a.cfg.MaxRTO))
+}
+
+// rttSample updates the smoothed round trip from the first answer to a hole's
+// first NACK (Karn: answers to retried NACKs are ambiguous and not sampled).
+func (a *Arbiter) rttSample(seq uint64, now int64) {
+	for i := range a.holes {
+		h := &a.holes[i]
+		if seq < h.first || seq >= h.end {
+			continue
+		}
+		if h.sent != 0 && h.attempts == 1 && now > h.sent {
+			s := now - h.sent
+			if a.srtt == 0 {
+				a.srtt = s
+			} else {
+				a.srtt = (7*a.srtt + s) / 8
+			}
+		}
+		h.sent = 0
+		return
+	}
+}
+
+// Tick does the NACK work due at now: holes whose arbitration window or RTO
+// ran out are NACKed (missing ranges coalesced into as few requests as
+// possible), and holes out of retries are given up to the snapshot path.
+func (a *Arbiter) Tick(now int64) {
+	a.kick = false
+	if len(a.holes) == 0 {
+		return
+	}
+	giveUp := -1
+	for i := range a.holes {
+		if h := &a.holes[i]; h.due <= now && h.attempts >= a.cfg.MaxRetries {
+			giveUp = i
+		}
+	}
+	if giveUp >= 0 {
+		a.skipTo(a.holes[giveUp].end, LostRetries)
+	}
+	var req wire.RetransmitRequest
+	j := 0 // index into held, which is sorted like the holes
+	for i := range a.holes {
+		h := &a.holes[i]
+		cursor := max(h.first, a.next)
+		// Work out what is still missing in the hole from the held packets.
+		var missing bool
+		for j < a.held.len() {
+			s := a.held.at(j)
+			if s.pkt.Seq >= h.end {
+				break
+			}
+			if s.pkt.Seq > cursor {
+				missing = true
+				if h.due <= now {
+					req = a.want(req, cursor, s.pkt.Seq)
+				}
+			}
+			cursor = max(cursor, s.pkt.End())
+			if s.pkt.End() > h.end {
+				break // it may cover the start of the next hole too
+			}
+			j++
+		}
+		if cursor < h.end {
+			missing = true
+			if h.due <= now {
+				req = a.want(req, cursor, h.end)
+			}
+		}
+		if !missing || h.due > now {
+			continue
+		}
+		h.attempts++
+		if h.attempts == 1 {
+			h.sent = now
+		}
+		h.due = now + a.rto(h.attempts)
+	}
+	if req.Count > 0 {
+		a.send(req)
+	}
+}
+
+// want adds [first, end) to the request being built, sending the previous
+// one when the new range is too far from it or the request would be too big.
+func (a *Arbiter) want(req wire.RetransmitRequest, first, end uint64) wire.RetransmitRequest {
+	for first < end {
+		if req.Count > 0 {
+			reqEnd := req.FirstSeq + uint64(req.Count)
+			if first-reqEnd < a.cfg.Coalesce && end-req.FirstSeq <= uint64(a.cfg.MaxRequest) {
+				req.Count = uint32(end - req.FirstSeq)
+				return req
+			}
+			a.send(req)
+		}
+		n := min(end-first, uint64(a.cfg.MaxRequest))
+		req = wire.RetransmitRequest{Channel: a.cfg.Channel, Session: a.session, FirstSeq: first, Count: uint32(n)}
+		first += n
+		if first < end {
+			a.send(req)
+			req.Count = 0
+		}
+	}
+	return req
+}
+
+func (a *Arbiter) send(req wire.RetransmitRequest) {
+	if a.cfg.Requester == nil {
+		return
+	}
+	a.stats.Nacks++
+	a.stats.NackedMessages += uint64(req.Count)
+	if err := a.cfg.Requester.Request(req); err != nil {
+		a.stats.NackErrors++
+	}
+}
+
+// Reject handles a retransmit server's refusal. Too old, unknown session and
+// not allowed give the holes it covers up to the snapshot path at once; rate
+// limited and not yet sent postpone their next NACK.
+func (a *Arbiter) Reject(r wire.RetransmitReject, now int64) {
+	a.stats.Rejects++
+	if r.Session != a.session || r.Channel != a.cfg.Channel || len(a.holes) == 0 {
+		return
+	}
+	first, end := r.FirstSeq, r.FirstSeq+uint64(r.Count)
+	switch r.Reason {
+	case wire.RejectTooOld, wire.RejectUnknownSession, wire.RejectNotAllowed:
+		last := -1
+		for i := range a.holes {
+			if a.holes[i].first < end && first < a.holes[i].end {
+				last = i
+			}
+		}
+		if last < 0 {
+			return
+		}
+		reason := LostTooOld
+		switch r.Reason {
+		case wire.RejectUnknownSession:
+			reason = LostSession
+		case wire.RejectNotAllowed:
+			reason = LostRetries
+		}
+		a.skipTo(a.holes[last].end, reason)
+	default:
+		wait := a.rto(1)
+		if r.Reason == wire.RejectRateLimited && r.RetryAfterMs > 0 {
+			wait = int64(r.RetryAfterMs) * 1e6
+		}
+		for i := range a.holes {
+			if h := &a.holes[i]; h.first < end && first < h.end {
+				h.due = max(h.due, now+wait)
+				h.sent = 0
+			}
+		}
+	}
+}
