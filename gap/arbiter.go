@@ -44,6 +44,13 @@ type Config struct {
 	// Coalesce merges two missing ranges into one request when fewer than
 	// this many messages lie between them; 0 = 16.
 	Coalesce uint64
+	// JoinBackfill: a session first seen at sequence S ≤ JoinBackfill+1 is
+	// followed from sequence 1 (the start is NACKed like any hole), so a
+	// subscriber started with the publisher, or seeing it restart, misses
+	// nothing even when the first packets arrive out of order. Joined later,
+	// the stream starts at S and the consumer recovers by snapshot.
+	// 0 = 2048; negative = never backfill.
+	JoinBackfill int
 	// Requester sends NACKs. nil means no retransmit server: a hole only the
 	// other lines can fill is given up after Window plus MaxRetries RTOs.
 	Requester Requester
@@ -88,6 +95,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxRequest == 0 {
 		c.MaxRequest = 2048
+	}
+	if c.JoinBackfill == 0 {
+		c.JoinBackfill = 2048
 	}
 	if c.Coalesce == 0 {
 		c.Coalesce = 16
@@ -342,8 +352,8 @@ func (a *Arbiter) newSession(p wire.Packet, now int64) bool {
 	a.holes = a.holes[:0]
 	a.session = p.Session
 	a.eos = 0
-	a.next = p.Seq
-	if a.next == 0 {
+	a.next = max(p.Seq, 1)
+	if a.cfg.JoinBackfill >= 0 && a.next-1 <= uint64(a.cfg.JoinBackfill) {
 		a.next = 1
 	}
 	a.known = a.next
@@ -421,6 +431,11 @@ func (a *Arbiter) lost(first, count uint64, r LostReason) {
 // skipTo gives up every hole before seq, delivering the held packets between
 // them in order, and reporting each hole as lost.
 func (a *Arbiter) skipTo(seq uint64, r LostReason) {
+	for i := range a.holes {
+		if a.holes[i].first < seq {
+			a.holes[i].lost = true
+		}
+	}
 	for a.next < seq {
 		if a.held.len() > 0 {
 			s := a.held.front()

@@ -235,7 +235,7 @@ func TestArbiterEndOfSessionAndNewSession(t *testing.T) {
 }
 
 func TestArbiterSessionChangeMidStreamReportsLoss(t *testing.T) {
-	a, c := newTestArbiter(t, Config{})
+	a, c := newTestArbiter(t, Config{JoinBackfill: -1})
 	a.Offer(0, pkt(t, testSession, 1, 2), 0)
 	a.Offer(0, pkt(t, testSession, 5, 2), 0) // 3..4 missing, 5..6 held
 	a.Offer(0, pkt(t, testSession+1, 40, 2), 0)
@@ -253,13 +253,28 @@ func TestArbiterSessionChangeMidStreamReportsLoss(t *testing.T) {
 }
 
 func TestArbiterLateJoin(t *testing.T) {
-	a, c := newTestArbiter(t, Config{})
+	a, c := newTestArbiter(t, Config{JoinBackfill: 100})
 	a.Offer(1, pkt(t, testSession, 1000, 2), 0)
 	a.Offer(0, pkt(t, testSession, 998, 2), 0) // older than the join point: duplicate
 	wantSeqs(t, c, 1000, 1002)
 	if j := c.kinds(EventJoin); len(j) != 1 || j[0].Seq != 1000 {
 		t.Fatalf("joins %+v", j)
 	}
+}
+
+func TestArbiterJoinBackfillsTheStart(t *testing.T) {
+	r := &recordingRequester{}
+	a, c := newTestArbiter(t, Config{Requester: r, Window: -1})
+	a.Offer(1, pkt(t, testSession, 4, 2), 0) // the first packets were overtaken
+	if j := c.kinds(EventJoin); len(j) != 1 || j[0].Seq != 1 {
+		t.Fatalf("joins %+v", j)
+	}
+	a.Tick(0)
+	if len(r.reqs) != 1 || r.reqs[0].FirstSeq != 1 || r.reqs[0].Count != 3 {
+		t.Fatalf("requests %+v", r.reqs)
+	}
+	a.Offer(0, pkt(t, testSession, 1, 3), 1)
+	wantSeqs(t, c, 1, 6)
 }
 
 func TestArbiterOverflowGivesUpOldestHole(t *testing.T) {
@@ -310,7 +325,7 @@ func TestArbiterRejectRateLimitedPostpones(t *testing.T) {
 
 func TestArbiterAdvancePastSnapshot(t *testing.T) {
 	r := &recordingRequester{}
-	a, c := newTestArbiter(t, Config{Requester: r})
+	a, c := newTestArbiter(t, Config{Requester: r, JoinBackfill: -1})
 	a.Offer(0, pkt(t, testSession, 50, 1), 0)
 	a.Offer(0, pkt(t, testSession, 60, 5), 0) // hole 51..59
 	a.Advance(62)                             // a snapshot reflects up to 61

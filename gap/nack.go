@@ -1,6 +1,8 @@
 package gap
 
 import (
+	"math"
+
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -145,7 +147,13 @@ func (a *Arbiter) Tick(now int64) {
 				req = a.want(req, cursor, h.end)
 			}
 		}
-		if !missing || h.due > now {
+		if !missing {
+			// Filled by other lines; it closes when the holes before it
+			// do. Nothing to schedule.
+			h.due = math.MaxInt64
+			continue
+		}
+		if h.due > now {
 			continue
 		}
 		h.attempts++
