@@ -323,7 +323,7 @@ func TestCacheSessionReset(t *testing.T) {
 func TestCacheOverlapAndOld(t *testing.T) {
 	c := newTestCache(t, CacheConfig{MaxMessages: 1000, MaxBytes: 1 << 16})
 	putRun(t, c, 5, 1, 11, 10)
-	c.Put(mustParse(t, testPacket(t, 1, 5, 3, 5))) // entirely old
+	c.Put(mustParse(t, testPacket(t, 1, 5, 3, 5)))  // entirely old
 	c.Put(mustParse(t, testPacket(t, 1, 5, 6, 10))) // 6..15: keeps 11..15
 	if first, next := c.Bounds(); first != 1 || next != 16 {
 		t.Fatalf("bounds %d..%d", first, next)
