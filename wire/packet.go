@@ -135,3 +135,21 @@ func (m Message) Instrument() (uint32, bool) {
 	}
 	return 0, false
 }
+
+// ReadMessage validates the message at the start of b (outside a packet: a
+// source's batch, a capture record) and returns a view of it. The length
+// rules are those of [Parse]: at least 4 bytes, within b, and at least the
+// fixed length of a known type.
+func ReadMessage(b []byte) (Message, error) {
+	if len(b) < MsgHeaderLen {
+		return Message{}, ErrTruncated
+	}
+	l := int(binary.LittleEndian.Uint16(b))
+	if l < MsgHeaderLen || l > len(b) {
+		return Message{}, ErrMsgLength
+	}
+	if min, known := Type(b[2]).MinLen(); known && l < min {
+		return Message{}, ErrMsgLength
+	}
+	return Message{b: b[:l:l]}, nil
+}
