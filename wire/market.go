@@ -11,7 +11,10 @@ func appendMsgHeader(b []byte, l int, t Type, flags uint8) []byte {
 	return append(b, byte(t), flags)
 }
 
-// check validates that b is one message of type t with at least n bytes.
+// check validates that b starts with one message of type t whose length is
+// at least n: ErrTruncated when b is shorter than a message header or than
+// the length the message states, ErrType for another type and ErrMsgLength
+// when the stated length is below n.
 func check(b []byte, t Type, n int) error {
 	if len(b) < MsgHeaderLen {
 		return ErrTruncated
@@ -20,8 +23,11 @@ func check(b []byte, t Type, n int) error {
 		return ErrType
 	}
 	l := int(binary.LittleEndian.Uint16(b))
-	if l < n || l > len(b) {
+	if l < n {
 		return ErrMsgLength
+	}
+	if l > len(b) {
+		return ErrTruncated
 	}
 	return nil
 }
