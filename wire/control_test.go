@@ -108,7 +108,8 @@ func TestAppendControl(t *testing.T) {
 		"1011121314151617", // 8: session
 		"0000000000000000", // 16: sequence 0
 		"2021222324252627", // 24: send time
-		"1000 42 00 1112 0000 21222324 00000000", // the SnapshotRequest
+		// The SnapshotRequest, as in TestControlGolden.
+		"1000 42 00 1112 0000 21222324 00000000",
 	)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("AppendControl:\n got % x\nwant % x", got, want)

@@ -21,8 +21,10 @@ func TestMarketGolden(t *testing.T) {
 				"f8",         // 8: price exponent -8
 				"03",         // 9: qty exponent 3
 				"0000",       // 10: reserved
-				"4554482d555344542d50455250 000000", // 12: symbol "ETH-USDT-PERP", NUL-padded to 16
-				"62696e616e63652d667574 00",         // 28: venue "binance-fut", NUL-padded to 12
+				// 12: symbol "ETH-USDT-PERP", NUL-padded to 16
+				"4554482d555344542d50455250 000000",
+				// 28: venue "binance-fut", NUL-padded to 12
+				"62696e616e63652d667574 00",
 			),
 		},
 		{
