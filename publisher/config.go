@@ -1,0 +1,132 @@
+package publisher
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/internal/fault"
+	"github.com/tickcast/tickcast/wire"
+)
+
+// LineConfig is one multicast line. TTL and interface are explicit
+// (DESIGN.md, "Security and abuse").
+type LineConfig struct {
+	// Group is the multicast group and port; the zero value disables the line.
+	Group netip.AddrPort
+	// Interface is the interface name or one of its IPv4 addresses; required
+	// for an enabled line.
+	Interface string
+	// TTL of the datagrams: 0 keeps them on this host, 1 on the subnet.
+	TTL int
+	// Loopback delivers the datagrams to receivers on this host too.
+	Loopback bool
+	// Faults injects loss, duplication or reordering on this line's sending
+	// side (drills and tests); nil = none.
+	Faults *fault.Config
+}
+
+// Enabled reports whether the line is configured.
+func (l LineConfig) Enabled() bool { return l.Group.IsValid() }
+
+// Config configures a [Publisher]. The zero value of a field means the
+// default given beside it.
+type Config struct {
+	// Channel is the channel published: its own sequence space and groups.
+	Channel uint16
+	// Session identifies this run; 0 = the start time in ns, so every start
+	// is a fresh session and sequences restart at 1.
+	Session uint64
+	// A and B are the two lines; A is required, B may be disabled.
+	A, B LineConfig
+	// MaxPacket is the largest packet in bytes; 0 = 1200 (a QUIC datagram),
+	// at most 8192 (jumbo-frame LANs).
+	MaxPacket int
+	// Linger waits this long for more input before sending a packet that is
+	// not full; 0 = send as soon as the input queue is empty.
+	Linger time.Duration
+	// Heartbeat is sent on both lines when nothing was sent for this long;
+	// 0 = 100ms.
+	Heartbeat time.Duration
+	// ChecksumEvery sends a BookChecksum for every instrument this often;
+	// 0 = 1s, negative = only after a resync.
+	ChecksumEvery time.Duration
+	// QueueBatches bounds the input queue from the sources, in batches;
+	// 0 = 256. A full queue blocks the source (nothing is dropped).
+	QueueBatches int
+	// Cache bounds the retransmit cache.
+	Cache gap.CacheConfig
+	// RetransmitAddr is the UDP address of the retransmit server ("" = none),
+	// answering RetransmitAllowed networks (nil = loopback only).
+	RetransmitAddr    string
+	RetransmitAllowed []netip.Prefix
+	// LinkAddr is the UDP address of the QUIC link server ("" = none), with
+	// LinkTLS from the operator's CA (required with LinkAddr).
+	LinkAddr string
+	LinkTLS  *tls.Config
+	// Logger; nil = slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) normalize() error {
+	if c.Session == 0 {
+		c.Session = uint64(time.Now().UnixNano())
+	}
+	if !c.A.Enabled() {
+		return fmt.Errorf("publisher: line A: a multicast group is required")
+	}
+	for name, l := range map[string]LineConfig{"A": c.A, "B": c.B} {
+		if !l.Enabled() {
+			continue
+		}
+		if !l.Group.Addr().Is4() || !l.Group.Addr().IsMulticast() {
+			return fmt.Errorf("publisher: line %s: group %s is not an IPv4 multicast address", name, l.Group.Addr())
+		}
+		if l.Group.Port() == 0 {
+			return fmt.Errorf("publisher: line %s: group %s has no port", name, l.Group)
+		}
+		if l.Interface == "" {
+			return fmt.Errorf("publisher: line %s: an interface is required (name or IPv4 address)", name)
+		}
+		if l.TTL < 0 || l.TTL > 255 {
+			return fmt.Errorf("publisher: line %s: TTL %d out of range 0..255", name, l.TTL)
+		}
+	}
+	if c.B.Enabled() && c.B.Group == c.A.Group {
+		return fmt.Errorf("publisher: lines A and B use the same group %s", c.A.Group)
+	}
+	if c.MaxPacket == 0 {
+		c.MaxPacket = wire.DefaultMaxPacket
+	}
+	if c.MaxPacket < 128 || c.MaxPacket > wire.MaxJumboPacket {
+		return fmt.Errorf("publisher: MaxPacket %d out of range 128..%d", c.MaxPacket, wire.MaxJumboPacket)
+	}
+	if c.Linger < 0 {
+		return fmt.Errorf("publisher: Linger %v is negative", c.Linger)
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 100 * time.Millisecond
+	}
+	if c.Heartbeat < time.Millisecond {
+		return fmt.Errorf("publisher: Heartbeat %v is below 1ms", c.Heartbeat)
+	}
+	if c.ChecksumEvery == 0 {
+		c.ChecksumEvery = time.Second
+	}
+	if c.QueueBatches == 0 {
+		c.QueueBatches = 256
+	}
+	if c.QueueBatches < 2 {
+		return fmt.Errorf("publisher: QueueBatches %d below 2", c.QueueBatches)
+	}
+	if c.LinkAddr != "" && c.LinkTLS == nil {
+		return fmt.Errorf("publisher: LinkAddr %s needs LinkTLS (certificates from the operator's CA)", c.LinkAddr)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/publisher/source"
+	"github.com/tickcast/tickcast/wire"
+)
+
+// ErrClosed is returned by Publish after the publisher stopped.
+var ErrClosed = errors.New("publisher: closed")
+
+// Line names for [Publisher.KillLine] and [Stats].
+const (
+	LineA = 0
+	LineB = 1
+)
+
+// Publisher is the sequenced A/B feed of one channel. Create it with [New],
+// run it with [Publisher.Run]; sources hand it data through Publish (it is a
+// [source.Sink]).
+type Publisher struct {
+	cfg   Config
+	log   *slog.Logger
+	lines []*line
+	cache *gap.Cache
+	rtx   *gap.Server
+	link  livePublisher // the QUIC link server, or nil
+
+	in    chan *batch
+	free  chan *batch
+	snaps chan snapRequest
+	done  chan struct{} // closed when the sequencer stopped
+	once  sync.Once
+
+	seq   sequencer // owned by the sequencer goroutine
+	stats counters
+}
+
+// New validates cfg, opens the lines and the retransmit server, and returns
+// a publisher ready to Run.
+func New(cfg Config) (*Publisher, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	p := &Publisher{
+		cfg:   cfg,
+		log:   cfg.Logger.With("channel", cfg.Channel, "session", cfg.Session),
+		in:    make(chan *batch, cfg.QueueBatches),
+		free:  make(chan *batch, cfg.QueueBatches),
+		snaps: make(chan snapRequest),
+		done:  make(chan struct{}),
+	}
+	for i := 0; i < cfg.QueueBatches; i++ {
+		p.free <- &batch{b: make([]byte, 0, 64<<10)}
+	}
+	var err error
+	if p.cache, err = gap.NewCache(cfg.Cache); err != nil {
+		return nil, fmt.Errorf("publisher: %w", err)
+	}
+	for i, lc := range []LineConfig{cfg.A, cfg.B} {
+		if !lc.Enabled() {
+			continue
+		}
+		l, err := openLine(string(rune('A'+i)), lc, cfg.MaxPacket, p.log)
+		if err != nil {
+			p.closeLines()
+			return nil, fmt.Errorf("publisher: %w", err)
+		}
+		p.lines = append(p.lines, l)
+	}
+	if cfg.RetransmitAddr != "" {
+		p.rtx, err = gap.NewServer(gap.ServerConfig{
+			Addr:    cfg.RetransmitAddr,
+			Allowed: cfg.RetransmitAllowed,
+			Caches:  map[uint16]*gap.Cache{cfg.Channel: p.cache},
+			Logger:  p.log,
+		})
+		if err != nil {
+			p.closeLines()
+			return nil, fmt.Errorf("publisher: retransmit server: %w", err)
+		}
+	}
+	p.seq.init(p)
+	return p, nil
+}
+
+func (p *Publisher) closeLines() {
+	for _, l := range p.lines {
+		l.close()
+	}
+}
+
+// Session returns the session id of this run.
+func (p *Publisher) Session() uint64 { return p.cfg.Session }
+
+// Channel returns the channel published.
+func (p *Publisher) Channel() uint16 { return p.cfg.Channel }
+
+// Cache returns the retransmit cache (for a link server or a test).
+func (p *Publisher) Cache() *gap.Cache { return p.cache }
+
+// RetransmitAddr returns the bound address of the retransmit server, or ""
+// without one.
+func (p *Publisher) RetransmitAddr() string {
+	if p.rtx == nil {
+		return ""
+	}
+	return p.rtx.LocalAddr().String()
+}
+
+// Publish hands a batch of whole wire-format market messages to the
+// sequencer (see [source.Sink]). It copies msgs, blocks while the input
+// queue is full, and returns ErrClosed once the publisher stopped.
+func (p *Publisher) Publish(msgs []byte) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	var b *batch
+	select {
+	case b = <-p.free:
+	case <-p.done:
+		return ErrClosed
+	}
+	b.b = append(b.b[:0], msgs...)
+	select {
+	case p.in <- b:
+		return nil
+	case <-p.done:
+		return ErrClosed
+	}
+}
+
+var _ source.Sink = (*Publisher)(nil)
+
+// Run runs the sequencer, the retransmit server and, if src is not nil, the
+// source, until ctx ends or the source fails. On the way out it sends what is
+// queued and an end of session on both lines, then closes its sockets. Run
+// may be called once.
+func (p *Publisher) Run(ctx context.Context, src source.Source) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var srcErr atomic.Value
+	if p.rtx != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.rtx.Serve(ctx); err != nil {
+				p.log.Error("retransmit server stopped", "err", err)
+			}
+		}()
+	}
+	if src != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := src.Run(ctx, p); err != nil && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
+				srcErr.Store(err)
+				p.log.Error("source failed", "err", err)
+				cancel()
+			}
+		}()
+	}
+	p.log.Info("publishing", "lines", len(p.lines), "max_packet", p.cfg.MaxPacket, "retransmit", p.RetransmitAddr())
+	p.seq.run(ctx)
+	p.once.Do(func() { close(p.done) })
+	cancel()
+	wg.Wait()
+	p.closeLines()
+	if err, ok := srcErr.Load().(error); ok {
+		return fmt.Errorf("publisher: source: %w", err)
+	}
+	return nil
+}
+
+// KillLine stops (kill=true) or resumes sending on line LineA or LineB: the
+// failover drill's dead line. Safe from any goroutine.
+func (p *Publisher) KillLine(i int, kill bool) {
+	if i >= 0 && i < len(p.lines) {
+		p.lines[i].killed.Store(kill)
+		p.log.Warn("line state changed by operator", "line", p.lines[i].name, "killed", kill)
+	}
+}
+
+// livePublisher takes every live packet for the link subscribers.
+type livePublisher interface {
+	Publish(channel uint16, pkt []byte)
+}
+
+// nextSeq returns the next sequence the sequencer will assign.
+func (p *Publisher) nextSeq() uint64 { return p.stats.next.Load() }
+
+// wireHeader returns the header every live packet of this publisher starts from.
+func (p *Publisher) wireHeader(f wire.Flags, seq uint64) wire.Header {
+	return wire.Header{Flags: f, Channel: p.cfg.Channel, Session: p.cfg.Session, Seq: seq}
+}

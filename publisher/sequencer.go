@@ -1,0 +1,260 @@
+package publisher
+
+import (
+	"context"
+	"time"
+
+	"github.com/tickcast/tickcast/wire"
+)
+
+// maxQueued is how many finished packets the sequencer gathers before it
+// sends them with one sendmmsg per line even if more input waits.
+const maxQueued = 64
+
+// sequencer is the single writer of the channel: it numbers messages, packs
+// them, keeps the books and sends. Everything here is owned by the goroutine
+// running run.
+type sequencer struct {
+	p     *Publisher
+	next  uint64 // next sequence to assign
+	books books
+
+	pb       wire.Builder // the packet being filled
+	open     bool         // pb holds a started packet
+	bufs     [maxQueued][]byte
+	queued   [][]byte // finished packets not yet sent (views of bufs)
+	lastSend time.Time
+	scratch  []byte
+}
+
+func (s *sequencer) init(p *Publisher) {
+	s.p = p
+	s.next = 1
+	p.stats.next.Store(1)
+	for i := range s.bufs {
+		s.bufs[i] = make([]byte, 0, p.cfg.MaxPacket)
+	}
+	s.queued = make([][]byte, 0, maxQueued)
+	s.scratch = make([]byte, 0, 64)
+}
+
+// run is the sequencer loop (DESIGN.md, "Smart batching"): take batches
+// while there are any, send as soon as the queue is empty.
+func (s *sequencer) run(ctx context.Context) {
+	hb := time.NewTicker(s.p.cfg.Heartbeat / 4)
+	defer hb.Stop()
+	var ck <-chan time.Time
+	if s.p.cfg.ChecksumEvery > 0 {
+		t := time.NewTicker(s.p.cfg.ChecksumEvery)
+		defer t.Stop()
+		ck = t.C
+	}
+	var linger *time.Timer
+	if s.p.cfg.Linger > 0 {
+		linger = time.NewTimer(time.Hour)
+		defer linger.Stop()
+	}
+	s.lastSend = time.Now()
+	s.heartbeat(wire.FlagHeartbeat) // announce the session at once
+	busy := 0
+	for {
+		select {
+		case b := <-s.p.in:
+			s.take(b)
+			// Under sustained input the idle select below never runs: look
+			// at the timers and requests every few batches.
+			if busy++; busy&15 == 0 {
+				select {
+				case <-ck:
+					s.checksums(false)
+				case r := <-s.p.snaps:
+					s.snapshot(r)
+				case <-ctx.Done():
+					s.stop()
+					return
+				default:
+				}
+			}
+			continue
+		default:
+		}
+		busy = 0
+		if linger != nil && s.open {
+			linger.Reset(s.p.cfg.Linger)
+			select {
+			case b := <-s.p.in:
+				s.take(b)
+				continue
+			case <-linger.C:
+			}
+		}
+		s.flush()
+		select {
+		case b := <-s.p.in:
+			s.take(b)
+		case now := <-hb.C:
+			if now.Sub(s.lastSend) >= s.p.cfg.Heartbeat {
+				s.heartbeat(wire.FlagHeartbeat)
+			}
+		case <-ck:
+			s.checksums(false)
+		case r := <-s.p.snaps:
+			s.snapshot(r)
+		case <-ctx.Done():
+			s.stop()
+			return
+		}
+	}
+}
+
+// stop drains what the sources already handed over, sends it and ends the
+// session on both lines.
+func (s *sequencer) stop() {
+drain:
+	for {
+		select {
+		case b := <-s.p.in:
+			s.take(b)
+		default:
+			break drain
+		}
+	}
+	s.flush()
+	s.heartbeat(wire.FlagEndOfSession)
+	s.p.log.Info("session ended", "last_seq", s.next-1)
+}
+
+// take sequences one batch from a source and returns it to the free list.
+func (s *sequencer) take(b *batch) {
+	s.p.stats.batches.Add(1)
+	rest := b.b
+	for len(rest) > 0 {
+		m, ok := nextMessage(rest)
+		if !ok {
+			s.p.stats.malformed.Add(1)
+			break
+		}
+		rest = rest[m.Len():]
+		s.books.apply(m)
+		s.add(m.Bytes())
+	}
+	s.p.free <- b
+	s.resyncChecksums()
+}
+
+// add appends one encoded message to the current packet, starting a new
+// packet when it is full.
+func (s *sequencer) add(msg []byte) {
+	if !s.open {
+		s.start()
+	}
+	if !s.pb.AddRaw(msg) {
+		s.finish()
+		s.start()
+		if !s.pb.AddRaw(msg) {
+			// Bigger than an empty packet: cannot happen with the
+			// fixed-size messages of v1 and MaxPacket >= 128.
+			s.p.stats.malformed.Add(1)
+			return
+		}
+	}
+	s.next++
+}
+
+func (s *sequencer) start() {
+	if len(s.queued) == maxQueued {
+		s.flush()
+	}
+	buf := s.bufs[len(s.queued)]
+	s.pb.Reset(buf, s.p.cfg.MaxPacket, s.p.wireHeader(0, s.next))
+	s.open = true
+}
+
+// finish closes the current packet and queues it for sending.
+func (s *sequencer) finish() {
+	if !s.open {
+		return
+	}
+	s.open = false
+	if s.pb.Count() == 0 {
+		return
+	}
+	s.queued = append(s.queued, s.pb.Finish(time.Now().UnixNano()))
+}
+
+// flush sends every finished packet on both lines, then to the retransmit
+// cache and the link subscribers.
+func (s *sequencer) flush() {
+	s.finish()
+	if len(s.queued) == 0 {
+		return
+	}
+	now := time.Now()
+	s.send(now.UnixNano(), s.queued)
+	var msgs uint64
+	for _, raw := range s.queued {
+		p, err := wire.Parse(raw)
+		if err != nil {
+			continue // our own packet: cannot happen
+		}
+		msgs += uint64(p.Count)
+		s.p.cache.Put(p)
+	}
+	s.p.stats.packets.Add(uint64(len(s.queued)))
+	s.p.stats.messages.Add(msgs)
+	s.p.stats.next.Store(s.next)
+	s.queued = s.queued[:0]
+	s.lastSend = now
+}
+
+// send writes pkts to every line and to the link subscribers.
+func (s *sequencer) send(now int64, pkts [][]byte) {
+	for _, l := range s.p.lines {
+		l.send(now, pkts)
+	}
+	if s.p.link != nil {
+		for _, pkt := range pkts {
+			s.p.link.Publish(s.p.cfg.Channel, pkt)
+		}
+	}
+}
+
+// heartbeat sends a heartbeat (or the end of session) on both lines: no
+// messages, Seq = the next sequence to be sent, so tail loss shows.
+func (s *sequencer) heartbeat(f wire.Flags) {
+	now := time.Now()
+	h := s.p.wireHeader(f, s.next)
+	h.SendTime = now.UnixNano()
+	s.scratch = h.Append(s.scratch[:0])
+	one := [1][]byte{s.scratch}
+	s.send(h.SendTime, one[:])
+	s.lastSend = now
+	s.p.stats.heartbeats.Add(1)
+}
+
+// checksums sequences a BookChecksum for every instrument with a book
+// (resyncOnly: only those cleared since their last checksum).
+func (s *sequencer) checksums(resyncOnly bool) {
+	s.books.resyncs = 0
+	for _, in := range s.books.all {
+		if resyncOnly && !in.resync {
+			continue
+		}
+		in.resync = false
+		if !in.hasDef {
+			continue
+		}
+		s.scratch = in.checksum().Append(s.scratch[:0])
+		s.add(s.scratch)
+		s.p.stats.checksums.Add(1)
+	}
+}
+
+// resyncChecksums sends the checksums owed after a resync once the batch
+// that carried the new book was sequenced (sources end batches on event
+// boundaries).
+func (s *sequencer) resyncChecksums() {
+	if s.books.resyncs > 0 {
+		s.checksums(true)
+	}
+}
