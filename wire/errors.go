@@ -17,4 +17,7 @@ var (
 	ErrCount = errors.New("wire: message count does not match the packet")
 	// ErrType: a typed decoder was given a message of another type.
 	ErrType = errors.New("wire: wrong message type")
+	// ErrTooLarge: a message that cannot fit a packet of the size limit, even
+	// alone (see [Split]).
+	ErrTooLarge = errors.New("wire: message too large for the packet limit")
 )
