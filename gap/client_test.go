@@ -1,0 +1,190 @@
+package gap
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+
+	"github.com/tickcast/tickcast/wire"
+)
+
+func TestClientConfigValidation(t *testing.T) {
+	for _, cfg := range []ClientConfig{
+		{},
+		{Server: netip.MustParseAddrPort("127.0.0.1:0")},
+		{Server: netip.MustParseAddrPort("127.0.0.1:9"), Local: "nowhere:x"},
+	} {
+		if c, err := NewClient(cfg); err == nil {
+			c.Close()
+			t.Errorf("NewClient(%+v) accepted", cfg)
+		}
+	}
+}
+
+func TestClientConcurrentRequests(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 1001, 10)}})
+	c, rec := startClient(t, s.LocalAddr())
+	const workers, each = 4, 50
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				if err := c.Request(wire.RetransmitRequest{Channel: 1, Session: testSessionUDP, FirstSeq: uint64(1 + 4*(w*each+i)), Count: 2}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, "every request answered", func() bool { return rec.messages() == 2*workers*each })
+	if st, cs := s.Stats(), c.Stats(); st.Requests != workers*each || cs.Requests != workers*each || cs.Packets != workers*each {
+		t.Errorf("server %+v client %+v", st, cs)
+	}
+}
+
+// fakeServer is a bare UDP socket standing in for a retransmit server.
+func fakeServer(t *testing.T) *net.UDPConn {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestClientDropsMalformedAnswers(t *testing.T) {
+	t.Parallel()
+	srv := fakeServer(t)
+	c, rec := startClient(t, srv.LocalAddr().(*net.UDPAddr).AddrPort())
+	request(t, c, 1, testSessionUDP, 7, 3)
+	buf := make([]byte, 256)
+	n, from, err := srv.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := parseRequest(buf[:n])
+	if want := (wire.RetransmitRequest{Channel: 1, Session: testSessionUDP, FirstSeq: 7, Count: 3}); !ok || got != want {
+		t.Fatalf("request on the wire %+v, want %+v", got, want)
+	}
+	bad := garbageAnswers(t)
+	for _, b := range bad {
+		if _, err := srv.WriteToUDPAddrPort(b, from); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := testPacket(t, 1, testSessionUDP, 7, 3)
+	wire.SetFlags(good, wire.FlagRetransmission)
+	reject := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitReject{Channel: 1, Reason: wire.RejectTooOld, Count: 3, Session: testSessionUDP, FirstSeq: 7})
+	for _, b := range [][]byte{good, reject} {
+		if _, err := srv.WriteToUDPAddrPort(b, from); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "answers", func() bool {
+		st := c.Stats()
+		return st.Packets+st.Rejects+st.Malformed == uint64(len(bad)+2)
+	})
+	if st := c.Stats(); st.Packets != 1 || st.Rejects != 1 || st.Malformed != uint64(len(bad)) {
+		t.Errorf("stats %+v", st)
+	}
+	seqs, rejects, err := rec.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRun(t, seqs, 7, 3)
+	if len(rejects) != 1 || rejects[0].Reason != wire.RejectTooOld {
+		t.Errorf("rejects %+v", rejects)
+	}
+}
+
+// garbageAnswers returns datagrams a client must count as malformed.
+func garbageAnswers(tb testing.TB) [][]byte {
+	live := testPacket(tb, 1, testSessionUDP, 7, 3) // not flagged retransmission
+	hb := wire.Header{Flags: wire.FlagHeartbeat | wire.FlagRetransmission, Channel: 1, Session: testSessionUDP, Seq: 10}.Append(nil)
+	empty := wire.Header{Flags: wire.FlagRetransmission, Channel: 1, Session: testSessionUDP, Seq: 10}.Append(nil)
+	snap := append([]byte(nil), live...)
+	wire.SetFlags(snap, wire.FlagRetransmission|wire.FlagSnapshot)
+	truncated := append([]byte(nil), live...)
+	wire.SetFlags(truncated, wire.FlagRetransmission)
+	flaggedReject := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitReject{Channel: 1, Reason: wire.RejectTooOld, Count: 3})
+	wire.SetFlags(flaggedReject, wire.FlagRetransmission)
+	return [][]byte{
+		{},
+		[]byte("hello"),
+		live,
+		hb,
+		empty,
+		snap,
+		truncated[:len(truncated)-1],
+		flaggedReject,
+		wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 3, Session: testSessionUDP, FirstSeq: 7}),
+		wire.AppendControl(nil, 1, 0, 1, wire.SnapshotEnd{Channel: 1}),
+	}
+}
+
+func TestClientCloseEndsRun(t *testing.T) {
+	t.Parallel()
+	srv := fakeServer(t)
+	c, err := NewClient(ClientConfig{Server: srv.LocalAddr().(*net.UDPAddr).AddrPort(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.LocalAddr().IsValid() {
+		t.Errorf("LocalAddr %v", c.LocalAddr())
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background(), &recorder{}) }()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Run after Close: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if c.Request(wire.RetransmitRequest{Channel: 1, Count: 1, Session: 1, FirstSeq: 1}) == nil {
+		t.Error("Request after Close succeeded")
+	}
+}
+
+// checkingHandler fails the test on anything a Client must not hand over.
+type checkingHandler struct{ t *testing.T }
+
+func (h checkingHandler) Retransmission(p wire.Packet, rxTime int64) {
+	q, err := wire.Parse(p.Bytes())
+	if err != nil || q.Header != p.Header || !p.Has(wire.FlagRetransmission) || !p.Sequenced() || p.Count == 0 {
+		h.t.Fatalf("handed %+v (%v)", p.Header, err)
+	}
+	it := p.Messages()
+	for it.Next() {
+		_ = it.Message().Type()
+	}
+}
+
+func (h checkingHandler) Reject(r wire.RetransmitReject) {}
+
+func FuzzClientAnswer(f *testing.F) {
+	for _, b := range garbageAnswers(f) {
+		f.Add(b)
+	}
+	good := testPacket(f, 1, testSessionUDP, 7, 3)
+	wire.SetFlags(good, wire.FlagRetransmission)
+	f.Add(good)
+	f.Add(wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitReject{Channel: 1, Reason: wire.RejectRateLimited, Count: 3, RetryAfterMs: 5}))
+	c := &Client{}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		before := c.Stats()
+		c.handle(b, 1, checkingHandler{t})
+		after := c.Stats()
+		if after.Packets+after.Rejects+after.Malformed != before.Packets+before.Rejects+before.Malformed+1 {
+			t.Fatalf("datagram counted %+v → %+v", before, after)
+		}
+	})
+}

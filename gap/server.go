@@ -1,0 +1,374 @@
+package gap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tickcast/tickcast/wire"
+)
+
+// ServerConfig configures a [Server] (DESIGN.md, "Security and abuse").
+type ServerConfig struct {
+	// Addr is the UDP listen address, e.g. "127.0.0.1:0". Required.
+	Addr string
+	// Allowed lists the source networks answered. Empty means loopback only
+	// (127.0.0.0/8 and ::1). Other sources get RejectNotAllowed, itself
+	// limited to a few per second in all, so rejects cannot be used for
+	// reflection either.
+	Allowed []netip.Prefix
+	// Caches holds the cache of each channel served; at least one. A request
+	// for another channel gets RejectUnknownSession. The map is read, never
+	// written, once the server is made.
+	Caches map[uint16]*Cache
+	// MaxMessages caps the messages of one answer. 0 means 2048.
+	MaxMessages int
+	// MaxBytes caps the packet bytes of one answer. 0 means 256 KiB;
+	// otherwise at least wire.MaxJumboPacket, so any message fits.
+	MaxBytes int
+	// Rate is the messages per second answered to one requester address
+	// (a token bucket). 0 means 500000.
+	Rate float64
+	// Burst is the bucket's depth in messages. 0 means 4096.
+	Burst int
+	// MaxRequesters bounds the table of buckets; the least recently seen
+	// requester is forgotten first. 0 means 4096.
+	MaxRequesters int
+	// Logger receives start and anomaly logs, never one per packet. nil
+	// means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server defaults.
+const (
+	DefaultServerMessages   = 2048
+	DefaultServerBytes      = 256 << 10
+	DefaultServerRate       = 500000
+	DefaultServerBurst      = 4096
+	DefaultServerRequesters = 4096
+)
+
+// RejectNotAllowed answers, all sources together: a trickle, enough for an
+// operator to see the misconfiguration from the requester's side.
+const (
+	notAllowedRate  = 10
+	notAllowedBurst = 10
+)
+
+// ServerStats are a [Server]'s counters since it was made.
+type ServerStats struct {
+	Requests               uint64 // well-formed RetransmitRequests received, from any source
+	Answered               uint64 // messages retransmitted
+	AnsweredPackets        uint64 // packets retransmitted
+	Bytes                  uint64 // bytes sent: retransmitted packets and rejects
+	RejectedTooOld         uint64 // requests rejected: gone from the cache, or a hole
+	RejectedRateLimited    uint64 // requests rejected: the requester's bucket was empty
+	RejectedUnknownSession uint64 // requests rejected: another session, or a channel not served
+	RejectedNotAllowed     uint64 // requests from a source network not allowed (answered or not)
+	RejectedNotYetSent     uint64 // requests rejected: the sequence is not in the cache yet
+	Malformed              uint64 // datagrams that are not a RetransmitRequest (or ask for 0 messages): dropped, no answer
+	SendErrors             uint64 // answers the socket refused; the rest of that answer is dropped
+}
+
+// Server answers RetransmitRequests over unicast UDP from per-channel
+// [Cache]s (DESIGN.md, "Recovery ladder" step 3 and "Security and abuse").
+//
+// A request is a control packet (sequence 0, count 1) holding one
+// RetransmitRequest. The answer is the cached packets, flagged
+// retransmission and trimmed to exactly the asked messages, sent back to the
+// requester's address; or one RetransmitReject. An answer never holds more
+// messages than asked, nor more than MaxMessages messages and MaxBytes bytes;
+// a requester is answered at most Rate messages per second (after a Burst),
+// and a capped answer is simply the first part: the requester asks again for
+// the rest. Garbage is counted and dropped without an answer.
+type Server struct {
+	cfg        ServerConfig
+	caches     map[uint16]*Cache
+	allowed    []netip.Prefix
+	limits     *requesterLimits
+	notAllowed *rate.Limiter
+	log        *slog.Logger
+	conn       *net.UDPConn
+
+	rejBuf   []byte // owned by the handling goroutine
+	stats    serverCounters
+	serving  atomic.Bool
+	errOnce  sync.Once
+	closeErr error
+	closed   sync.Once
+}
+
+type serverCounters struct {
+	requests, answered, answeredPackets, bytes      atomic.Uint64
+	tooOld, rateLimited, unknownSession, notAllowed atomic.Uint64
+	notYetSent, malformed, sendErrors               atomic.Uint64
+}
+
+// NewServer validates cfg and binds the server's socket. Serve answers on it.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	s, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	laddr, err := net.ResolveUDPAddr("udp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("gap: retransmit server Addr %q: %w", cfg.Addr, err)
+	}
+	s.conn, err = net.ListenUDP("udp", laddr)
+	if err != nil {
+		return nil, fmt.Errorf("gap: retransmit server listen on %s: %w", cfg.Addr, err)
+	}
+	return s, nil
+}
+
+// newServer validates cfg and builds a server without a socket: the request
+// handler works without one (tests and fuzzing call it directly).
+func newServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Addr == "" {
+		return nil, errors.New("gap: retransmit server Addr is required")
+	}
+	if len(cfg.Caches) == 0 {
+		return nil, errors.New("gap: retransmit server Caches: want at least one channel")
+	}
+	for ch, c := range cfg.Caches {
+		if c == nil {
+			return nil, fmt.Errorf("gap: retransmit server Caches[%d] is nil", ch)
+		}
+	}
+	allowed := make([]netip.Prefix, 0, max(2, len(cfg.Allowed)))
+	for _, p := range cfg.Allowed {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("gap: retransmit server Allowed %v: invalid prefix", p)
+		}
+		allowed = append(allowed, p.Masked())
+	}
+	if len(allowed) == 0 {
+		allowed = append(allowed, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"MaxMessages", &cfg.MaxMessages, DefaultServerMessages},
+		{"MaxBytes", &cfg.MaxBytes, DefaultServerBytes},
+		{"Burst", &cfg.Burst, DefaultServerBurst},
+		{"MaxRequesters", &cfg.MaxRequesters, DefaultServerRequesters},
+	} {
+		if *f.v < 0 {
+			return nil, fmt.Errorf("gap: retransmit server %s %d: want ≥ 0", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if cfg.MaxBytes < wire.MaxJumboPacket {
+		return nil, fmt.Errorf("gap: retransmit server MaxBytes %d: want 0 or ≥ %d", cfg.MaxBytes, wire.MaxJumboPacket)
+	}
+	if cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) {
+		return nil, fmt.Errorf("gap: retransmit server Rate %v: want a finite rate ≥ 0", cfg.Rate)
+	}
+	if cfg.Rate == 0 {
+		cfg.Rate = DefaultServerRate
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{
+		cfg:        cfg,
+		caches:     cfg.Caches,
+		allowed:    allowed,
+		limits:     newRequesterLimits(cfg.Rate, cfg.Burst, cfg.MaxRequesters),
+		notAllowed: rate.NewLimiter(notAllowedRate, notAllowedBurst),
+		log:        log.With("component", "retransmit-server"),
+		rejBuf:     make([]byte, 0, wire.HeaderLen+wire.RetransmitRejectLen),
+	}, nil
+}
+
+// LocalAddr returns the address the server listens on.
+func (s *Server) LocalAddr() netip.AddrPort {
+	return s.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// Serve answers requests until ctx ends, then closes the socket and returns
+// nil. It reuses one read buffer. Call it once.
+func (s *Server) Serve(ctx context.Context) error {
+	if !s.serving.CompareAndSwap(false, true) {
+		return errors.New("gap: retransmit server: Serve called twice")
+	}
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	defer s.Close()
+	s.log.Info("retransmit server listening", "addr", s.LocalAddr(), "allowed", s.allowed)
+
+	buf := make([]byte, 1<<16)
+	send := s.sendTo
+	for {
+		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			s.errOnce.Do(func() { s.log.Warn("retransmit server read failed, continuing", "err", err) })
+			continue
+		}
+		s.handle(buf[:n], from, time.Now(), send)
+	}
+}
+
+// Close closes the server's socket, ending Serve. It is idempotent.
+func (s *Server) Close() error {
+	s.closed.Do(func() {
+		if s.conn != nil {
+			s.closeErr = s.conn.Close()
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Server) sendTo(pkt []byte, to netip.AddrPort) error {
+	_, err := s.conn.WriteToUDPAddrPort(pkt, to)
+	return err
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() ServerStats {
+	c := &s.stats
+	return ServerStats{
+		Requests:               c.requests.Load(),
+		Answered:               c.answered.Load(),
+		AnsweredPackets:        c.answeredPackets.Load(),
+		Bytes:                  c.bytes.Load(),
+		RejectedTooOld:         c.tooOld.Load(),
+		RejectedRateLimited:    c.rateLimited.Load(),
+		RejectedUnknownSession: c.unknownSession.Load(),
+		RejectedNotAllowed:     c.notAllowed.Load(),
+		RejectedNotYetSent:     c.notYetSent.Load(),
+		Malformed:              c.malformed.Load(),
+		SendErrors:             c.sendErrors.Load(),
+	}
+}
+
+// parseRequest returns the RetransmitRequest held by a control packet, and
+// false for anything else: a malformed packet, another message, a data
+// packet, or a request for 0 messages.
+func parseRequest(b []byte) (wire.RetransmitRequest, bool) {
+	p, err := wire.Parse(b)
+	if err != nil || p.Count != 1 || p.Seq != 0 || p.Flags != 0 {
+		return wire.RetransmitRequest{}, false
+	}
+	it := p.Messages()
+	it.Next()
+	r, err := wire.DecodeRetransmitRequest(it.Message().Bytes())
+	if err != nil || r.Count == 0 {
+		return wire.RetransmitRequest{}, false
+	}
+	return r, true
+}
+
+// handle answers one datagram b from a requester, sending through send. It
+// is called by one goroutine at a time and does not allocate in steady state
+// (a new requester costs one bucket).
+func (s *Server) handle(b []byte, from netip.AddrPort, now time.Time, send func(pkt []byte, to netip.AddrPort) error) {
+	r, ok := parseRequest(b)
+	if !ok {
+		s.stats.malformed.Add(1)
+		return
+	}
+	s.stats.requests.Add(1)
+	addr := from.Addr().Unmap()
+	if !s.isAllowed(addr) {
+		s.stats.notAllowed.Add(1)
+		if s.notAllowed.AllowN(now, 1) {
+			s.reject(r, wire.RejectNotAllowed, 0, from, now, send)
+		}
+		return
+	}
+	cache := s.caches[r.Channel]
+	if cache == nil {
+		s.stats.unknownSession.Add(1)
+		s.reject(r, wire.RejectUnknownSession, 0, from, now, send)
+		return
+	}
+	lim := s.limits.get(addr)
+	tokens := lim.TokensAt(now)
+	if tokens < 1 {
+		s.stats.rateLimited.Add(1)
+		s.reject(r, wire.RejectRateLimited, retryAfterMs(lim, now), from, now, send)
+		return
+	}
+
+	packets, bytes := 0, 0
+	sent, reason, err := cache.Fetch(r.Session, r.FirstSeq, r.Count, min(s.cfg.MaxMessages, int(tokens)), s.cfg.MaxBytes,
+		func(pkt []byte) error {
+			if err := send(pkt, from); err != nil {
+				return err
+			}
+			packets++
+			bytes += len(pkt)
+			return nil
+		})
+	if sent > 0 {
+		lim.AllowN(now, int(sent))
+		s.stats.answered.Add(uint64(sent))
+		s.stats.answeredPackets.Add(uint64(packets))
+		s.stats.bytes.Add(uint64(bytes))
+	}
+	if err != nil {
+		s.sendFailed(err)
+		return
+	}
+	switch reason {
+	case 0:
+		return
+	case wire.RejectTooOld:
+		s.stats.tooOld.Add(1)
+	case wire.RejectUnknownSession:
+		s.stats.unknownSession.Add(1)
+	case wire.RejectNotYetSent:
+		s.stats.notYetSent.Add(1)
+	}
+	s.reject(r, reason, 0, from, now, send)
+}
+
+func (s *Server) isAllowed(a netip.Addr) bool {
+	for _, p := range s.allowed {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// reject sends one RetransmitReject echoing the request.
+func (s *Server) reject(r wire.RetransmitRequest, reason wire.RejectReason, retryMs uint32, to netip.AddrPort, now time.Time, send func([]byte, netip.AddrPort) error) {
+	s.rejBuf = wire.AppendControl(s.rejBuf[:0], r.Channel, r.Session, now.UnixNano(), wire.RetransmitReject{
+		Channel:      r.Channel,
+		Reason:       reason,
+		Count:        r.Count,
+		RetryAfterMs: retryMs,
+		Session:      r.Session,
+		FirstSeq:     r.FirstSeq,
+	})
+	if err := send(s.rejBuf, to); err != nil {
+		s.sendFailed(err)
+		return
+	}
+	s.stats.bytes.Add(uint64(len(s.rejBuf)))
+}
+
+func (s *Server) sendFailed(err error) {
+	if s.stats.sendErrors.Add(1) == 1 {
+		s.log.Warn("retransmit server send failed (logged once, counted in SendErrors)", "err", err)
+	}
+}

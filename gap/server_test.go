@@ -1,0 +1,546 @@
+package gap
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickcast/tickcast/wire"
+)
+
+const testSessionUDP = 5
+
+// testCacheRange returns a cache holding channel 1, session 5, sequences
+// [from, to) in packets of per messages.
+func testCacheRange(tb testing.TB, from, to uint64, per int) *Cache {
+	tb.Helper()
+	c := newTestCache(tb, CacheConfig{MaxMessages: 1 << 16, MaxBytes: 4 << 20})
+	putRun(tb, c, testSessionUDP, from, to, per)
+	return c
+}
+
+// startServer starts a retransmit server on 127.0.0.1 until the test ends.
+func startServer(tb testing.TB, cfg ServerConfig) *Server {
+	tb.Helper()
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	s, err := NewServer(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("Serve: %v", err)
+		}
+	})
+	return s
+}
+
+// recorder is a ClientHandler that checks and keeps what it gets.
+type recorder struct {
+	mu      sync.Mutex
+	seqs    []uint64 // messages in arrival order
+	packets []wire.Header
+	rejects []wire.RetransmitReject
+	err     error
+}
+
+func (r *recorder) Retransmission(p wire.Packet, rxTime int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !p.Has(wire.FlagRetransmission) || rxTime == 0 {
+		r.err = fmt.Errorf("retransmission flags %#x rx %d", p.Flags, rxTime)
+	}
+	it := p.Messages()
+	for it.Next() {
+		if got, want := it.Message().LevelUpdate().Price, testPrice(p.Session, it.Seq()); got != want {
+			r.err = fmt.Errorf("seq %d: price %d, want %d", it.Seq(), got, want)
+		}
+		r.seqs = append(r.seqs, it.Seq())
+	}
+	r.packets = append(r.packets, p.Header)
+}
+
+func (r *recorder) Reject(x wire.RetransmitReject) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rejects = append(r.rejects, x)
+}
+
+func (r *recorder) messages() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.seqs)
+}
+
+func (r *recorder) snapshot() ([]uint64, []wire.RetransmitReject, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint64(nil), r.seqs...), append([]wire.RetransmitReject(nil), r.rejects...), r.err
+}
+
+func (r *recorder) rejectCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.rejects)
+}
+
+// startClient starts a client of addr, reading until the test ends.
+func startClient(tb testing.TB, addr netip.AddrPort) (*Client, *recorder) {
+	tb.Helper()
+	c, err := NewClient(ClientConfig{Server: addr, Local: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, rec) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("Run: %v", err)
+		}
+		if err := c.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return c, rec
+}
+
+// waitFor polls cond until it holds, failing after a generous deadline.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func request(tb testing.TB, c *Client, channel uint16, session, first uint64, count uint32) {
+	tb.Helper()
+	if err := c.Request(wire.RetransmitRequest{Channel: channel, Session: session, FirstSeq: first, Count: count}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// checkRun fails unless seqs is exactly first, first+1, … first+n-1.
+func checkRun(tb testing.TB, seqs []uint64, first uint64, n int) {
+	tb.Helper()
+	if len(seqs) != n {
+		tb.Fatalf("got %d messages, want %d", len(seqs), n)
+	}
+	for i, s := range seqs {
+		if s != first+uint64(i) {
+			tb.Fatalf("message %d is seq %d, want %d", i, s, first+uint64(i))
+		}
+	}
+}
+
+func TestServerConfigValidation(t *testing.T) {
+	cache := testCacheRange(t, 1, 2, 1)
+	ok := func() ServerConfig {
+		return ServerConfig{Addr: "127.0.0.1:0", Caches: map[uint16]*Cache{1: cache}}
+	}
+	for name, mod := range map[string]func(*ServerConfig){
+		"no addr":        func(c *ServerConfig) { c.Addr = "" },
+		"bad addr":       func(c *ServerConfig) { c.Addr = "nowhere:x" },
+		"no caches":      func(c *ServerConfig) { c.Caches = nil },
+		"nil cache":      func(c *ServerConfig) { c.Caches[2] = nil },
+		"bad prefix":     func(c *ServerConfig) { c.Allowed = []netip.Prefix{{}} },
+		"small bytes":    func(c *ServerConfig) { c.MaxBytes = 1000 },
+		"negative msgs":  func(c *ServerConfig) { c.MaxMessages = -1 },
+		"negative rate":  func(c *ServerConfig) { c.Rate = -1 },
+		"infinite rate":  func(c *ServerConfig) { c.Rate = math.Inf(1) },
+		"negative burst": func(c *ServerConfig) { c.Burst = -1 },
+		"negative table": func(c *ServerConfig) { c.MaxRequesters = -1 },
+	} {
+		cfg := ok()
+		mod(&cfg)
+		if s, err := NewServer(cfg); err == nil {
+			s.Close()
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	s, err := NewServer(ok())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.cfg.MaxMessages != DefaultServerMessages || s.cfg.MaxBytes != DefaultServerBytes || len(s.allowed) != 2 || !s.LocalAddr().IsValid() {
+		t.Errorf("defaults: %+v allowed %v", s.cfg, s.allowed)
+	}
+	if err := s.Close(); err != nil || s.Close() != err {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func TestServerAnswersRange(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 1001, 29)}})
+	c, rec := startClient(t, s.LocalAddr())
+
+	// 45–144 starts and ends mid-packet: 45–58, 59–87, 88–116, 117–144.
+	request(t, c, 1, testSessionUDP, 45, 100)
+	waitFor(t, "100 messages", func() bool { return rec.messages() >= 100 })
+	waitFor(t, "server stats", func() bool { return s.Stats().Answered == 100 })
+	seqs, rejects, err := rec.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRun(t, seqs, 45, 100)
+	st := s.Stats()
+	if len(rejects) != 0 || st.Requests != 1 || st.AnsweredPackets != 4 || st.Bytes != 4*wire.HeaderLen+100*wire.LevelUpdateLen {
+		t.Errorf("rejects %v stats %+v", rejects, st)
+	}
+	if cs := c.Stats(); cs.Requests != 1 || cs.Packets != 4 || cs.Malformed != 0 {
+		t.Errorf("client stats %+v", cs)
+	}
+}
+
+func TestServerRejects(t *testing.T) {
+	t.Parallel()
+	cache := testCacheRange(t, 100, 200, 10)
+	putRun(t, cache, testSessionUDP, 300, 400, 10) // hole 200..299
+	s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: cache}})
+	c, rec := startClient(t, s.LocalAddr())
+
+	cases := []struct {
+		channel        uint16
+		session, first uint64
+		want           wire.RejectReason
+	}{
+		{1, testSessionUDP, 50, wire.RejectTooOld},
+		{1, testSessionUDP, 250, wire.RejectTooOld},
+		{1, testSessionUDP, 400, wire.RejectNotYetSent},
+		{1, testSessionUDP + 1, 150, wire.RejectUnknownSession},
+		{9, testSessionUDP, 150, wire.RejectUnknownSession}, // channel not served
+	}
+	for i, tc := range cases {
+		request(t, c, tc.channel, tc.session, tc.first, 10)
+		waitFor(t, "a reject", func() bool { return rec.rejectCount() > i })
+		_, rejects, _ := rec.snapshot()
+		got := rejects[i]
+		want := wire.RetransmitReject{Channel: tc.channel, Reason: tc.want, Count: 10, Session: tc.session, FirstSeq: tc.first}
+		if got != want {
+			t.Errorf("case %d: got %+v, want %+v", i, got, want)
+		}
+	}
+	st := s.Stats()
+	if st.RejectedTooOld != 2 || st.RejectedNotYetSent != 1 || st.RejectedUnknownSession != 2 || st.Answered != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if cs := c.Stats(); cs.Rejects != uint64(len(cases)) {
+		t.Errorf("client stats %+v", cs)
+	}
+}
+
+func TestServerNotAllowed(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, ServerConfig{
+		Caches:  map[uint16]*Cache{1: testCacheRange(t, 1, 101, 10)},
+		Allowed: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+	})
+	c, rec := startClient(t, s.LocalAddr())
+	start := time.Now()
+	request(t, c, 1, testSessionUDP, 1, 10)
+	waitFor(t, "a reject", func() bool { return rec.rejectCount() == 1 })
+	if _, rejects, _ := rec.snapshot(); rejects[0].Reason != wire.RejectNotAllowed || rejects[0].RetryAfterMs != 0 {
+		t.Errorf("reject %+v", rejects[0])
+	}
+	// The rejects themselves are rate-limited.
+	const n = 200
+	for i := range n {
+		request(t, c, 1, testSessionUDP, 1, 10)
+		if i%20 == 19 {
+			waitFor(t, "requests handled", func() bool { return s.Stats().Requests >= uint64(i+1) })
+		}
+	}
+	waitFor(t, "requests handled", func() bool { return s.Stats().RejectedNotAllowed == n+1 })
+	elapsed := time.Since(start)
+	st := s.Stats()
+	if st.Answered != 0 {
+		t.Errorf("answered a disallowed source: %+v", st)
+	}
+	if limit := notAllowedBurst + notAllowedRate*elapsed.Seconds(); float64(st.Bytes)/64 > limit {
+		t.Errorf("%d rejects sent in %v, limit %.0f", st.Bytes/64, elapsed, limit)
+	}
+}
+
+func TestServerCaps(t *testing.T) {
+	t.Parallel()
+	cache := testCacheRange(t, 1, 5001, 10) // 432-byte packets
+	t.Run("messages", func(t *testing.T) {
+		t.Parallel()
+		s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: cache}, MaxMessages: 55})
+		c, rec := startClient(t, s.LocalAddr())
+		request(t, c, 1, testSessionUDP, 3, 1000)
+		waitFor(t, "55 messages", func() bool { return rec.messages() >= 55 })
+		waitFor(t, "stats", func() bool { return s.Stats().Answered == 55 })
+		seqs, _, _ := rec.snapshot()
+		checkRun(t, seqs, 3, 55)
+		// Asking again for the rest continues where the answer stopped.
+		request(t, c, 1, testSessionUDP, 58, 1000-55)
+		waitFor(t, "110 messages", func() bool { return rec.messages() >= 110 })
+		seqs, _, _ = rec.snapshot()
+		checkRun(t, seqs, 3, 110)
+	})
+	t.Run("bytes", func(t *testing.T) {
+		t.Parallel()
+		s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: cache}, MaxBytes: 8192})
+		c, rec := startClient(t, s.LocalAddr())
+		// 18 whole packets (7776 bytes) and 9 messages of the 19th (392).
+		request(t, c, 1, testSessionUDP, 1, 1000)
+		waitFor(t, "189 messages", func() bool { return rec.messages() >= 189 })
+		waitFor(t, "stats", func() bool { return s.Stats().Answered == 189 })
+		seqs, _, _ := rec.snapshot()
+		checkRun(t, seqs, 1, 189)
+		if st := s.Stats(); st.Bytes > 8192 || st.AnsweredPackets != 19 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+	t.Run("huge count", func(t *testing.T) {
+		t.Parallel()
+		s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: cache}})
+		c, rec := startClient(t, s.LocalAddr())
+		request(t, c, 1, testSessionUDP, 4990, math.MaxUint32) // only 11 held
+		request(t, c, 1, testSessionUDP, math.MaxUint64, math.MaxUint32)
+		waitFor(t, "answers", func() bool { return rec.messages() >= 11 && rec.rejectCount() >= 1 })
+		seqs, rejects, _ := rec.snapshot()
+		checkRun(t, seqs, 4990, 11)
+		if rejects[0].Reason != wire.RejectNotYetSent {
+			t.Errorf("reject %+v", rejects[0])
+		}
+	})
+}
+
+func TestServerRateLimitsFlood(t *testing.T) {
+	t.Parallel()
+	const (
+		rate  = 2000
+		burst = 300
+		ask   = 100
+	)
+	s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 1001, 20)}, Rate: rate, Burst: burst})
+	c, rec := startClient(t, s.LocalAddr())
+	start := time.Now()
+	sent := 0
+	// Thousands of requests as fast as the server reads them (in batches,
+	// so no request is lost to a full socket buffer).
+	for sent < 3000 && time.Since(start) < 10*time.Second {
+		for range 30 {
+			request(t, c, 1, testSessionUDP, 1+uint64(sent%900), ask)
+			sent++
+		}
+		waitFor(t, "requests handled", func() bool { return s.Stats().Requests >= uint64(sent) })
+	}
+	elapsed := time.Since(start)
+	st := s.Stats()
+	if limit := rate*elapsed.Seconds() + burst; float64(st.Answered) > limit {
+		t.Errorf("answered %d messages in %v: more than rate×time+burst = %.0f", st.Answered, elapsed, limit)
+	}
+	if st.Answered < burst || st.RejectedRateLimited == 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if st.Answered > uint64(sent)*ask {
+		t.Errorf("answered %d messages for %d requests of %d", st.Answered, sent, ask)
+	}
+	waitFor(t, "a rate-limited reject", func() bool {
+		_, rejects, _ := rec.snapshot()
+		for _, r := range rejects {
+			if r.Reason == wire.RejectRateLimited && r.RetryAfterMs > 0 && r.Count == ask {
+				return true
+			}
+		}
+		return false
+	})
+	if n := s.limits.len(); n != 1 {
+		t.Errorf("tracks %d requesters", n)
+	}
+}
+
+func TestServerGarbage(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 101, 10)}})
+	raw, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(s.LocalAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	garbage := garbageRequests(t)
+	for _, g := range garbage {
+		if _, err := raw.Write(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "garbage counted", func() bool { return s.Stats().Malformed == uint64(len(garbage)) })
+	// No answer came back to the sender of garbage: a valid request's answer
+	// is the first thing it reads.
+	if _, err := raw.Write(wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 3, Session: testSessionUDP, FirstSeq: 7})); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	raw.SetReadDeadline(time.Now().Add(15 * time.Second))
+	n, err := raw.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := mustParse(t, buf[:n])
+	if !p.Has(wire.FlagRetransmission) || p.Seq != 7 || p.Count != 3 {
+		t.Errorf("first answer %+v", p.Header)
+	}
+	if st := s.Stats(); st.Requests != 1 || st.Answered != 3 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// garbageRequests returns datagrams a server must count as malformed.
+func garbageRequests(tb testing.TB) [][]byte {
+	valid := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 3, Session: testSessionUDP, FirstSeq: 7})
+	wrongMagic := append([]byte(nil), valid...)
+	wrongMagic[0] = 'X'
+	wrongVersion := append([]byte(nil), valid...)
+	wrongVersion[2] = 2
+	flagged := append([]byte(nil), valid...)
+	wire.SetFlags(flagged, wire.FlagHeartbeat)
+	sequenced := append([]byte(nil), valid...)
+	wire.SetSeq(sequenced, 7)
+	g := [][]byte{
+		{},
+		{0x54},
+		valid[:wire.HeaderLen],
+		valid[:len(valid)-1],
+		append(append([]byte(nil), valid...), 0),
+		wrongMagic,
+		wrongVersion,
+		flagged,
+		sequenced,
+		wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 0, Session: testSessionUDP, FirstSeq: 7}),
+		wire.AppendControl(nil, 1, 0, 1, wire.SnapshotRequest{Channel: 1}),
+		wire.AppendControl(nil, 1, 0, 1, wire.RetransmitReject{Channel: 1, Count: 3, Reason: wire.RejectTooOld}),
+		testPacket(tb, 1, testSessionUDP, 7, 3),
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	for range 20 {
+		b := make([]byte, rng.IntN(200))
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		g = append(g, b)
+	}
+	return g
+}
+
+func TestServerHandleAllocs(t *testing.T) {
+	s, err := newServer(ServerConfig{Addr: "x", Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 1001, 29)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 100, Session: testSessionUDP, FirstSeq: 45})
+	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	send := func([]byte, netip.AddrPort) error { return nil }
+	s.handle(req, from, time.Now(), send) // the requester's bucket
+	if n := testing.AllocsPerRun(100, func() { s.handle(req, from, time.Now(), send) }); n != 0 {
+		t.Errorf("handle: %v allocs", n)
+	}
+}
+
+func TestRequesterLimitsEvictsOldest(t *testing.T) {
+	l := newRequesterLimits(1, 5, 3)
+	a := func(i byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 0, i}) }
+	first := l.get(a(1))
+	first.AllowN(time.Now(), 5)
+	l.get(a(2))
+	l.get(a(3))
+	l.get(a(1)) // most recent again
+	l.get(a(4)) // evicts 2
+	if l.len() != 3 || l.m[a(2)] != nil || l.get(a(1)) != first {
+		t.Errorf("table %v", l.m)
+	}
+	if ms := retryAfterMs(first, time.Now()); ms < 1 || ms > 1000 {
+		t.Errorf("retry after %d ms", ms)
+	}
+}
+
+func FuzzServerRequest(f *testing.F) {
+	cache := testCacheRange(f, 1, 3001, 29)
+	putRun(f, cache, testSessionUDP, 4000, 5000, 7)
+	const maxMsgs, maxBytes = 500, 9000
+	s, err := newServer(ServerConfig{Addr: "x", Caches: map[uint16]*Cache{1: cache}, MaxMessages: maxMsgs, MaxBytes: maxBytes, Rate: 1e5, Burst: 2000})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, g := range garbageRequests(f) {
+		f.Add(g)
+	}
+	for _, r := range []wire.RetransmitRequest{
+		{Channel: 1, Count: 100, Session: testSessionUDP, FirstSeq: 45},
+		{Channel: 1, Count: math.MaxUint32, Session: testSessionUDP, FirstSeq: 2990},
+		{Channel: 1, Count: 3000, Session: testSessionUDP, FirstSeq: 2900},
+		{Channel: 2, Count: 10, Session: testSessionUDP, FirstSeq: 1},
+	} {
+		f.Add(wire.AppendControl(nil, r.Channel, r.Session, 1, r))
+	}
+	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, ok := parseRequest(b)
+		var msgs, bytes, rejects int
+		s.handle(b, from, time.Now(), func(pkt []byte, to netip.AddrPort) error {
+			if !ok {
+				t.Fatalf("answered a malformed request")
+			}
+			if to != from {
+				t.Fatalf("answered %v, not the requester", to)
+			}
+			p, err := wire.Parse(pkt)
+			if err != nil {
+				t.Fatalf("answer malformed: %v", err)
+			}
+			if !p.Has(wire.FlagRetransmission) {
+				if _, err := wire.DecodeRetransmitReject(p.Body()); err != nil || rejects > 0 {
+					t.Fatalf("answer is neither retransmission nor one reject: %v", err)
+				}
+				rejects++
+				return nil
+			}
+			if p.Seq < req.FirstSeq || p.End()-req.FirstSeq > uint64(req.Count) {
+				t.Fatalf("answered %d+%d for %d+%d", p.Seq, p.Count, req.FirstSeq, req.Count)
+			}
+			msgs += int(p.Count)
+			bytes += len(pkt)
+			return nil
+		})
+		if msgs > int(req.Count) || msgs > maxMsgs || bytes > maxBytes || msgs > 0 && rejects > 0 {
+			t.Fatalf("request %+v: %d messages, %d bytes, %d rejects", req, msgs, bytes, rejects)
+		}
+	})
+}
+
+func BenchmarkServerHandle(b *testing.B) {
+	s, err := newServer(ServerConfig{Addr: "x", Caches: map[uint16]*Cache{1: testCacheRange(b, 1, 1<<15, 29)}, Rate: 1e12, Burst: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 290, Session: testSessionUDP, FirstSeq: 1000})
+	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	send := func([]byte, netip.AddrPort) error { return nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		s.handle(req, from, time.Now(), send)
+	}
+}
