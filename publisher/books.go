@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"github.com/tickcast/tickcast/book"
+	"github.com/tickcast/tickcast/internal/instrument"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -18,37 +19,15 @@ type instrument struct {
 
 // books holds every instrument of the channel. Owned by the sequencer.
 type books struct {
-	dense  []*instrument // by id, for ids below denseMax
-	sparse map[uint32]*instrument
-	all    []*instrument // in order of first appearance
-	resyncs int          // instruments cleared since the last resync checksums
+	instrument.Table[instrument]
+	resyncs int // instruments cleared since the last resync checksums
 }
 
-const denseMax = 1 << 16
-
 func (b *books) get(id uint32) *instrument {
-	if id < denseMax {
-		if int(id) < len(b.dense) && b.dense[id] != nil {
-			return b.dense[id]
-		}
-	} else if in := b.sparse[id]; in != nil {
-		return in
-	}
-	in := &instrument{status: wire.StatusOK}
-	in.def.Instrument = id
-	if id < denseMax {
-		if int(id) >= len(b.dense) {
-			b.dense = append(b.dense, make([]*instrument, int(id)+1-len(b.dense))...)
-		}
-		b.dense[id] = in
-	} else {
-		if b.sparse == nil {
-			b.sparse = make(map[uint32]*instrument)
-		}
-		b.sparse[id] = in
-	}
-	b.all = append(b.all, in)
-	return in
+	return b.Get(id, func(in *instrument) {
+		in.def.Instrument = id
+		in.status = wire.StatusOK
+	})
 }
 
 // apply updates the books with one message about to be sequenced.

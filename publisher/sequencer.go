@@ -236,7 +236,7 @@ func (s *sequencer) heartbeat(f wire.Flags) {
 // (resyncOnly: only those cleared since their last checksum).
 func (s *sequencer) checksums(resyncOnly bool) {
 	s.books.resyncs = 0
-	for _, in := range s.books.all {
+	for _, in := range s.books.All() {
 		if resyncOnly && !in.resync {
 			continue
 		}

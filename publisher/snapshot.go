@@ -33,7 +33,7 @@ type snapInstrument struct {
 func (s *sequencer) snapshot(r snapRequest) {
 	s.flush()
 	st := &snapState{lastSeq: s.next - 1}
-	for _, in := range s.books.all {
+	for _, in := range s.books.All() {
 		if !in.hasDef || (r.instrument != 0 && in.def.Instrument != r.instrument) {
 			continue
 		}

@@ -2,7 +2,6 @@ package synth
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,27 +12,14 @@ import (
 // messages splits b into its messages, failing the test on a bad length.
 func messages(t testing.TB, b []byte) []wire.Message {
 	t.Helper()
-	// Wrap in a packet so wire.Parse validates every message length.
 	var ms []wire.Message
 	for off := 0; off < len(b); {
-		if len(b)-off < wire.MsgHeaderLen {
-			t.Fatalf("%d trailing bytes at %d", len(b)-off, off)
-		}
-		l := int(binary.LittleEndian.Uint16(b[off:]))
-		if l < wire.MsgHeaderLen || l > len(b)-off {
-			t.Fatalf("message at %d: length %d out of range", off, l)
-		}
-		pkt := wire.Header{Count: 1}.Append(nil)
-		pkt = append(pkt, b[off:off+l]...)
-		wire.SetCount(pkt, 1)
-		p, err := wire.Parse(pkt)
+		m, err := wire.ReadMessage(b[off:])
 		if err != nil {
 			t.Fatalf("message at %d: %v", off, err)
 		}
-		it := p.Messages()
-		it.Next()
-		ms = append(ms, it.Message())
-		off += l
+		ms = append(ms, m)
+		off += m.Len()
 	}
 	return ms
 }

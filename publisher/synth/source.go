@@ -20,18 +20,20 @@ const (
 	// the messages due in at least this long (this VM's timers wake after about
 	// 1 ms anyway).
 	minWait = 100 * time.Microsecond
-	// lateAfter makes a tick late: its oldest due message waited longer.
-	lateAfter = time.Millisecond
+	// lateAfter makes a tick late: its oldest due message waited longer. It is
+	// well above timer granularity (about 1 ms here, a few ms under load), so
+	// late ticks mean the sink or the machine cannot keep up.
+	lateAfter = 5 * time.Millisecond
 )
 
-// Stats counts what a [Source] published. Definitions and books count as
-// messages and events too.
+// Stats counts what a [Source] published, definitions and books included.
 type Stats struct {
-	Messages uint64 // messages published
-	Events   uint64 // events published: data events, definitions, books, statuses
-	Trades   uint64 // Trade messages published
-	Batches  uint64 // Publish calls
-	Late     uint64 // ticks that found a message due for more than 1 ms
+	Messages uint64        // messages published
+	Events   uint64        // events published (LevelUpdates with the end-of-event flag): data events and books
+	Trades   uint64        // Trade messages published
+	Batches  uint64        // Publish calls
+	Late     uint64        // ticks that found a message due for more than 5 ms
+	MaxLag   time.Duration // the longest a due message waited for its tick
 }
 
 // Source is the paced synthetic source ([source.Source]). It owns a
@@ -46,6 +48,7 @@ type Source struct {
 	carry   []byte
 
 	messages, events, trades, batches, late atomic.Uint64
+	maxLag                                  atomic.Int64
 }
 
 var _ source.Source = (*Source)(nil)
@@ -74,6 +77,7 @@ func (s *Source) Stats() Stats {
 		Trades:   s.trades.Load(),
 		Batches:  s.batches.Load(),
 		Late:     s.late.Load(),
+		MaxLag:   time.Duration(s.maxLag.Load()),
 	}
 }
 
@@ -97,7 +101,8 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		"rate", s.cfg.Rate, "burst", s.cfg.Burst, "seed", s.cfg.Seed)
 	defer func() {
 		st := s.Stats()
-		s.log.Info("synth: stopped", "messages", st.Messages, "batches", st.Batches, "late", st.Late)
+		s.log.Info("synth: stopped", "messages", st.Messages, "batches", st.Batches,
+			"late", st.Late, "max_lag", st.MaxLag)
 	}()
 
 	g.sched, g.now = nil, base
@@ -134,12 +139,15 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		if len(carry) > 0 {
 			first = carryFirst
 		}
-		if first < due && now-s.sched.at(first) > int64(lateAfter) {
+		if lag := now - s.sched.at(first); first < due && lag > s.maxLag.Load() {
+			s.maxLag.Store(lag)
+		}
+		if lag := now - s.sched.at(first); first < due && lag > int64(lateAfter) {
 			s.late.Add(1)
 			if !warned {
 				warned = true
 				s.log.Warn("synth: behind schedule: the sink or this machine is slower than the rate",
-					"rate", s.cfg.Rate, "behind", time.Duration(now-s.sched.at(first)))
+					"rate", s.cfg.Rate, "behind", time.Duration(lag))
 			}
 		}
 
@@ -226,8 +234,6 @@ func (s *Source) publish(sink source.Sink, b []byte) error {
 			if b[off+3]&wire.LevelFlagEndOfEvent != 0 {
 				events++
 			}
-		case wire.TypeInstrumentDef, wire.TypeInstrumentStatus:
-			events++
 		}
 	}
 	if err := sink.Publish(b); err != nil {

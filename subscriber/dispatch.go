@@ -1,0 +1,263 @@
+package subscriber
+
+import (
+	"context"
+	"time"
+
+	"github.com/tickcast/tickcast/book"
+	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/internal/instrument"
+	"github.com/tickcast/tickcast/wire"
+)
+
+// inst is the subscriber's state of one instrument. Owned by the dispatcher.
+type inst struct {
+	def    wire.InstrumentDef
+	hasDef bool
+	book   book.Book
+	status wire.Status
+	snap   bool // touched by the snapshot being applied
+}
+
+// dispatcher is the goroutine that owns the books: it applies the in-order
+// stream, checks checksums, runs the snapshot recovery and calls the
+// handler. Everything here is owned by it.
+type dispatcher struct {
+	s     *Subscriber
+	insts instrument.Table[inst]
+	ev    Event
+
+	session uint64
+	expect  uint64 // next sequence to apply; 0 = nothing joined yet
+
+	recovering bool
+	reason     ResetReason
+	held       []*item   // deliveries kept while a snapshot is awaited
+	heldMax    int       // beyond this the backlog is dropped and a newer snapshot asked
+	snapDue    time.Time // when to (re)send the snapshot request; zero = not pending
+	snapSeen   bool      // snapshot packets of the current request arrived
+}
+
+func (d *dispatcher) get(id uint32) *inst {
+	return d.insts.Get(id, func(in *inst) { in.def.Instrument = id })
+}
+
+// run processes items until ctx ends.
+func (d *dispatcher) run(ctx context.Context) {
+	q := d.s.q
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if !d.snapDue.IsZero() {
+			timer.Reset(max(time.Until(d.snapDue), 0))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case it := <-q.ready:
+			d.handle(it)
+			// After a drop, nothing may follow to carry the overrun mark:
+			// look at the flag once the queue is drained.
+			if len(q.ready) == 0 && q.dropped.Swap(false) {
+				d.startRecovery(ResetOverrun)
+			}
+		case le := <-d.s.lineEvt:
+			d.ev = Event{Kind: EventLine, Session: d.session, Line: le.line, Up: le.up}
+			d.emit()
+		case <-timer.C:
+			if !d.snapDue.IsZero() && !time.Now().Before(d.snapDue) {
+				d.requestSnapshot()
+			}
+		}
+	}
+}
+
+// handle processes one item and releases it unless it is kept.
+func (d *dispatcher) handle(it *item) {
+	if it.overrun {
+		d.startRecovery(ResetOverrun)
+	}
+	switch it.kind {
+	case itemEvent:
+		d.arbiterEvent(it.ev)
+	case itemPacket:
+		if d.recovering || !d.apply(it) {
+			d.hold(it)
+			return
+		}
+	case itemSnapshot:
+		d.snapshotPacket(it)
+	}
+	d.s.q.release(it)
+}
+
+// arbiterEvent follows the arbiter's joins, losses and ends of session.
+func (d *dispatcher) arbiterEvent(e gap.Event) {
+	switch e.Kind {
+	case gap.EventJoin:
+		prev := d.session
+		d.session = e.Session
+		d.expect = e.Seq
+		switch {
+		case e.Seq <= 1 && prev == 0 && e.Prev == 0:
+			// A fresh start: the session's first messages define everything.
+		case e.Seq <= 1:
+			// A new session from its start: drop the old books, the new
+			// session rebuilds them from sequence 1.
+			d.reset(ResetSession)
+			d.emitRecovered(0)
+		case prev != 0 || e.Prev != 0:
+			d.startRecovery(ResetSession)
+		default:
+			d.startRecovery(ResetLateJoin)
+		}
+	case gap.EventLost:
+		d.s.stats.lostMessages.Add(e.Count)
+		d.startRecovery(ResetGap)
+	case gap.EventEndOfSession:
+		d.ev = Event{Kind: EventEndOfSession, Session: e.Session, Seq: e.Seq}
+		d.emit()
+	}
+}
+
+// apply applies the messages of a delivered packet that are due. It
+// returns false, having started a recovery, if the packet does not follow
+// what was applied; the caller then holds it for after the snapshot.
+func (d *dispatcher) apply(it *item) bool {
+	p := it.pkt
+	now := time.Now().UnixNano()
+	d.s.lat.recordPacket(now, p.SendTime, it.rxTime)
+	msgs := p.Messages()
+	for i := 0; msgs.Next(); i++ {
+		if i < it.skip {
+			continue
+		}
+		seq := msgs.Seq()
+		if seq < d.expect {
+			continue // already reflected by a snapshot
+		}
+		if seq > d.expect && d.expect != 0 {
+			// Cannot happen with the arbiter in front, short of a bug:
+			// never let a hole pass silently.
+			d.startRecovery(ResetGap)
+			return false
+		}
+		d.expect = seq + 1
+		d.message(msgs.Message(), seq, p.SendTime, it.rxTime, now)
+	}
+	d.s.stats.applied.Store(d.expect - 1)
+	return true
+}
+
+// message applies one market message and tells the handler.
+func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime, now int64) {
+	h := d.s.cfg.Handler
+	d.s.stats.messages.Add(1)
+	switch m.Type() {
+	case wire.TypeLevelUpdate:
+		u := m.LevelUpdate()
+		in := d.get(u.Instrument)
+		in.book.Apply(u.Side, u.Price, u.Qty)
+		d.s.lat.recordExchange(now, u.ExchTime)
+		if h != nil {
+			d.ev = Event{Kind: EventLevel, Seq: seq, Session: d.session, Instrument: u.Instrument,
+				Level: u, Book: &in.book, SendTime: sendTime, RecvTime: rxTime}
+			d.defOf(in)
+			h.HandleEvent(&d.ev)
+			if u.EndOfEvent {
+				d.ev.Kind = EventConsistent
+				h.HandleEvent(&d.ev)
+			}
+		}
+	case wire.TypeTrade:
+		t := m.Trade()
+		d.s.lat.recordExchange(now, t.ExchTime)
+		if h != nil {
+			in := d.get(t.Instrument)
+			d.ev = Event{Kind: EventTrade, Seq: seq, Session: d.session, Instrument: t.Instrument,
+				Trade: t, Book: &in.book, SendTime: sendTime, RecvTime: rxTime}
+			d.defOf(in)
+			h.HandleEvent(&d.ev)
+		}
+	case wire.TypeBookClear:
+		c := m.BookClear()
+		in := d.get(c.Instrument)
+		in.book.Clear()
+	case wire.TypeInstrumentDef:
+		def := m.InstrumentDef()
+		in := d.get(def.Instrument)
+		in.def, in.hasDef = def, true
+		if h != nil {
+			d.ev = Event{Kind: EventDefinition, Seq: seq, Session: d.session, Instrument: def.Instrument,
+				Def: &in.def, Book: &in.book, SendTime: sendTime, RecvTime: rxTime}
+			h.HandleEvent(&d.ev)
+		}
+	case wire.TypeInstrumentStatus:
+		st := m.InstrumentStatus()
+		in := d.get(st.Instrument)
+		in.status = st.Status
+		if h != nil {
+			d.ev = Event{Kind: EventStatus, Seq: seq, Session: d.session, Instrument: st.Instrument,
+				Status: st.Status, Book: &in.book, SendTime: sendTime, RecvTime: rxTime}
+			d.defOf(in)
+			h.HandleEvent(&d.ev)
+		}
+	case wire.TypeBookChecksum:
+		d.checksum(m.BookChecksum())
+	}
+}
+
+func (d *dispatcher) defOf(in *inst) {
+	if in.hasDef {
+		d.ev.Def = &in.def
+	}
+}
+
+// checksum compares a book with the publisher's checksum (DESIGN.md,
+// BookChecksum): a disagreement means the book is wrong, so recover.
+func (d *dispatcher) checksum(c wire.BookChecksum) {
+	in := d.get(c.Instrument)
+	d.s.stats.checksums.Add(1)
+	if in.book.Checksum() == c.CRC && in.book.Depth(wire.Bid) == int(c.Bids) && in.book.Depth(wire.Ask) == int(c.Asks) {
+		return
+	}
+	d.s.stats.mismatches.Add(1)
+	d.s.log.Warn("book checksum mismatch: recovering by snapshot", "instrument", c.Instrument,
+		"want_crc", c.CRC, "got_crc", in.book.Checksum(), "want_levels", [2]uint16{c.Bids, c.Asks},
+		"got_levels", [2]int{in.book.Depth(wire.Bid), in.book.Depth(wire.Ask)})
+	d.startRecovery(ResetChecksum)
+}
+
+// CorruptBook changes one level of an instrument's book behind the feed's
+// back. It exists for drills and tests of the checksum path only.
+func (d *dispatcher) corrupt(id uint32) {
+	in := d.get(id)
+	if l, ok := in.book.BestBid(); ok {
+		in.book.Apply(wire.Bid, l.Price, l.Qty+1)
+		return
+	}
+	in.book.Apply(wire.Bid, 1, 1)
+}
+
+func (d *dispatcher) emit() {
+	if h := d.s.cfg.Handler; h != nil {
+		h.HandleEvent(&d.ev)
+	}
+}
+
+// reset tells the application its books can no longer be trusted and
+// empties them.
+func (d *dispatcher) reset(r ResetReason) {
+	d.s.stats.resets[r].Add(1)
+	d.s.log.Info("books reset", "reason", r.String(), "session", d.session, "next_seq", d.expect)
+	for _, in := range d.insts.All() {
+		in.book.Clear()
+	}
+	d.ev = Event{Kind: EventReset, Session: d.session, Reset: r, Seq: d.expect}
+	d.emit()
+}
+
+func (d *dispatcher) emitRecovered(seq uint64) {
+	d.ev = Event{Kind: EventRecovered, Session: d.session, Seq: seq}
+	d.emit()
+}

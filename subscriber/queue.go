@@ -1,0 +1,109 @@
+package subscriber
+
+import (
+	"sync/atomic"
+
+	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/wire"
+)
+
+// item is one hand-off from the arbiter to the dispatcher: a delivered
+// packet (copied), an arbiter event, or a snapshot packet from the link.
+type item struct {
+	kind     itemKind
+	buf      []byte
+	pkt      wire.Packet
+	skip     int
+	line     int
+	rxTime   int64
+	ev       gap.Event
+	overrun  bool // the first item after the queue overflowed
+	snapshot bool // a snapshot packet (pkt) from the link
+}
+
+type itemKind uint8
+
+const (
+	itemPacket itemKind = iota + 1
+	itemEvent
+	itemSnapshot
+	itemSnapshotFailed
+)
+
+// queue is the bounded hand-off between the arbiter (its Sink, called under
+// the stream's lock) and the dispatcher goroutine. Items cycle between free
+// and ready, so steady state does not allocate; when free is empty the
+// handler is behind by Queue packets and the subscriber drops and recovers
+// instead of growing.
+type queue struct {
+	ready   chan *item
+	free    chan *item
+	dropped atomic.Bool   // items were dropped since the last successful push
+	drops   atomic.Uint64 // items dropped in all
+}
+
+func newQueue(n int) *queue {
+	q := &queue{ready: make(chan *item, n), free: make(chan *item, n)}
+	for i := 0; i < n; i++ {
+		q.free <- &item{}
+	}
+	return q
+}
+
+// get returns a free item, or nil when the queue is full (counted).
+func (q *queue) get() *item {
+	select {
+	case it := <-q.free:
+		it.overrun = q.dropped.Swap(false)
+		return it
+	default:
+		q.dropped.Store(true)
+		q.drops.Add(1)
+		return nil
+	}
+}
+
+// put hands a filled item to the dispatcher; it never blocks (ready has room
+// for every item).
+func (q *queue) put(it *item) { q.ready <- it }
+
+// release returns an item to the free list.
+func (q *queue) release(it *item) { q.free <- it }
+
+// Deliver implements gap.Sink: it copies the delivered packet.
+func (q *queue) Deliver(d gap.Delivery) {
+	it := q.get()
+	if it == nil {
+		return
+	}
+	it.kind = itemPacket
+	it.buf = append(it.buf[:0], d.Packet.Bytes()...)
+	it.pkt, _ = wire.Parse(it.buf) // validated by the reader: cannot fail
+	it.skip, it.line, it.rxTime = d.Skip, d.Line, d.RxTime
+	q.put(it)
+}
+
+// Event implements gap.Sink.
+func (q *queue) Event(e gap.Event) {
+	it := q.get()
+	if it == nil {
+		return
+	}
+	it.kind = itemEvent
+	it.ev = e
+	q.put(it)
+}
+
+// snapshotPacket hands a snapshot packet from the link to the dispatcher;
+// failed tells that the snapshot request failed.
+func (q *queue) snapshotPacket(p wire.Packet, rxTime int64) {
+	it := q.get()
+	if it == nil {
+		return
+	}
+	it.kind = itemSnapshot
+	it.buf = append(it.buf[:0], p.Bytes()...)
+	it.pkt, _ = wire.Parse(it.buf)
+	it.rxTime = rxTime
+	q.put(it)
+}

@@ -1,0 +1,144 @@
+package subscriber
+
+import (
+	"time"
+
+	"github.com/tickcast/tickcast/wire"
+)
+
+// snapshotTimeout is how long a snapshot may take before it is asked again.
+const snapshotTimeout = 5 * time.Second
+
+// startRecovery resets the books and asks for a snapshot (DESIGN.md,
+// recovery ladder step 4). Deliveries are held until it is applied. A
+// recovery already under way absorbs the new cause: its snapshot is newer
+// than anything that went wrong before it was taken, and a hole after it
+// shows when the held deliveries are replayed.
+func (d *dispatcher) startRecovery(r ResetReason) {
+	if d.recovering {
+		return
+	}
+	d.recovering = true
+	d.reason = r
+	d.reset(r)
+	if d.s.link == nil {
+		// No snapshot source: go on from here with empty books, which the
+		// source's next BookClear per instrument makes whole again.
+		d.s.stats.unrecovered.Add(1)
+		d.s.log.Warn("no link configured for snapshots: books restart empty", "reason", r.String())
+		d.recovering = false
+		d.expect = 0
+		d.emitRecovered(0)
+		return
+	}
+	d.requestSnapshot()
+}
+
+// requestSnapshot asks the link for a snapshot of every instrument, and
+// schedules a retry in case it does not come.
+func (d *dispatcher) requestSnapshot() {
+	d.snapSeen = false
+	d.snapDue = time.Now().Add(snapshotTimeout)
+	d.s.stats.snapshotRequests.Add(1)
+	if err := d.s.link.requestSnapshot(wire.SnapshotRequest{Channel: d.s.cfg.Channel}); err != nil {
+		d.s.log.Debug("snapshot request failed, retrying", "err", err)
+		d.snapDue = time.Now().Add(250 * time.Millisecond)
+	}
+}
+
+// hold keeps a delivery for after the snapshot. If the backlog grows past
+// its bound it is dropped: replaying what follows then finds a hole, and a
+// newer snapshot is asked.
+func (d *dispatcher) hold(it *item) {
+	if len(d.held) >= d.heldMax {
+		d.releaseHeld()
+	}
+	d.held = append(d.held, it)
+}
+
+func (d *dispatcher) releaseHeld() {
+	for _, it := range d.held {
+		d.s.q.release(it)
+	}
+	clear(d.held)
+	d.held = d.held[:0]
+}
+
+// snapshotPacket applies one packet of the snapshot being awaited. Snapshot
+// messages are unsequenced; SnapshotEnd closes the snapshot with the last
+// sequence it reflects.
+func (d *dispatcher) snapshotPacket(it *item) {
+	if !d.recovering || it.pkt.Session != d.session && d.session != 0 {
+		d.s.stats.snapshotsIgnored.Add(1)
+		return
+	}
+	d.snapSeen = true
+	msgs := it.pkt.Messages()
+	for msgs.Next() {
+		m := msgs.Message()
+		switch m.Type() {
+		case wire.TypeInstrumentDef:
+			def := m.InstrumentDef()
+			in := d.get(def.Instrument)
+			in.def, in.hasDef, in.snap = def, true, true
+		case wire.TypeBookClear:
+			in := d.get(m.BookClear().Instrument)
+			in.book.Clear()
+			in.snap = true
+		case wire.TypeLevelUpdate:
+			u := m.LevelUpdate()
+			d.get(u.Instrument).book.Apply(u.Side, u.Price, u.Qty)
+		case wire.TypeInstrumentStatus:
+			st := m.InstrumentStatus()
+			d.get(st.Instrument).status = st.Status
+		case wire.TypeSnapshotEnd:
+			end, err := wire.DecodeSnapshotEnd(m.Bytes())
+			if err == nil {
+				d.finishSnapshot(it.pkt.Session, end.LastSeq)
+			}
+			return
+		}
+	}
+}
+
+// finishSnapshot ends a recovery: the books reflect the feed up to lastSeq,
+// the arbiter stops chasing anything older, and the held deliveries after
+// it are applied.
+func (d *dispatcher) finishSnapshot(session, lastSeq uint64) {
+	d.s.stats.snapshots.Add(1)
+	d.recovering = false
+	d.snapDue = time.Time{}
+	if d.session == 0 {
+		d.session = session
+	}
+	d.expect = lastSeq + 1
+	d.s.stream.Advance(lastSeq + 1)
+	if h := d.s.cfg.Handler; h != nil {
+		for _, in := range d.insts.All() {
+			if !in.snap {
+				continue
+			}
+			d.ev = Event{Kind: EventSnapshotBook, Session: d.session, Seq: lastSeq, Instrument: in.def.Instrument, Book: &in.book}
+			d.defOf(in)
+			h.HandleEvent(&d.ev)
+		}
+	}
+	for _, in := range d.insts.All() {
+		in.snap = false
+	}
+	d.s.log.Info("recovered by snapshot", "reason", d.reason.String(), "last_seq", lastSeq, "held", len(d.held))
+	d.emitRecovered(lastSeq)
+	held := d.held
+	d.held = nil
+	for i, it := range held {
+		if d.recovering || !d.apply(it) {
+			// A hole after the snapshot: a new recovery holds the rest.
+			for _, rest := range held[i:] {
+				d.hold(rest)
+			}
+			return
+		}
+		d.s.q.release(it)
+	}
+	d.held = held[:0]
+}

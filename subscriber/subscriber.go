@@ -1,0 +1,194 @@
+package subscriber
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/internal/fault"
+	"github.com/tickcast/tickcast/internal/mcast"
+	"github.com/tickcast/tickcast/wire"
+)
+
+// Subscriber follows one channel. Create it with [New] (which opens the
+// sockets, so a bad interface or group fails there) and run it with
+// [Subscriber.Run].
+type Subscriber struct {
+	cfg     Config
+	log     *slog.Logger
+	readers []*lineReader
+	link    *linkLine // nil without a link
+	rtx     *gap.Client
+	stream  *gap.Stream
+	q       *queue
+	lat     *latencies
+	disp    dispatcher
+	stats   counters
+
+	runOnce sync.Once
+	lineEvt chan lineEvent
+}
+
+type lineEvent struct {
+	line int
+	up   bool
+}
+
+// New validates cfg and joins the lines.
+func New(cfg Config) (*Subscriber, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	s := &Subscriber{
+		cfg:     cfg,
+		log:     cfg.Logger.With("channel", cfg.Channel),
+		q:       newQueue(cfg.Queue),
+		lat:     newLatencies(),
+		lineEvt: make(chan lineEvent, 64),
+	}
+	lines := len(cfg.Lines)
+	if cfg.Link != nil {
+		s.link = &linkLine{s: s, cfg: *cfg.Link, index: lines}
+		if cfg.Link.Live {
+			lines++
+		}
+	}
+	gcfg := cfg.Gap
+	gcfg.Channel, gcfg.Lines, gcfg.Window = cfg.Channel, lines, cfg.Window
+	switch {
+	case cfg.RetransmitAddr.IsValid():
+		c, err := gap.NewClient(gap.ClientConfig{Server: cfg.RetransmitAddr, Logger: s.log})
+		if err != nil {
+			return nil, fmt.Errorf("subscriber: retransmit client for %s: %w", cfg.RetransmitAddr, err)
+		}
+		s.rtx = c
+		gcfg.Requester = c
+	case s.link != nil:
+		gcfg.Requester = s.link
+	}
+	var err error
+	s.stream, err = gap.NewStream(gap.StreamConfig{
+		Config:      gcfg,
+		LineTimeout: cfg.LineTimeout,
+		OnLineState: s.lineState,
+	}, s.q)
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("subscriber: %w", err)
+	}
+	for i, l := range cfg.Lines {
+		r, err := mcast.Listen(mcast.RecvConfig{
+			Group:      l.Group,
+			Interface:  l.Interface,
+			Timestamps: cfg.KernelTimestamps,
+			Logger:     s.log,
+		})
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("subscriber: line %d (%s on %s): %w", i, l.Group, l.Interface, err)
+		}
+		lr := &lineReader{index: i, recv: r, stream: s.stream}
+		s.readers = append(s.readers, lr)
+		if l.Faults != nil {
+			if lr.faults, err = fault.New(*l.Faults); err != nil {
+				s.close()
+				return nil, fmt.Errorf("subscriber: line %d faults: %w", i, err)
+			}
+		}
+	}
+	s.disp = dispatcher{s: s, heldMax: cfg.Queue / 2}
+	return s, nil
+}
+
+// lineState is called by the stream, locked: hand the news to the dispatcher
+// without blocking.
+func (s *Subscriber) lineState(line int, up bool) {
+	if !up {
+		s.stats.lineDowns.Add(1)
+	}
+	select {
+	case s.lineEvt <- lineEvent{line, up}:
+	default:
+	}
+}
+
+func (s *Subscriber) close() {
+	for _, r := range s.readers {
+		r.recv.Close()
+	}
+	if s.rtx != nil {
+		s.rtx.Close()
+	}
+}
+
+// Run receives until ctx ends (it then returns nil) or a line fails for
+// good. Everything it started has stopped when it returns. Run may be called
+// once.
+func (s *Subscriber) Run(ctx context.Context) error {
+	err := errors.New("subscriber: Run called twice")
+	s.runOnce.Do(func() { err = s.run(ctx) })
+	return err
+}
+
+func (s *Subscriber) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		if first == nil {
+			first = err
+		}
+		errMu.Unlock()
+		cancel()
+	}
+	start := func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f()
+		}()
+	}
+	for _, r := range s.readers {
+		start(func() {
+			if err := r.run(); err != nil && ctx.Err() == nil {
+				fail(fmt.Errorf("subscriber: line %d: %w", r.index, err))
+			}
+		})
+	}
+	if s.rtx != nil {
+		start(func() {
+			if err := s.rtx.Run(ctx, rtxHandler{s}); err != nil && ctx.Err() == nil {
+				fail(fmt.Errorf("subscriber: retransmit client: %w", err))
+			}
+		})
+	}
+	if s.link != nil {
+		start(func() { s.link.run(ctx) })
+	}
+	start(func() { s.stream.Run(ctx) })
+	start(func() { s.disp.run(ctx) })
+	s.log.Info("subscribed", "lines", len(s.readers), "link", s.link != nil, "retransmit", s.cfg.RetransmitAddr)
+	<-ctx.Done()
+	s.close() // unblocks the readers
+	wg.Wait()
+	s.disp.releaseHeld()
+	return first
+}
+
+// rtxHandler routes the UDP retransmit client's answers.
+type rtxHandler struct{ s *Subscriber }
+
+func (h rtxHandler) Retransmission(p wire.Packet, rx int64) {
+	h.s.stream.Offer(gap.RepairLine, p, rx)
+}
+
+func (h rtxHandler) Reject(r wire.RetransmitReject) { h.s.stream.Reject(r, time.Now().UnixNano()) }
