@@ -1,0 +1,315 @@
+package link
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/tickcast/tickcast/wire"
+)
+
+// ClientConfig configures a link client.
+type ClientConfig struct {
+	// Addr is the server's host:port. Required.
+	Addr string
+	// TLS holds the client certificate and the operator's CA in RootCAs
+	// (pki.ClientTLS builds it). Required. An empty ServerName is taken from
+	// Addr's host. The client sets NextProtos and MinVersion on its own copy.
+	TLS *tls.Config
+	// Subscriptions are sent on the control stream, one per channel; at
+	// least one is required.
+	Subscriptions []wire.Subscribe
+	// Logger receives connection events; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler receives what a link delivers.
+type Handler interface {
+	// Packet gets every validated packet from the link: live datagrams,
+	// retransmissions and snapshot packets (SnapshotEnd inside a snapshot
+	// packet), and RetransmitReject control packets. The bytes are valid only
+	// during the call. Packet is called from one goroutine at a time; while
+	// it blocks, the link delivers nothing else and live datagrams beyond
+	// QUIC's small receive queue are lost (the gap is then repaired by NACK).
+	Packet(p wire.Packet, rxTime int64)
+}
+
+// HandlerFunc adapts a function to [Handler].
+type HandlerFunc func(p wire.Packet, rxTime int64)
+
+// Packet calls f.
+func (f HandlerFunc) Packet(p wire.Packet, rxTime int64) { f(p, rxTime) }
+
+// Client is the downstream end of a QUIC link (DESIGN.md, "The QUIC link"):
+// it subscribes to channels, receives live datagrams and answer streams, and
+// sends NACKs and snapshot requests up the control stream. It implements
+// gap.Requester.
+type Client struct {
+	addr   string
+	log    *slog.Logger
+	conn   *quic.Conn
+	ctrl   *quic.Stream
+	ctrlIn *frameReader
+
+	wmu  sync.Mutex // serializes control stream writes
+	wbuf []byte
+
+	running   atomic.Bool
+	closed    atomic.Bool // Close was called
+	closeOnce sync.Once
+
+	datagrams, streamPackets, malformed, streams atomic.Uint64
+}
+
+// Dial connects to the server, sends the subscriptions and returns once the
+// server has confirmed every one: live packets published after Dial returns
+// reach the client. A refused handshake, either way, returns an error that
+// says so.
+func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
+	switch {
+	case cfg.Addr == "":
+		return nil, errors.New("link: ClientConfig.Addr is empty")
+	case cfg.TLS == nil:
+		return nil, errors.New("link: ClientConfig.TLS is nil")
+	case len(cfg.Subscriptions) == 0:
+		return nil, errors.New("link: ClientConfig.Subscriptions is empty")
+	}
+	for i, s := range cfg.Subscriptions {
+		if s.Mode < wire.SubscribeLive || s.Mode > wire.SubscribeFromSeq {
+			return nil, fmt.Errorf("link: ClientConfig.Subscriptions[%d] (channel %d): unknown mode %d", i, s.Channel, s.Mode)
+		}
+	}
+	conn, err := quic.DialAddr(ctx, cfg.Addr, tlsConfig(cfg.TLS), quicConfig(false))
+	if err != nil {
+		return nil, explainDial(cfg.Addr, err)
+	}
+	c := &Client{addr: cfg.Addr, log: cfg.Logger, conn: conn}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if err := c.subscribe(ctx, cfg.Subscriptions); err != nil {
+		conn.CloseWithError(codeOK, "")
+		return nil, err
+	}
+	c.log.Info("link: connected", "server", cfg.Addr, "subscriptions", len(cfg.Subscriptions))
+	return c, nil
+}
+
+// subscribe opens the control stream, sends subs and waits for the server to
+// confirm each.
+func (c *Client) subscribe(ctx context.Context, subs []wire.Subscribe) error {
+	if !c.conn.ConnectionState().SupportsDatagrams.Remote {
+		return fmt.Errorf("link: dial %s: server does not support QUIC datagrams", c.addr)
+	}
+	st, err := c.conn.OpenStreamSync(ctx)
+	if err != nil {
+		return explainDial(c.addr, err)
+	}
+	c.ctrl, c.ctrlIn = st, newFrameReader(st)
+	now := time.Now().UnixNano()
+	for _, s := range subs {
+		c.wbuf = appendControlFrame(c.wbuf, s.Channel, s.Session, now, s)
+	}
+	if _, err := st.Write(c.wbuf); err != nil {
+		return explainDial(c.addr, err)
+	}
+
+	stop := context.AfterFunc(ctx, func() { st.SetReadDeadline(time.Now()) })
+	for confirmed := 0; confirmed < len(subs); {
+		pkt, err := c.ctrlIn.next()
+		if err != nil {
+			stop()
+			if ctx.Err() != nil {
+				return fmt.Errorf("link: dial %s: waiting for the subscriptions to be confirmed: %w", c.addr, ctx.Err())
+			}
+			return explainDial(c.addr, err)
+		}
+		confirmed += c.countConfirmations(pkt)
+	}
+	if !stop() {
+		return fmt.Errorf("link: dial %s: %w", c.addr, ctx.Err())
+	}
+	return nil
+}
+
+// countConfirmations returns how many Subscribe echoes pkt holds.
+func (c *Client) countConfirmations(pkt []byte) int {
+	p, err := wire.Parse(pkt)
+	if err != nil {
+		c.malformed.Add(1)
+		return 0
+	}
+	n := 0
+	for it := p.Messages(); it.Next(); {
+		if it.Message().Type() == wire.TypeSubscribe {
+			n++
+		}
+	}
+	return n
+}
+
+// Run delivers packets to h until ctx ends (it returns nil) or the
+// connection is lost (it returns the error; the caller redials). Run closes
+// the connection when it returns and may be called once.
+func (c *Client) Run(ctx context.Context, h Handler) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return errors.New("link: Run called twice")
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d := &deliverer{c: c, h: h}
+	errc := make(chan error, 3)
+	var wg sync.WaitGroup
+	wg.Go(func() { errc <- c.readDatagrams(ctx, d) })
+	wg.Go(func() { errc <- c.acceptAnswers(ctx, d, &wg) })
+	wg.Go(func() { errc <- c.readControlStream(d) })
+	err := <-errc
+	cancel()
+	closedByUser := c.closed.Load()
+	c.Close()
+	wg.Wait()
+	if parent.Err() != nil || closedByUser {
+		return nil
+	}
+	c.log.Warn("link: connection lost", "server", c.addr, "err", err.Error())
+	return fmt.Errorf("link: connection to %s lost: %w", c.addr, err)
+}
+
+// deliverer validates packets and hands them to the Handler, one at a time.
+type deliverer struct {
+	c  *Client
+	mu sync.Mutex
+	h  Handler
+}
+
+// deliver parses b and calls the handler; it reports false for a malformed
+// packet (counted).
+func (d *deliverer) deliver(b []byte, rx int64) bool {
+	p, err := wire.Parse(b)
+	if err != nil {
+		d.c.malformed.Add(1)
+		return false
+	}
+	d.mu.Lock()
+	d.h.Packet(p, rx)
+	d.mu.Unlock()
+	return true
+}
+
+func (c *Client) readDatagrams(ctx context.Context, d *deliverer) error {
+	for {
+		b, err := c.conn.ReceiveDatagram(ctx)
+		if err != nil {
+			return err
+		}
+		if d.deliver(b, time.Now().UnixNano()) {
+			c.datagrams.Add(1)
+		}
+	}
+}
+
+// acceptAnswers reads every answer stream the server opens, each on its own
+// goroutine (QUIC bounds how many are open at once).
+func (c *Client) acceptAnswers(ctx context.Context, d *deliverer, wg *sync.WaitGroup) error {
+	for {
+		st, err := c.conn.AcceptUniStream(ctx)
+		if err != nil {
+			return err
+		}
+		c.streams.Add(1)
+		wg.Go(func() { c.readAnswer(st, d) })
+	}
+}
+
+// readAnswer delivers the packets of one answer stream. Broken framing is
+// counted and ends the stream.
+func (c *Client) readAnswer(st *quic.ReceiveStream, d *deliverer) {
+	fr := newFrameReader(st)
+	for {
+		pkt, err := fr.next()
+		switch {
+		case err == nil:
+		case errors.Is(err, errFrameLength) || errors.Is(err, io.ErrUnexpectedEOF):
+			c.malformed.Add(1)
+			st.CancelRead(streamMalformed)
+			return
+		default:
+			return // clean end, reset by the server, or connection gone
+		}
+		if d.deliver(pkt, time.Now().UnixNano()) {
+			c.streamPackets.Add(1)
+		}
+	}
+}
+
+// readControlStream reads what the server sends on the control stream after
+// Dial: confirmations are dropped, any other packet is delivered.
+func (c *Client) readControlStream(d *deliverer) error {
+	for {
+		pkt, err := c.ctrlIn.next()
+		if err == io.EOF {
+			return errors.New("server closed the control stream")
+		}
+		if err != nil {
+			return err
+		}
+		if c.countConfirmations(pkt) == 0 {
+			if d.deliver(pkt, time.Now().UnixNano()) {
+				c.streamPackets.Add(1)
+			}
+		}
+	}
+}
+
+// Request sends a NACK up the control stream (DESIGN.md, "Recovery ladder");
+// the answer arrives on a new stream and reaches the Handler. It implements
+// gap.Requester and is safe for concurrent use.
+func (c *Client) Request(r wire.RetransmitRequest) error {
+	return send(c, r.Channel, r.Session, r)
+}
+
+// RequestSnapshot asks for a snapshot of r.Channel (one instrument, or all
+// when r.Instrument is 0); it arrives on a new stream, closed by SnapshotEnd.
+// Safe for concurrent use.
+func (c *Client) RequestSnapshot(r wire.SnapshotRequest) error {
+	return send(c, r.Channel, 0, r)
+}
+
+// send writes one control packet holding m (generic, so m is not boxed).
+func send[M interface{ Append([]byte) []byte }](c *Client, channel uint16, session uint64, m M) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf = appendControlFrame(c.wbuf[:0], channel, session, time.Now().UnixNano(), m)
+	if _, err := c.ctrl.Write(c.wbuf); err != nil {
+		return fmt.Errorf("link: request to %s: %w", c.addr, err)
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the client's counters.
+func (c *Client) Stats() ClientStats {
+	return ClientStats{
+		Datagrams:     c.datagrams.Load(),
+		StreamPackets: c.streamPackets.Load(),
+		Malformed:     c.malformed.Load(),
+		Streams:       c.streams.Load(),
+	}
+}
+
+// Close closes the connection. It is idempotent and safe to call while Run
+// is running (Run then returns).
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		c.conn.CloseWithError(codeOK, "client closing")
+	})
+	return nil
+}

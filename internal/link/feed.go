@@ -1,0 +1,22 @@
+package link
+
+import (
+	"context"
+
+	"github.com/tickcast/tickcast/wire"
+)
+
+// Feed is what a link server serves retransmissions and snapshots from: the
+// publisher's or the relay's retransmit cache and books (DESIGN.md, "Recovery
+// ladder"). Its methods are called from the server's per-request goroutines,
+// several at a time.
+type Feed interface {
+	// Retransmit emits packets holding messages [first, first+count) of
+	// channel in session, flagged wire.FlagRetransmission, or returns a reject
+	// reason (0 = served). The feed caps what it sends (no amplification). An
+	// error from emit means the stream is gone: return it.
+	Retransmit(channel uint16, session, first uint64, count uint32, emit func(pkt []byte) error) (wire.RejectReason, error)
+	// Snapshot emits the snapshot packets (wire.FlagSnapshot) of channel for
+	// instrument (0 = all), ending with the packet holding wire.SnapshotEnd.
+	Snapshot(ctx context.Context, channel uint16, instrument uint32, emit func(pkt []byte) error) error
+}

@@ -1,0 +1,90 @@
+package link
+
+import "sync/atomic"
+
+// ring is a bounded single-producer single-consumer queue of byte slices: one
+// goroutine pushes, one pops, no locks. head and tail sit on their own cache
+// lines so producer and consumer do not false-share.
+type ring struct {
+	head atomic.Uint64 // next index to pop; written by the consumer
+	_    [56]byte
+	tail atomic.Uint64 // next index to push; written by the producer
+	_    [56]byte
+	buf  [][]byte
+}
+
+func newRing(n int) *ring { return &ring{buf: make([][]byte, n)} }
+
+// full reports whether a push would fail. Producer side.
+func (r *ring) full() bool { return r.tail.Load()-r.head.Load() == uint64(len(r.buf)) }
+
+// push appends b and reports false when the ring is full. Producer side.
+func (r *ring) push(b []byte) bool {
+	t := r.tail.Load()
+	if t-r.head.Load() == uint64(len(r.buf)) {
+		return false
+	}
+	r.buf[t%uint64(len(r.buf))] = b
+	r.tail.Store(t + 1)
+	return true
+}
+
+// pop removes the oldest slice and reports false when the ring is empty.
+// Consumer side.
+func (r *ring) pop() ([]byte, bool) {
+	h := r.head.Load()
+	if h == r.tail.Load() {
+		return nil, false
+	}
+	b := r.buf[h%uint64(len(r.buf))]
+	r.head.Store(h + 1)
+	return b, true
+}
+
+// len returns the number of queued slices (approximate while both sides run).
+func (r *ring) len() int { return int(r.tail.Load() - r.head.Load()) }
+
+// liveQueue is one client's bounded queue of live packets (DESIGN.md,
+// "Promises": each QUIC downstream has its own bounded queue). Publish copies
+// a packet into a buffer taken from the free ring and pushes it on the live
+// ring; the client's sender pops it, sends it and returns the buffer. Buffers
+// are allocated only when the queue grows deeper than ever before, so memory
+// follows the deepest backlog and the steady state allocates nothing.
+type liveQueue struct {
+	live, free *ring
+	wake       chan struct{} // a token after each push; the sender waits on it
+}
+
+// minPacketBuf is the initial capacity of a queue buffer: a default packet.
+const minPacketBuf = 1500
+
+func newLiveQueue(n int) *liveQueue {
+	// At most n buffers wait in live and one is being sent, so a free ring
+	// of n+1 never rejects a returned buffer.
+	return &liveQueue{live: newRing(n), free: newRing(n + 1), wake: make(chan struct{}, 1)}
+}
+
+// push copies pkt into the queue and reports false, copying nothing, when the
+// queue is full. Producer side; never blocks.
+func (q *liveQueue) push(pkt []byte) bool {
+	if q.live.full() {
+		return false
+	}
+	b, ok := q.free.pop()
+	if !ok {
+		b = make([]byte, 0, max(len(pkt), minPacketBuf))
+	}
+	q.live.push(append(b[:0], pkt...))
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// pop returns the oldest queued packet; give it back with release once sent.
+// Consumer side.
+func (q *liveQueue) pop() ([]byte, bool) { return q.live.pop() }
+
+// release returns a buffer obtained from pop. Consumer side.
+func (q *liveQueue) release(b []byte) { q.free.push(b) }

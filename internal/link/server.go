@@ -1,0 +1,257 @@
+package link
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/quic-go/quic-go"
+	"github.com/tickcast/tickcast/wire"
+)
+
+// DefaultQueueLen is the per-client live queue length, in packets, when
+// ServerConfig.QueueLen is 0.
+const DefaultQueueLen = 8192
+
+// ServerConfig configures a link [Server].
+type ServerConfig struct {
+	// Addr is the UDP address to listen on, for example ":7400" or
+	// "127.0.0.1:0" (a random port; read it back with [Server.Addr]).
+	// Required.
+	Addr string
+	// TLS holds the server certificate and the operator's CA in ClientCAs
+	// (pki.ServerTLS builds it). Required, with ClientCAs set: every client
+	// must present a certificate from that CA. The server sets NextProtos,
+	// MinVersion, ClientAuth and GetConfigForClient on its own copy.
+	TLS *tls.Config
+	// Feed answers retransmit and snapshot requests. Required.
+	Feed Feed
+	// QueueLen is each client's live queue in packets; 0 means
+	// DefaultQueueLen. A client whose queue is full loses live packets
+	// (counted in its PeerStats.Dropped) and recovers by NACK or snapshot.
+	QueueLen int
+	// Logger receives connection events and anomalies, never per-packet
+	// lines; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is the upstream end of QUIC links (DESIGN.md, "The QUIC link"): a
+// publisher or relay serving live packets, retransmissions and snapshots to
+// authenticated clients.
+type Server struct {
+	feed     Feed
+	log      *slog.Logger
+	queueLen int
+	ln       *quic.Listener
+
+	// channels maps a channel to its fan-out state. Publish reads it without
+	// locks; subscriptions copy it on write under mu.
+	channels atomic.Pointer[map[uint16]*channel]
+
+	mu    sync.Mutex
+	conns map[*serverConn]struct{}
+
+	accepted, refused, badPublish atomic.Uint64
+	serving, closed               atomic.Bool
+}
+
+// channel is one channel's fan-out state.
+type channel struct {
+	clients atomic.Pointer[[]*serverConn] // copy on write under Server.mu
+	// session and next record the live edge Publish saw last, so a from-seq
+	// subscription knows where live delivery took over.
+	session atomic.Uint64
+	next    atomic.Uint64
+}
+
+// NewServer validates cfg and starts listening; call [Server.Serve] to accept
+// clients.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	switch {
+	case cfg.Addr == "":
+		return nil, errors.New("link: ServerConfig.Addr is empty")
+	case cfg.TLS == nil:
+		return nil, errors.New("link: ServerConfig.TLS is nil")
+	case len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil:
+		return nil, errors.New("link: ServerConfig.TLS has no server certificate")
+	case cfg.TLS.ClientCAs == nil:
+		return nil, errors.New("link: ServerConfig.TLS.ClientCAs is nil: mutual authentication needs the operator's CA")
+	case cfg.Feed == nil:
+		return nil, errors.New("link: ServerConfig.Feed is nil")
+	case cfg.QueueLen < 0:
+		return nil, fmt.Errorf("link: ServerConfig.QueueLen %d is negative", cfg.QueueLen)
+	}
+	s := &Server{
+		feed:     cfg.Feed,
+		log:      cfg.Logger,
+		queueLen: cfg.QueueLen,
+		conns:    make(map[*serverConn]struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.queueLen == 0 {
+		s.queueLen = DefaultQueueLen
+	}
+	s.channels.Store(&map[uint16]*channel{})
+	ln, err := quic.ListenAddr(cfg.Addr, s.serverTLS(cfg.TLS), quicConfig(true))
+	if err != nil {
+		return nil, fmt.Errorf("link: listen on %s: %w", cfg.Addr, err)
+	}
+	s.ln = ln
+	return s, nil
+}
+
+// Addr returns the UDP address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve accepts clients until ctx ends, then closes every client connection,
+// waits for all its goroutines and returns nil. It returns an error if the
+// listener fails. Serve may be called once.
+func (s *Server) Serve(ctx context.Context) error {
+	if !s.serving.CompareAndSwap(false, true) {
+		return errors.New("link: Serve called twice")
+	}
+	s.log.Info("link: serving", "addr", s.Addr().String())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer s.Close()
+	for {
+		conn, err := s.ln.Accept(ctx)
+		if err != nil {
+			if ctx.Err() != nil || s.closed.Load() {
+				return nil
+			}
+			return fmt.Errorf("link: accept on %s: %w", s.Addr(), err)
+		}
+		s.accepted.Add(1)
+		c := newServerConn(s, conn)
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		wg.Go(func() {
+			c.run(ctx)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		})
+	}
+}
+
+// Close stops listening. Connections served by Serve are closed when its
+// context ends. Close is idempotent; it is needed only when Serve never runs.
+func (s *Server) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.ln.Close()
+}
+
+// Publish fans one live packet of channel out to every client subscribed to
+// it (DESIGN.md, "Promises": one slow subscriber never slows anyone else). It
+// copies pkt into each client's bounded queue and never blocks: a full queue
+// drops the packet for that client only, and counts it. Publish is meant for
+// the owner's single sending goroutine (call it from one goroutine at a time)
+// and does not allocate in steady state.
+func (s *Server) Publish(channelID uint16, pkt []byte) {
+	h, err := wire.ParseHeader(pkt)
+	if err != nil {
+		s.badPublish.Add(1)
+		return
+	}
+	ch := (*s.channels.Load())[channelID]
+	if ch == nil {
+		ch = s.channel(channelID)
+	}
+	// Record the live edge before reading the client list: a subscriber
+	// added after this load reads an edge that covers this packet.
+	switch {
+	case h.Sequenced():
+		ch.session.Store(h.Session)
+		ch.next.Store(h.End())
+	case h.Has(wire.FlagHeartbeat) || h.Has(wire.FlagEndOfSession):
+		ch.session.Store(h.Session)
+		ch.next.Store(h.Seq)
+	}
+	for _, c := range *ch.clients.Load() {
+		c.enqueue(pkt)
+	}
+}
+
+// channel returns the fan-out state of id, creating it.
+func (s *Server) channel(id uint16) *channel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.channelLocked(id)
+}
+
+// channelLocked returns the fan-out state of id, creating it. s.mu must be held.
+func (s *Server) channelLocked(id uint16) *channel {
+	old := *s.channels.Load()
+	if ch := old[id]; ch != nil {
+		return ch
+	}
+	ch := &channel{}
+	ch.clients.Store(&[]*serverConn{})
+	m := make(map[uint16]*channel, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[id] = ch
+	s.channels.Store(&m)
+	return ch
+}
+
+// subscribe adds c to channel id's fan-out (once) and returns the channel.
+func (s *Server) subscribe(c *serverConn, id uint16) *channel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channelLocked(id)
+	if c.subs[id] {
+		return ch
+	}
+	c.subs[id] = true
+	old := *ch.clients.Load()
+	next := append(slices.Clip(old), c)
+	ch.clients.Store(&next)
+	return ch
+}
+
+// unsubscribeAll removes c from every channel it subscribed to.
+func (s *Server) unsubscribeAll(c *serverConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	chans := *s.channels.Load()
+	for id := range c.subs {
+		ch := chans[id]
+		next := slices.DeleteFunc(slices.Clone(*ch.clients.Load()), func(x *serverConn) bool { return x == c })
+		ch.clients.Store(&next)
+	}
+	clear(c.subs)
+}
+
+// Stats returns a snapshot of the server's counters and of every connected
+// client's.
+func (s *Server) Stats() ServerStats {
+	s.mu.Lock()
+	st := ServerStats{
+		Clients:    len(s.conns),
+		Accepted:   s.accepted.Load(),
+		Refused:    s.refused.Load(),
+		BadPublish: s.badPublish.Load(),
+		Peers:      make([]PeerStats, 0, len(s.conns)),
+	}
+	for c := range s.conns {
+		st.Peers = append(st.Peers, c.statsLocked())
+	}
+	s.mu.Unlock()
+	slices.SortFunc(st.Peers, func(a, b PeerStats) int { return cmp.Compare(a.Remote, b.Remote) })
+	return st
+}
