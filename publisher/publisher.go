@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/publisher/source"
 	"github.com/tickcast/tickcast/wire"
 )
@@ -31,7 +32,7 @@ type Publisher struct {
 	lines []*line
 	cache *gap.Cache
 	rtx   *gap.Server
-	link  livePublisher // the QUIC link server, or nil
+	link  *link.Server // the QUIC link server, or nil
 
 	in    chan *batch
 	free  chan *batch
@@ -87,6 +88,13 @@ func New(cfg Config) (*Publisher, error) {
 			return nil, fmt.Errorf("publisher: retransmit server: %w", err)
 		}
 	}
+	if cfg.LinkAddr != "" {
+		p.link, err = link.NewServer(link.ServerConfig{Addr: cfg.LinkAddr, TLS: cfg.LinkTLS, Feed: p, Logger: p.log})
+		if err != nil {
+			p.closeServers()
+			return nil, fmt.Errorf("publisher: link server: %w", err)
+		}
+	}
 	p.seq.init(p)
 	return p, nil
 }
@@ -95,6 +103,22 @@ func (p *Publisher) closeLines() {
 	for _, l := range p.lines {
 		l.close()
 	}
+}
+
+// closeServers closes everything New opened, for a failed New.
+func (p *Publisher) closeServers() {
+	p.closeLines()
+	if p.rtx != nil {
+		p.rtx.Close()
+	}
+}
+
+// LinkAddr returns the bound address of the QUIC link server, or "" without one.
+func (p *Publisher) LinkAddr() string {
+	if p.link == nil {
+		return ""
+	}
+	return p.link.Addr().String()
 }
 
 // Session returns the session id of this run.
@@ -157,6 +181,15 @@ func (p *Publisher) Run(ctx context.Context, src source.Source) error {
 			}
 		}()
 	}
+	if p.link != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.link.Serve(ctx); err != nil {
+				p.log.Error("link server stopped", "err", err)
+			}
+		}()
+	}
 	if src != nil {
 		wg.Add(1)
 		go func() {
@@ -168,7 +201,8 @@ func (p *Publisher) Run(ctx context.Context, src source.Source) error {
 			}
 		}()
 	}
-	p.log.Info("publishing", "lines", len(p.lines), "max_packet", p.cfg.MaxPacket, "retransmit", p.RetransmitAddr())
+	p.log.Info("publishing", "lines", len(p.lines), "max_packet", p.cfg.MaxPacket,
+		"retransmit", p.RetransmitAddr(), "link", p.LinkAddr())
 	p.seq.run(ctx)
 	p.once.Do(func() { close(p.done) })
 	cancel()
@@ -187,11 +221,6 @@ func (p *Publisher) KillLine(i int, kill bool) {
 		p.lines[i].killed.Store(kill)
 		p.log.Warn("line state changed by operator", "line", p.lines[i].name, "killed", kill)
 	}
-}
-
-// livePublisher takes every live packet for the link subscribers.
-type livePublisher interface {
-	Publish(channel uint16, pkt []byte)
 }
 
 // nextSeq returns the next sequence the sequencer will assign.

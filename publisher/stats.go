@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/internal/link"
 )
 
 // counters are updated by the sequencer and read by Stats from any goroutine.
@@ -33,7 +34,8 @@ type Stats struct {
 	Checksums  uint64 // BookChecksums sequenced
 	Snapshots  uint64 // snapshots served
 	Lines      []LineStats
-	Retransmit gap.ServerStats // zero without a retransmit server
+	Retransmit gap.ServerStats  // zero without a retransmit server
+	Link       link.ServerStats // zero without a link server
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -58,6 +60,9 @@ func (p *Publisher) Stats() Stats {
 	}
 	if p.rtx != nil {
 		s.Retransmit = p.rtx.Stats()
+	}
+	if p.link != nil {
+		s.Link = p.link.Stats()
 	}
 	return s
 }

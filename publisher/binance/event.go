@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 
 	"github.com/tickcast/tickcast/wire"
 )
@@ -19,6 +20,7 @@ var (
 	errString        = errors.New("binance: want a JSON string without escapes")
 	errNegative      = errors.New("binance: negative price or quantity")
 	errTrade         = errors.New("binance: trade without a price, quantity or id")
+	errTrailing      = errors.New("binance: data after the JSON value")
 )
 
 // kind is what a stream carries.
@@ -149,11 +151,62 @@ func cutString(b []byte) (s, rest []byte, err error) {
 	return s, b[2+end:], nil
 }
 
+// valueDecoder decodes one whole JSON value per byte slice with encoding/json.
+// Unlike json.Unmarshal, which builds a new decode state for every call (a
+// dozen allocations per depth event), it keeps one json.Decoder whose scanner
+// and decode state are reused, so a well-formed value costs no allocation. The
+// decoder is replaced after any error, which json.Decoder keeps sticky.
+type valueDecoder struct {
+	src  sliceReader
+	dec  *json.Decoder
+	base int64 // the decoder's input offset when the current value started
+}
+
+// sliceReader reads the current value's bytes, then reports io.EOF.
+type sliceReader struct{ b []byte }
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// decode decodes b, which must hold exactly one JSON value (and optional
+// trailing white space), into v.
+func (d *valueDecoder) decode(b []byte, v any) error {
+	if d.dec == nil {
+		d.dec = json.NewDecoder(&d.src)
+		d.base = 0
+	}
+	d.src.b = b
+	err := d.dec.Decode(v)
+	if err == nil {
+		used := d.dec.InputOffset() - d.base
+		if used != int64(len(b)) {
+			if len(skipSpace(b[used:])) != 0 {
+				err = errTrailing
+			}
+			d.dec = nil // drop what it buffered past the value
+		}
+		d.base += used
+	}
+	if err != nil {
+		d.dec = nil
+	}
+	d.src.b = nil
+	return err
+}
+
 // decoder decodes the frames of one connection into structs it reuses, so a
-// frame costs no allocation beyond encoding/json's own.
+// well-formed frame is decoded without allocating.
 type decoder struct {
 	routes map[string]route
 	syms   []symInfo
+	outer  valueDecoder // frames
+	inner  valueDecoder // their data
 	env    envelope
 	depth  depthEvent
 	trade  tradeEvent
@@ -169,7 +222,7 @@ var (
 // be charged to a symbol); err is nil only when the event decoded completely.
 func (d *decoder) decode(frame []byte) (r route, ok bool, err error) {
 	d.env.Stream, d.env.Data = d.env.Stream[:0], d.env.Data[:0]
-	if err := json.Unmarshal(frame, &d.env); err != nil {
+	if err := d.outer.decode(frame, &d.env); err != nil {
 		return r, false, err
 	}
 	name, _, err := cutString(d.env.Stream)
@@ -192,7 +245,7 @@ func (d *decoder) decodeDepth(s *symInfo) error {
 	e.Type, e.Symbol = e.Type[:0], e.Symbol[:0]
 	e.Time, e.First, e.Final = 0, 0, 0
 	e.Bids, e.Asks = e.Bids[:0], e.Asks[:0]
-	if err := json.Unmarshal(d.env.Data, e); err != nil {
+	if err := d.inner.decode(d.env.Data, e); err != nil {
 		return err
 	}
 	if len(e.Type) > 0 && !bytes.Equal(e.Type, quotedDepthUpdate) {
@@ -212,7 +265,7 @@ func (d *decoder) decodeTrade(s *symInfo) error {
 	t.Type, t.Symbol = t.Type[:0], t.Symbol[:0]
 	t.Time, t.ID, t.TradeTime, t.BuyerMaker = 0, 0, 0, false
 	t.Price, t.Qty = t.Price[:0], t.Qty[:0]
-	if err := json.Unmarshal(d.env.Data, t); err != nil {
+	if err := d.inner.decode(d.env.Data, t); err != nil {
 		return err
 	}
 	if len(t.Type) > 0 && !bytes.Equal(t.Type, quotedTrade) {

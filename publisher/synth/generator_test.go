@@ -28,28 +28,51 @@ func messages(t testing.TB, b []byte) []wire.Message {
 type refBook struct {
 	def        wire.InstrumentDef
 	bids, asks map[int64]int64
+	bid, ask   int64 // cached best prices, 0 = unknown: rescan
 }
 
-func (b *refBook) side(s wire.Side) map[int64]int64 {
-	if s == wire.Bid {
-		return b.bids
+func newRefBook(d wire.InstrumentDef) *refBook {
+	return &refBook{def: d, bids: map[int64]int64{}, asks: map[int64]int64{}}
+}
+
+// set applies one level update.
+func (b *refBook) set(s wire.Side, p, q int64) {
+	m := b.bids
+	if s == wire.Ask {
+		m = b.asks
 	}
-	return b.asks
+	if q != 0 {
+		m[p] = q
+		if s == wire.Bid && b.bid != 0 && p > b.bid {
+			b.bid = p
+		} else if s == wire.Ask && b.ask != 0 && p < b.ask {
+			b.ask = p
+		}
+		return
+	}
+	delete(m, p)
+	if s == wire.Bid && p == b.bid {
+		b.bid = 0
+	} else if s == wire.Ask && p == b.ask {
+		b.ask = 0
+	}
 }
 
 // best returns the best bid and ask prices (0 for an empty side).
 func (b *refBook) best() (bid, ask int64) {
-	for p := range b.bids {
-		if p > bid {
-			bid = p
+	if b.bid == 0 {
+		for p := range b.bids {
+			b.bid = max(b.bid, p)
 		}
 	}
-	for p := range b.asks {
-		if ask == 0 || p < ask {
-			ask = p
+	if b.ask == 0 {
+		for p := range b.asks {
+			if b.ask == 0 || p < b.ask {
+				b.ask = p
+			}
 		}
 	}
-	return bid, ask
+	return b.bid, b.ask
 }
 
 // feed applies a stream of messages to reference books and checks every
@@ -79,7 +102,7 @@ func (f *feed) apply(b []byte) {
 		switch m.Type() {
 		case wire.TypeInstrumentDef:
 			d := m.InstrumentDef()
-			f.books[id] = &refBook{def: d, bids: map[int64]int64{}, asks: map[int64]int64{}}
+			f.books[id] = newRefBook(d)
 			continue
 		case wire.TypeInstrumentStatus:
 			if s := m.InstrumentStatus().Status; s != wire.StatusOK {
@@ -102,8 +125,7 @@ func (f *feed) apply(b []byte) {
 			if len(f.pending) != 1 {
 				t.Fatalf("BookClear inside an event")
 			}
-			clear(bk.bids)
-			clear(bk.asks)
+			*bk = *newRefBook(bk.def)
 		case wire.TypeTrade:
 			tr := m.Trade()
 			if len(f.pending) != 1 {
@@ -128,15 +150,14 @@ func (f *feed) apply(b []byte) {
 			if u.Price <= 0 || u.Qty < 0 || u.Side > wire.Ask {
 				t.Fatalf("bad level %+v", u)
 			}
-			side := bk.side(u.Side)
-			if u.Qty == 0 {
-				if _, ok := side[u.Price]; !ok {
-					t.Fatalf("removes missing level %+v", u)
-				}
-				delete(side, u.Price)
-			} else {
-				side[u.Price] = u.Qty
+			side := bk.bids
+			if u.Side == wire.Ask {
+				side = bk.asks
 			}
+			if _, ok := side[u.Price]; !ok && u.Qty == 0 {
+				t.Fatalf("removes missing level %+v", u)
+			}
+			bk.set(u.Side, u.Price, u.Qty)
 			if u.EndOfEvent {
 				f.endEvent(bk)
 			}
