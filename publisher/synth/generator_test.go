@@ -224,6 +224,7 @@ func TestGeneratorBooks(t *testing.T) {
 		{Seed: 5}, // the defaults
 	} {
 		t.Run(fmt.Sprintf("instruments=%d/levels=%d/trades=%v", cfg.Instruments, cfg.Levels, cfg.TradeRatio), func(t *testing.T) {
+			t.Parallel()
 			g, err := NewGenerator(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -234,7 +235,7 @@ func TestGeneratorBooks(t *testing.T) {
 				t.Fatalf("definitions: %d books, %d events", len(f.books), f.events)
 			}
 			var buf []byte
-			for i := range 300 {
+			for i := range 150 {
 				buf = g.Next(buf[:0], 1000, uint64(i))
 				f.apply(buf)
 				if len(f.pending) != 0 {
