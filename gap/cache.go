@@ -355,6 +355,10 @@ func (c *Cache) copyOut(dst []byte, session, seq, left uint64, byteBudget int) (
 	ps := c.seqOf(s)
 	take := min(ps+c.countOf(s)-seq, left)
 
+	if seq == ps && take == c.countOf(s) && len(pkt) <= byteBudget {
+		dst = append(dst, pkt...) // the whole packet: no need to walk it
+		return dst, uint32(take), 0
+	}
 	off := wire.HeaderLen
 	for i := ps; i < seq; i++ {
 		off += int(binary.LittleEndian.Uint16(pkt[off:]))

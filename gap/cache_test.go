@@ -617,3 +617,43 @@ func BenchmarkCacheFetch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCachePutWithReader measures Put while another goroutine fetches
+// recent ranges without pause (the server answering a NACK storm).
+func BenchmarkCachePutWithReader(b *testing.B) {
+	c := newTestCache(b, CacheConfig{})
+	pkt := testPacket(b, 1, 5, 1, 29)
+	seq := uint64(1)
+	for ; seq < 1<<16; seq += 29 {
+		wire.SetSeq(pkt, seq)
+		c.Put(mustParse(b, pkt))
+	}
+	var newest atomic.Uint64
+	newest.Store(seq)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		emit := func([]byte) error { return nil }
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c.Fetch(5, newest.Load()-5000, 290, 0, 0, emit)
+		}
+	}()
+	b.SetBytes(int64(len(pkt)))
+	b.ReportAllocs()
+	for b.Loop() {
+		wire.SetSeq(pkt, seq)
+		p, _ := wire.Parse(pkt)
+		c.Put(p)
+		seq += 29
+		newest.Store(seq)
+	}
+	b.StopTimer()
+	close(stop)
+	<-done
+}

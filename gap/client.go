@@ -44,6 +44,9 @@ type ClientStats struct {
 	Malformed uint64 // datagrams that were neither: dropped
 }
 
+// clientReadBuffer is the socket receive buffer size the client asks for.
+const clientReadBuffer = 4 << 20
+
 // Client asks one retransmit [Server] for missing ranges over unicast UDP
 // (DESIGN.md, "Recovery ladder" step 3) and hands the answers to a
 // [ClientHandler]. Its socket is connected to the server, so the kernel drops
@@ -76,6 +79,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gap: retransmit client dial %v: %w", cfg.Server, err)
 	}
+	// Best effort (the kernel caps it): room for a whole answer (256 KiB of
+	// packets by default) while the handler is busy.
+	_ = conn.SetReadBuffer(clientReadBuffer)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()

@@ -188,3 +188,20 @@ func FuzzClientAnswer(f *testing.F) {
 		}
 	})
 }
+
+func TestClientRequestAllocs(t *testing.T) {
+	srv := fakeServer(t)
+	c, err := NewClient(ClientConfig{Server: srv.LocalAddr().(*net.UDPAddr).AddrPort(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := wire.RetransmitRequest{Channel: 1, Count: 10, Session: 5, FirstSeq: 100}
+	if n := testing.AllocsPerRun(100, func() {
+		if err := c.Request(r); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Request: %v allocs", n)
+	}
+}

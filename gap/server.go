@@ -27,16 +27,17 @@ type ServerConfig struct {
 	// reflection either.
 	Allowed []netip.Prefix
 	// Caches holds the cache of each channel served; at least one. A request
-	// for another channel gets RejectUnknownSession. The map is read, never
-	// written, once the server is made.
+	// for another channel gets RejectUnknownSession. The server keeps the
+	// map: do not change it afterwards.
 	Caches map[uint16]*Cache
 	// MaxMessages caps the messages of one answer. 0 means 2048.
 	MaxMessages int
 	// MaxBytes caps the packet bytes of one answer. 0 means 256 KiB;
 	// otherwise at least wire.MaxJumboPacket, so any message fits.
 	MaxBytes int
-	// Rate is the messages per second answered to one requester address
-	// (a token bucket). 0 means 500000.
+	// Rate is the messages per second answered to one requester: a token
+	// bucket per source IP address (all its ports together, so changing
+	// port gains nothing). 0 means 500000.
 	Rate float64
 	// Burst is the bucket's depth in messages. 0 means 4096.
 	Burst int
@@ -56,6 +57,9 @@ const (
 	DefaultServerBurst      = 4096
 	DefaultServerRequesters = 4096
 )
+
+// serverSocketBuffer is the socket buffer size the server asks for.
+const serverSocketBuffer = 1 << 20
 
 // RejectNotAllowed answers, all sources together: a trickle, enough for an
 // operator to see the misconfiguration from the requester's side.
@@ -127,6 +131,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gap: retransmit server listen on %s: %w", cfg.Addr, err)
 	}
+	// Best effort (the kernel caps them): room for a burst of NACKs, and
+	// for a whole answer without blocking the read loop.
+	_ = s.conn.SetReadBuffer(serverSocketBuffer)
+	_ = s.conn.SetWriteBuffer(serverSocketBuffer)
 	return s, nil
 }
 
