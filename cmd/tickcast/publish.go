@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"strings"
+	"time"
+
+	"github.com/tickcast/tickcast/internal/pki"
+	"github.com/tickcast/tickcast/publisher"
+	"github.com/tickcast/tickcast/publisher/binance"
+	"github.com/tickcast/tickcast/publisher/capture"
+	"github.com/tickcast/tickcast/publisher/source"
+	"github.com/tickcast/tickcast/publisher/synth"
+)
+
+const publishNotes = `
+Sources:
+  synth    a deterministic random-walk market (--instruments, --levels, --rate, --seed)
+  binance  Binance spot WebSocket + REST depth snapshots (--symbols)
+  replay   a capture file written with --capture (--replay, --speed)
+
+Lines: A is required, B is optional; each is an explicit group:port, interface
+and TTL. TTL 0 keeps the feed on this host; use 1 (or more) to reach other hosts.
+The QUIC link (--link) needs certificates: 'tickcast certs --dir certs' makes a
+development CA; then --cert certs/server.pem --key certs/server-key.pem --ca certs/ca.pem.
+
+Example (loopback):
+  tickcast publish --a 239.255.0.1:31001 --b 239.255.0.2:31002 --iface lo --rate 200000
+`
+
+// lineFlags are the flags of one multicast line.
+type lineFlags struct {
+	group  addrPortFlag
+	iface  string
+	faults faultFlag
+}
+
+func addLineFlags(fs *flag.FlagSet, name, group, what string) *lineFlags {
+	l := &lineFlags{}
+	l.group.Set(group)
+	fs.Var(&l.group, name, fmt.Sprintf("line %s multicast group:port%s", strings.ToUpper(name), what))
+	fs.StringVar(&l.iface, name+"-iface", "", fmt.Sprintf("line %s interface name or IPv4 address (default --iface)", strings.ToUpper(name)))
+	fs.Var(&l.faults, name+"-faults", fmt.Sprintf("inject faults on line %s, e.g. drop=0.01,dup=0.001,reorder=0.01:3,delay=1ms (drills)", strings.ToUpper(name)))
+	return l
+}
+
+func (l *lineFlags) ifaceOr(def string) string {
+	if l.iface != "" {
+		return l.iface
+	}
+	return def
+}
+
+func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("publish", "publish [flags]", publishNotes, stdout)
+	src := fs.String("source", "synth", "tick source: synth, binance or replay")
+	instruments := fs.Int("instruments", 100, "synth: number of instruments")
+	levels := fs.Int("levels", 200, "synth: levels per side")
+	rate := fs.Float64("rate", 100_000, "synth: messages per second")
+	seed := fs.Int64("seed", 1, "synth: random seed (same seed, same feed)")
+	symbols := fs.String("symbols", "BTCUSDT,ETHUSDT", "binance: comma-separated spot symbols")
+	binanceWS := fs.String("binance-ws", binance.DefaultWSURL, "binance: WebSocket base URL")
+	binanceREST := fs.String("binance-rest", binance.DefaultRESTURL, "binance: REST base URL")
+	replay := fs.String("replay", "", "replay: capture file to replay")
+	speed := fs.Float64("speed", 1, "replay: speed factor (1 = real time, 0 = as fast as possible)")
+	captureFile := fs.String("capture", "", "record what the source delivers to this file (replay it with --source replay)")
+	channel := fs.Uint("channel", 1, "channel number (its own sequence space)")
+	a := addLineFlags(fs, "a", "239.255.0.1:31001", " (required)")
+	b := addLineFlags(fs, "b", "239.255.0.2:31002", " (\"\" disables line B)")
+	iface := fs.String("iface", "lo", "interface of both lines unless --a-iface/--b-iface say otherwise")
+	ttl := fs.Int("ttl", 0, "multicast TTL of both lines: 0 stays on this host, 1 reaches the subnet")
+	loopback := fs.Bool("loopback", true, "also deliver to subscribers on this host")
+	maxPacket := fs.Int("max-packet", 1200, "largest packet in bytes (1200 fits a QUIC datagram; up to 8192 on jumbo-frame LANs)")
+	linger := fs.Duration("linger", 0, "wait this long for more input before sending a packet that is not full (0 = never wait)")
+	heartbeat := fs.Duration("heartbeat", 100*time.Millisecond, "heartbeat interval when idle")
+	checksumEvery := fs.Duration("checksum-every", time.Second, "BookChecksum interval (negative = only after a resync)")
+	rtxAddr := fs.String("retransmit", "127.0.0.1:31010", "UDP retransmit server address (\"\" = none)")
+	var allowed prefixesFlag
+	allowed.Set("127.0.0.0/8")
+	fs.Var(&allowed, "retransmit-allow", "networks the retransmit server answers, comma-separated")
+	linkAddr := fs.String("link", "", "QUIC link server address for snapshots, NACKs and remote subscribers (\"\" = none)")
+	cert := fs.String("cert", "", "link: server certificate (PEM)")
+	key := fs.String("key", "", "link: server key (PEM)")
+	ca := fs.String("ca", "", "link: the operator's CA certificate (PEM); clients must present a certificate from it")
+	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
+	statsEvery := fs.Duration("stats-every", 5*time.Second, "log the counters this often (0 = never)")
+	logger := logFlags(fs, stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := logger()
+	if err != nil {
+		return err
+	}
+	if *channel > 0xffff {
+		return usagef("--channel %d: at most 65535", *channel)
+	}
+	for name, d := range map[string]time.Duration{"linger": *linger, "duration": *duration, "stats-every": *statsEvery} {
+		if err := nonNegative(name, d); err != nil {
+			return err
+		}
+	}
+	cfg := publisher.Config{
+		Channel:           uint16(*channel),
+		A:                 publisher.LineConfig{Group: a.group.ap, Interface: a.ifaceOr(*iface), TTL: *ttl, Loopback: *loopback, Faults: a.faults.cfg},
+		B:                 publisher.LineConfig{Group: b.group.ap, Interface: b.ifaceOr(*iface), TTL: *ttl, Loopback: *loopback, Faults: b.faults.cfg},
+		MaxPacket:         *maxPacket,
+		Linger:            *linger,
+		Heartbeat:         *heartbeat,
+		ChecksumEvery:     *checksumEvery,
+		RetransmitAddr:    *rtxAddr,
+		RetransmitAllowed: allowed.p,
+		LinkAddr:          *linkAddr,
+		Logger:            log,
+	}
+	if *linkAddr != "" {
+		if *cert == "" || *key == "" || *ca == "" {
+			return usagef("--link needs --cert, --key and --ca (make them with 'tickcast certs')")
+		}
+		if cfg.LinkTLS, err = pki.ServerTLS(*cert, *key, *ca); err != nil {
+			return err
+		}
+	}
+	var s source.Source
+	switch *src {
+	case "synth":
+		s, err = synth.New(synth.Config{Instruments: *instruments, Levels: *levels, Rate: *rate, Seed: *seed, Logger: log})
+	case "binance":
+		var syms []binance.Symbol
+		for _, name := range strings.Split(*symbols, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				syms = append(syms, binance.Symbol{Name: name})
+			}
+		}
+		s, err = binance.New(binance.Config{Symbols: syms, WSURL: *binanceWS, RESTURL: *binanceREST, Logger: log})
+	case "replay":
+		if *replay == "" {
+			return usagef("--source replay needs --replay FILE")
+		}
+		s, err = capture.NewReplay(capture.ReplayConfig{Path: *replay, Speed: *speed, Logger: log})
+	default:
+		return usagef("--source %q: want synth, binance or replay", *src)
+	}
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	pub, err := publisher.New(cfg)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if *captureFile != "" {
+		w, err := capture.Create(*captureFile)
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+		s = teeSource{s, w}
+	}
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	if *statsEvery > 0 {
+		go logStats(ctx, log, *statsEvery, pub)
+	}
+	err = pub.Run(ctx, s)
+	st := pub.Stats()
+	fmt.Fprintf(stdout, "published %d messages in %d packets; session %d, last sequence %d\n", st.Messages, st.Packets, st.Session, st.NextSeq-1)
+	return err
+}
+
+// teeSource records what a source delivers.
+type teeSource struct {
+	src source.Source
+	w   *capture.Writer
+}
+
+func (t teeSource) Run(ctx context.Context, sink source.Sink) error {
+	return t.src.Run(ctx, capture.Tee(sink, t.w))
+}
+
+func logStats(ctx context.Context, log *slog.Logger, every time.Duration, pub *publisher.Publisher) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last publisher.Stats
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := pub.Stats()
+		log.Info("stats", "msgs_per_s", float64(st.Messages-last.Messages)/every.Seconds(),
+			"messages", st.Messages, "packets", st.Packets, "next_seq", st.NextSeq,
+			"heartbeats", st.Heartbeats, "checksums", st.Checksums,
+			"nack_requests", st.Retransmit.Requests, "link_clients", st.Link.Clients)
+		last = st
+	}
+}
