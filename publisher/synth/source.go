@@ -139,15 +139,18 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		if len(carry) > 0 {
 			first = carryFirst
 		}
-		if lag := now - s.sched.at(first); first < due && lag > s.maxLag.Load() {
-			s.maxLag.Store(lag)
-		}
-		if lag := now - s.sched.at(first); first < due && lag > int64(lateAfter) {
-			s.late.Add(1)
-			if !warned {
-				warned = true
-				s.log.Warn("synth: behind schedule: the sink or this machine is slower than the rate",
-					"rate", s.cfg.Rate, "behind", time.Duration(lag))
+		if first < due {
+			lag := now - s.sched.at(first)
+			if lag > s.maxLag.Load() {
+				s.maxLag.Store(lag) // Run is the only writer
+			}
+			if lag > int64(lateAfter) {
+				s.late.Add(1)
+				if !warned {
+					warned = true
+					s.log.Warn("synth: behind schedule: the sink or this machine is slower than the rate",
+						"rate", s.cfg.Rate, "behind", time.Duration(lag))
+				}
 			}
 		}
 
@@ -196,8 +199,9 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 func (s *Source) publishDefinitions(sink source.Sink) error {
 	g := s.gen
 	b := s.batch[:0]
-	flush := func(need int) error {
-		if len(b)+need <= batchLimit || len(b) == 0 {
+	// room publishes the batch so far unless need more bytes fit after it.
+	room := func(need int) error {
+		if len(b) == 0 || len(b)+need <= batchLimit {
 			return nil
 		}
 		err := s.publish(sink, b)
@@ -205,7 +209,7 @@ func (s *Source) publishDefinitions(sink source.Sink) error {
 		return err
 	}
 	for i := range g.inst {
-		if err := flush(wire.InstrumentDefLen); err != nil {
+		if err := room(wire.InstrumentDefLen); err != nil {
 			return err
 		}
 		b = g.inst[i].def.Append(b)
@@ -213,13 +217,17 @@ func (s *Source) publishDefinitions(sink source.Sink) error {
 	}
 	for i := range g.inst {
 		in := &g.inst[i]
-		need := wire.BookClearLen + (in.bids.n+in.asks.n)*wire.LevelUpdateLen + wire.InstrumentStatusLen
-		if err := flush(need); err != nil {
+		if err := room(bookLen(in)); err != nil {
 			return err
 		}
 		b = g.appendBook(b, in)
 	}
-	return flush(batchLimit + 1)
+	return s.publish(sink, b)
+}
+
+// bookLen returns the size of in's book as appendBook encodes it.
+func bookLen(in *instrument) int {
+	return wire.BookClearLen + (in.bids.n+in.asks.n)*wire.LevelUpdateLen + wire.InstrumentStatusLen
 }
 
 // publish hands b to sink and counts it.

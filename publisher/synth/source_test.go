@@ -241,3 +241,15 @@ func TestRunOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLargestBookFitsABatch: a book at the hard depth bound of the largest
+// Levels still goes out as one event in one batch.
+func TestLargestBookFitsABatch(t *testing.T) {
+	g, err := NewGenerator(Config{Instruments: 1, Levels: MaxLevels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := wire.BookClearLen + 2*g.maxDepth*wire.LevelUpdateLen + wire.InstrumentStatusLen; n > batchLimit {
+		t.Fatalf("a full book is %d bytes, more than a %d-byte batch", n, batchLimit)
+	}
+}
