@@ -91,6 +91,14 @@ func peerName(cs tls.ConnectionState) string {
 	return cs.PeerCertificates[0].Subject.CommonName
 }
 
+// TLS alerts a server sends when it refuses a client certificate (RFC 8446,
+// section 6).
+const (
+	alertBadCertificate      tls.AlertError = 42
+	alertUnknownCA           tls.AlertError = 48
+	alertCertificateRequired tls.AlertError = 116
+)
+
 // explainDial turns a connection error seen while dialing into one that says
 // what happened: the server refused our certificate, we refused the server's,
 // or the server closed the link.
@@ -102,7 +110,11 @@ func explainDial(addr string, err error) error {
 	case errors.As(err, &cve):
 		return fmt.Errorf("link: dial %s: server certificate refused: %w", addr, cve)
 	case errors.As(err, &te) && te.Remote && te.ErrorCode.IsCryptoError():
-		return fmt.Errorf("link: dial %s: server refused the handshake (%s): does our certificate come from the server's CA? %w", addr, te.ErrorCode.Message(), err)
+		switch tls.AlertError(te.ErrorCode - 0x100) {
+		case alertBadCertificate, alertUnknownCA, alertCertificateRequired:
+			return fmt.Errorf("link: dial %s: server refused our certificate (is it issued by the server's CA?): %w", addr, err)
+		}
+		return fmt.Errorf("link: dial %s: server refused the handshake: %w", addr, err)
 	case errors.As(err, &te) && te.ErrorCode.IsCryptoError():
 		return fmt.Errorf("link: dial %s: handshake failed: %w", addr, err)
 	case errors.As(err, &ae) && ae.Remote:

@@ -12,6 +12,13 @@ import (
 // the control stream (market data, a reject, a snapshot end).
 var errUnexpectedControl = errors.New("link: unexpected message on the control stream")
 
+// protocolError marks a client's protocol violation: the link is closed with
+// codeProtocol and the reason.
+type protocolError struct{ err error }
+
+func (e protocolError) Error() string { return e.err.Error() }
+func (e protocolError) Unwrap() error { return e.err }
+
 // controlHandler receives the requests a client sends up its control stream.
 // An error from subscribe, retransmit or snapshot ends the link (the peer
 // broke the protocol or the connection is gone); malformed input is only
@@ -58,7 +65,7 @@ func handleControl(pkt []byte, h controlHandler) error {
 		case wire.TypeSubscribe:
 			s, _ := wire.DecodeSubscribe(m.Bytes())
 			if s.Mode < wire.SubscribeLive || s.Mode > wire.SubscribeFromSeq {
-				return fmt.Errorf("subscribe channel %d: unknown mode %d", s.Channel, s.Mode)
+				return protocolError{fmt.Errorf("subscribe channel %d: unknown mode %d", s.Channel, s.Mode)}
 			}
 			err = h.subscribe(s)
 		case wire.TypeRetransmitRequest:

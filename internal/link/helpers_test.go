@@ -180,7 +180,15 @@ func testServer(t testing.TB, p *pki.TestPKI, feed Feed, mod func(*ServerConfig)
 // testClient dials s and runs the client with h until the test ends.
 func testClient(t testing.TB, s *Server, cfg ClientConfig, h Handler) *Client {
 	t.Helper()
-	cfg.Addr = s.Addr().String()
+	c := dial(t, s.Addr().String(), cfg)
+	runUntilCleanup(t, c, h)
+	return c
+}
+
+// dial connects a client to addr.
+func dial(t testing.TB, addr string, cfg ClientConfig) *Client {
+	t.Helper()
+	cfg.Addr = addr
 	if cfg.Logger == nil {
 		cfg.Logger = quietLog()
 	}
@@ -190,16 +198,22 @@ func testClient(t testing.TB, s *Server, cfg ClientConfig, h Handler) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(context.Background())
+	return c
+}
+
+// runUntilCleanup runs c with h until the test ends, then checks that Run
+// returned nil.
+func runUntilCleanup(t testing.TB, c *Client, h Handler) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Run(runCtx, h) }()
+	go func() { done <- c.Run(ctx, h) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return c
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

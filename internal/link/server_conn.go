@@ -23,13 +23,6 @@ const (
 // errNoControl: the client did not open its control stream in time.
 var errNoControl = errors.New("no control stream")
 
-// protocolError marks a client's protocol violation: the link is closed with
-// codeProtocol and the reason.
-type protocolError struct{ err error }
-
-func (e protocolError) Error() string { return e.err.Error() }
-func (e protocolError) Unwrap() error { return e.err }
-
 // serverConn is one authenticated client of a [Server]. Its goroutines: the
 // control loop (run's own), the live sender, and up to workersPerClient
 // answer workers.
