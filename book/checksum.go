@@ -24,42 +24,26 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // then asks best to worst, each level as its i64 price then its i64 qty,
 // little-endian. An empty book's checksum is 0, the CRC of no bytes.
 //
-// Checksum does not allocate. It uses a chunk buffer inside the book, so it is
-// not safe to call concurrently with anything else on b, reads included.
+// Checksum does not allocate. It copies levels into a chunk buffer inside the
+// book, so it is not safe to call concurrently with anything else on b, reads
+// included.
 func (b *Book) Checksum() uint32 {
-	w := &b.crc
-	w.reset()
-	for _, side := range [2]wire.Side{wire.Bid, wire.Ask} {
-		ls := b.sides[side]
-		for i := len(ls) - 1; i >= 0; i-- {
-			w.level(ls[i])
-		}
-	}
-	return w.sum()
+	crc := b.crc.update(0, b.sides[wire.Bid], true)
+	return b.crc.update(crc, b.sides[wire.Ask], true)
 }
 
 // Checksum returns the book checksum (see [Book.Checksum]) of a book whose
 // bids, best to worst, are bids and whose asks, best to worst, are asks. It
-// does not allocate on little-endian machines.
+// does not allocate on little-endian machines, where it hashes the levels in
+// place.
 func Checksum(bids, asks []Level) uint32 {
 	if !littleEndian {
-		return checksumPortable(bids, asks)
+		var s crcScratch // escapes to the heap: crc32.Update keeps its argument opaque
+		crc := s.update(0, bids, false)
+		return s.update(crc, asks, false)
 	}
 	crc := crc32.Update(0, castagnoli, levelBytes(bids))
 	return crc32.Update(crc, castagnoli, levelBytes(asks))
-}
-
-// checksumPortable is [Checksum] for big-endian machines, where the levels
-// must be encoded first. Its scratch buffer escapes to the heap.
-func checksumPortable(bids, asks []Level) uint32 {
-	var w crcScratch
-	for _, l := range bids {
-		w.level(l)
-	}
-	for _, l := range asks {
-		w.level(l)
-	}
-	return w.sum()
 }
 
 // levelBytes returns the memory of ls as bytes. On a little-endian machine
@@ -69,37 +53,46 @@ func levelBytes(ls []Level) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(ls))), len(ls)*levelLen)
 }
 
-// crcChunk is how many levels crcScratch encodes before each crc32.Update.
-const crcChunk = 32
-
-// crcScratch computes a CRC-32C of levels by encoding them into a fixed
-// buffer and hashing it a chunk at a time, so a book of any depth is hashed
-// without allocating.
-type crcScratch struct {
-	crc uint32
-	n   int
-	buf [crcChunk * levelLen]byte
-}
-
-func (w *crcScratch) reset() { w.crc, w.n = 0, 0 }
-
-// level appends l's encoding, hashing the buffer first when it is full.
-func (w *crcScratch) level(l Level) {
-	if w.n == len(w.buf) {
-		w.flush()
+// encodeInPlace overwrites each level's memory with its checksum encoding
+// (little-endian price, then qty), which on a little-endian machine it
+// already is.
+func encodeInPlace(ls []Level) {
+	p := levelBytes(ls)
+	for i, l := range ls {
+		binary.LittleEndian.PutUint64(p[i*levelLen:], uint64(l.Price))
+		binary.LittleEndian.PutUint64(p[i*levelLen+8:], uint64(l.Qty))
 	}
-	binary.LittleEndian.PutUint64(w.buf[w.n:], uint64(l.Price))
-	binary.LittleEndian.PutUint64(w.buf[w.n+8:], uint64(l.Qty))
-	w.n += levelLen
 }
 
-func (w *crcScratch) flush() {
-	w.crc = crc32.Update(w.crc, castagnoli, w.buf[:w.n])
-	w.n = 0
+// crcChunk is how many levels crcScratch copies for each crc32.Update.
+const crcChunk = 64
+
+// crcScratch is a fixed buffer that levels are copied into, a chunk at a time
+// and in checksum order, so a book of any depth is hashed without allocating.
+type crcScratch struct {
+	levels [crcChunk]Level
 }
 
-// sum hashes what is left in the buffer and returns the CRC.
-func (w *crcScratch) sum() uint32 {
-	w.flush()
-	return w.crc
+// update returns crc updated with the encoding of ls, last level first when
+// reverse is set.
+func (s *crcScratch) update(crc uint32, ls []Level, reverse bool) uint32 {
+	for len(ls) > 0 {
+		n := min(len(ls), crcChunk)
+		out := s.levels[:n]
+		if reverse {
+			chunk := ls[len(ls)-n:]
+			for i, l := range chunk {
+				out[n-1-i] = l
+			}
+			ls = ls[:len(ls)-n]
+		} else {
+			copy(out, ls)
+			ls = ls[n:]
+		}
+		if !littleEndian {
+			encodeInPlace(out)
+		}
+		crc = crc32.Update(crc, castagnoli, levelBytes(out))
+	}
+	return crc
 }

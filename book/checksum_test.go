@@ -1,6 +1,7 @@
 package book
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"math/rand/v2"
@@ -52,9 +53,6 @@ func TestChecksumEmpty(t *testing.T) {
 	if got := Checksum(nil, nil); got != 0 {
 		t.Errorf("Checksum(nil, nil) = %#x, want 0", got)
 	}
-	if got := checksumPortable(nil, nil); got != 0 {
-		t.Errorf("checksumPortable(nil, nil) = %#x, want 0", got)
-	}
 }
 
 func TestChecksumKnownAnswer(t *testing.T) {
@@ -67,9 +65,9 @@ func TestChecksumKnownAnswer(t *testing.T) {
 	b.Apply(wire.Bid, 101, 5)
 
 	// Bids best to worst, then asks best to worst.
-	bytes := encodeLevels(Level{101, 5}, Level{100, 7}, Level{102, 3}, Level{105, 11})
-	want := crc32.Checksum(bytes, crc32.MakeTable(crc32.Castagnoli))
-	if got := crc32cBitwise(bytes); got != want {
+	p := encodeLevels(Level{101, 5}, Level{100, 7}, Level{102, 3}, Level{105, 11})
+	want := crc32.Checksum(p, crc32.MakeTable(crc32.Castagnoli))
+	if got := crc32cBitwise(p); got != want {
 		t.Fatalf("hash/crc32 and the bitwise CRC-32C disagree: %#x vs %#x", want, got)
 	}
 	// Computed independently (Python, bit-at-a-time CRC-32C over struct.pack
@@ -85,8 +83,20 @@ func TestChecksumKnownAnswer(t *testing.T) {
 	if got := Checksum(bids, asks); got != fixed {
 		t.Errorf("Checksum = %#x, want %#x", got, fixed)
 	}
-	if got := checksumPortable(bids, asks); got != fixed {
-		t.Errorf("checksumPortable = %#x, want %#x", got, fixed)
+	var s crcScratch
+	if got := s.update(s.update(0, bids, false), asks, false); got != fixed {
+		t.Errorf("crcScratch.update forwards = %#x, want %#x", got, fixed)
+	}
+}
+
+// TestEncodeInPlace checks the encoding big-endian machines hash against the
+// hand-built bytes.
+func TestEncodeInPlace(t *testing.T) {
+	ls := []Level{{101, 5}, {-1, 1 << 40}, {1<<63 - 1, -1 << 63}}
+	want := encodeLevels(ls...)
+	encodeInPlace(ls)
+	if got := levelBytes(ls); !bytes.Equal(got, want) {
+		t.Errorf("encoded %x, want %x", got, want)
 	}
 }
 
@@ -119,8 +129,9 @@ func TestChecksumDeep(t *testing.T) {
 		if got := Checksum(bids, asks); got != want {
 			t.Errorf("depth %d: Checksum = %#x, want %#x", depth, got, want)
 		}
-		if got := checksumPortable(bids, asks); got != want {
-			t.Errorf("depth %d: checksumPortable = %#x, want %#x", depth, got, want)
+		var s crcScratch
+		if got := s.update(s.update(0, bids, false), asks, false); got != want {
+			t.Errorf("depth %d: crcScratch.update forwards = %#x, want %#x", depth, got, want)
 		}
 	}
 }
