@@ -223,7 +223,8 @@ var (
 func (d *decoder) decode(frame []byte) (r route, ok bool, err error) {
 	d.env.Stream, d.env.Data = d.env.Stream[:0], d.env.Data[:0]
 	if err := d.outer.decode(frame, &d.env); err != nil {
-		return r, false, err
+		r, ok = d.sniff(frame) // charge a broken frame to its symbol if it can be
+		return r, ok, err
 	}
 	name, _, err := cutString(d.env.Stream)
 	if err != nil {
@@ -238,6 +239,25 @@ func (d *decoder) decode(frame []byte) (r route, ok bool, err error) {
 	default:
 		return r, true, d.decodeTrade(&d.syms[r.sym])
 	}
+}
+
+var streamKey = []byte(`"stream":"`)
+
+// sniff finds the stream of a frame that is not valid JSON: Binance writes
+// {"stream":"<name>","data":…}, so a truncated or corrupted frame usually
+// still names it, and a broken depth event can resync its symbol.
+func (d *decoder) sniff(frame []byte) (route, bool) {
+	i := bytes.Index(frame, streamKey)
+	if i < 0 {
+		return route{}, false
+	}
+	name := frame[i+len(streamKey):]
+	end := bytes.IndexByte(name, '"')
+	if end < 0 {
+		return route{}, false
+	}
+	r, ok := d.routes[string(name[:end])]
+	return r, ok
 }
 
 func (d *decoder) decodeDepth(s *symInfo) error {

@@ -80,7 +80,8 @@ func TestDecodeMalformed(t *testing.T) {
 		name, frame string
 		known       bool // the stream is known, so the symbol is charged
 	}{
-		{"truncated", docDepth[:60], false},
+		{"truncated", docDepth[:60], true},
+		{"truncated in the name", docDepth[:20], false},
 		{"not json", `hello`, false},
 		{"unknown stream", strings.Replace(docDepth, "bnbbtc@depth@100ms", "ethbtc@depth@100ms", 1), false},
 		{"stream not a string", `{"stream":1,"data":{}}`, false},
@@ -98,6 +99,9 @@ func TestDecodeMalformed(t *testing.T) {
 		{"bids object", strings.Replace(docDepth, `[["0.0024","10"]]`, `{}`, 1), true},
 		{"trade price number", strings.Replace(docTrade, `"p":"0.001"`, `"p":0.001`, 1), true},
 		{"trade without id", strings.Replace(docTrade, `"t":12345,`, ``, 1), true},
+		{"two values", docTrade + docTrade, true},
+		{"trailing garbage", docDepth + " x", true},
+		{"data trailing garbage", `{"stream":"bnbbtc@trade","data":"{} x"}`, true},
 	} {
 		d := testDecoder()
 		_, ok, err := d.decode([]byte(tc.frame))
@@ -134,6 +138,43 @@ func TestNormalizeMalformed(t *testing.T) {
 	}
 	if _, err := d.appendTrade(nil, &d.syms[r.sym]); !errors.Is(err, ErrDecimalPrecision) {
 		t.Fatalf("appendTrade = %v, want ErrDecimalPrecision", err)
+	}
+}
+
+// TestDecoderRecovers checks that a decoder keeps working after malformed
+// frames of every kind, and accepts trailing white space.
+func TestDecoderRecovers(t *testing.T) {
+	d := testDecoder()
+	for i, frame := range []string{docDepth[:70], docDepth, docTrade + " {", docTrade, docDepth + " \n", docDepth, "[", docTrade} {
+		_, _, err := d.decode([]byte(frame))
+		if bad := i%2 == 0 && i != 4; (err != nil) != bad {
+			t.Fatalf("frame %d %q: err %v", i, frame, err)
+		}
+	}
+}
+
+// TestDecodeAllocs guards the zero-allocation decoding of depth events and trades.
+func TestDecodeAllocs(t *testing.T) {
+	d := testDecoder()
+	depth := depthFrame("btcusdt@depth@100ms", "BTCUSDT", 10)
+	trade := []byte(docTrade)
+	out := make([]byte, 0, 4096)
+	run := func() {
+		var err error
+		if out, err = decodeAndNormalize(d, depth, out[:0]); err != nil {
+			t.Fatal(err)
+		}
+		r, _, err := d.decode(trade)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err = d.appendTrade(out[:0], &d.syms[r.sym]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(100, run); n != 0 {
+		t.Fatalf("%v allocations per depth event + trade, want 0", n)
 	}
 }
 
