@@ -182,11 +182,10 @@ func (c *Cache) Put(p wire.Packet) {
 	n := wire.HeaderLen + len(b) - body
 	count := end - start
 	c.next = end
-	if count > c.maxMsgs || n > len(c.data) {
-		c.evictSpan(end)
-		return
-	}
 	c.evictSpan(end)
+	if count > c.maxMsgs || n > len(c.data) {
+		return // cannot be held: a hole
+	}
 	if c.tail-c.head == uint32(len(c.slots)) {
 		c.evictOldest()
 	}
