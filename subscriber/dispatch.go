@@ -61,6 +61,8 @@ func (d *dispatcher) run(ctx context.Context) {
 			if len(q.ready) == 0 && q.dropped.Swap(false) {
 				d.startRecovery(ResetOverrun)
 			}
+		case r := <-d.s.sumReq:
+			r <- d.checksums()
 		case le := <-d.s.lineEvt:
 			d.ev = Event{Kind: EventLine, Session: d.session, Line: le.line, Up: le.up}
 			d.emit()
@@ -260,4 +262,26 @@ func (d *dispatcher) reset(r ResetReason) {
 func (d *dispatcher) emitRecovered(seq uint64) {
 	d.ev = Event{Kind: EventRecovered, Session: d.session, Seq: seq}
 	d.emit()
+}
+
+// BookSums are the checksums of every book and the last sequence they reflect.
+type BookSums struct {
+	Seq  uint64            // last sequence applied
+	Sums map[uint32]uint32 // CRC-32C of each instrument's book (package book)
+	// Recovering is true while a snapshot is awaited: the books are then
+	// incomplete.
+	Recovering bool
+}
+
+func (d *dispatcher) checksums() BookSums {
+	out := BookSums{Seq: d.expect - 1, Sums: map[uint32]uint32{}, Recovering: d.recovering}
+	if d.expect == 0 {
+		out.Seq = 0
+	}
+	for _, in := range d.insts.All() {
+		if in.hasDef {
+			out.Sums[in.def.Instrument] = in.book.Checksum()
+		}
+	}
+	return out
 }

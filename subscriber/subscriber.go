@@ -31,6 +31,8 @@ type Subscriber struct {
 
 	runOnce sync.Once
 	lineEvt chan lineEvent
+	sumReq  chan chan BookSums
+	stopped chan struct{} // closed when Run has returned
 }
 
 type lineEvent struct {
@@ -49,6 +51,8 @@ func New(cfg Config) (*Subscriber, error) {
 		q:       newQueue(cfg.Queue),
 		lat:     newLatencies(),
 		lineEvt: make(chan lineEvent, 64),
+		sumReq:  make(chan chan BookSums),
+		stopped: make(chan struct{}),
 	}
 	lines := len(cfg.Lines)
 	if cfg.Link != nil {
@@ -130,8 +134,31 @@ func (s *Subscriber) close() {
 // once.
 func (s *Subscriber) Run(ctx context.Context) error {
 	err := errors.New("subscriber: Run called twice")
-	s.runOnce.Do(func() { err = s.run(ctx) })
+	s.runOnce.Do(func() {
+		err = s.run(ctx)
+		close(s.stopped)
+	})
 	return err
+}
+
+// BookSums returns the checksum of every instrument's book, computed by the
+// goroutine that owns the books (or directly once Run has returned): what a
+// drill compares with the publisher's.
+func (s *Subscriber) BookSums(ctx context.Context) (BookSums, error) {
+	r := make(chan BookSums, 1)
+	select {
+	case s.sumReq <- r:
+		select {
+		case sums := <-r:
+			return sums, nil
+		case <-ctx.Done():
+			return BookSums{}, ctx.Err()
+		}
+	case <-s.stopped:
+		return s.disp.checksums(), nil
+	case <-ctx.Done():
+		return BookSums{}, ctx.Err()
+	}
 }
 
 func (s *Subscriber) run(ctx context.Context) error {
