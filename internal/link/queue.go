@@ -52,7 +52,11 @@ func (r *ring) len() int { return int(r.tail.Load() - r.head.Load()) }
 // follows the deepest backlog and the steady state allocates nothing.
 type liveQueue struct {
 	live, free *ring
-	wake       chan struct{} // a token after each push; the sender waits on it
+	// The sender parks on wake only when the queue is empty; push signals
+	// only a parked sender, so a busy sender costs the publisher no channel
+	// operation.
+	sleeping atomic.Bool
+	wake     chan struct{}
 }
 
 // minPacketBuf is the initial capacity of a queue buffer: a default packet.
@@ -75,11 +79,31 @@ func (q *liveQueue) push(pkt []byte) bool {
 		b = make([]byte, 0, max(len(pkt), minPacketBuf))
 	}
 	q.live.push(append(b[:0], pkt...))
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	// The push (tail store) comes before this load, and wait's sleeping
+	// store before its emptiness check: one of the two sees the other.
+	if q.sleeping.Load() {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
 	}
 	return true
+}
+
+// wait parks the consumer until the queue may hold a packet or done closes,
+// and reports false when done closed. Wake-ups can be spurious. Consumer side.
+func (q *liveQueue) wait(done <-chan struct{}) bool {
+	q.sleeping.Store(true)
+	defer q.sleeping.Store(false)
+	if q.live.len() > 0 {
+		return true
+	}
+	select {
+	case <-q.wake:
+		return true
+	case <-done:
+		return false
+	}
 }
 
 // pop returns the oldest queued packet; give it back with release once sent.

@@ -120,9 +120,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		return errors.New("link: Serve called twice")
 	}
 	s.log.Info("link: serving", "addr", s.Addr().String())
+	// On return: stop every client (cancel), stop listening, wait for them.
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer s.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	for {
 		conn, err := s.ln.Accept(ctx)
 		if err != nil {
@@ -145,8 +148,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 }
 
-// Close stops listening. Connections served by Serve are closed when its
-// context ends. Close is idempotent; it is needed only when Serve never runs.
+// Close stops listening; a running Serve then closes its clients and returns
+// nil. Close is idempotent; it is needed only to stop the server without
+// ending Serve's context, or when Serve never runs.
 func (s *Server) Close() error {
 	if s.closed.Swap(true) {
 		return nil

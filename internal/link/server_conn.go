@@ -297,12 +297,10 @@ func (c *serverConn) sendLoop(ctx context.Context) {
 	for {
 		pkt, ok := c.q.pop()
 		if !ok {
-			select {
-			case <-c.q.wake:
-				continue
-			case <-ctx.Done():
+			if !c.q.wait(ctx.Done()) {
 				return
 			}
+			continue
 		}
 		err := c.conn.SendDatagram(pkt)
 		switch {

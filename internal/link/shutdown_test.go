@@ -98,3 +98,28 @@ func TestClientCloseEndsRun(t *testing.T) {
 		t.Error("second Run succeeded")
 	}
 }
+
+func TestServerCloseEndsServe(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	s, err := NewServer(ServerConfig{Addr: "127.0.0.1:0", TLS: p.ServerTLS(), Feed: &fakeFeed{}, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(context.Background()) }()
+	c := dial(t, s.Addr().String(), ClientConfig{TLS: p.ClientTLS(), Subscriptions: []wire.Subscribe{liveSub(1)}})
+	defer c.Close()
+	ran := make(chan error, 1)
+	go func() { ran <- c.Run(context.Background(), &recorder{}) }()
+	s.Close()
+	if err := <-served; err != nil {
+		t.Errorf("Serve after Close: %v", err)
+	}
+	if err := <-ran; err == nil {
+		t.Error("client Run returned nil after the server closed")
+	}
+	if err := s.Serve(context.Background()); err == nil {
+		t.Error("second Serve succeeded")
+	}
+}
