@@ -44,7 +44,6 @@ type wsConn struct {
 	ws     *websocket.Conn
 	opened time.Time
 	cancel context.CancelFunc
-	frames uint64 // frames processed (owned by the slot goroutine)
 	pongs  *rate.Limiter
 }
 

@@ -46,18 +46,19 @@ func ParseDecimal(s []byte, exp int8) (int64, error) {
 	if neg {
 		limit++ // -2^63 is representable
 	}
+	// Scan to the end before judging, so that a syntax error wins over the
+	// others.
 	var m uint64
-	digits := 0
+	digits, over := 0, false
 	for ; i < len(s); i++ {
 		d := s[i] - '0'
 		if d > 9 {
 			break
 		}
-		if m > (limit-uint64(d))/10 {
-			return 0, ErrDecimalRange
-		}
-		m = m*10 + uint64(d)
 		digits++
+		if over = over || m > (limit-uint64(d))/10; !over {
+			m = m*10 + uint64(d)
+		}
 	}
 	frac, lost := 0, false
 	if i < len(s) && s[i] == '.' {
@@ -71,17 +72,18 @@ func ParseDecimal(s []byte, exp int8) (int64, error) {
 				lost = lost || d != 0
 				continue
 			}
-			if m > (limit-uint64(d))/10 {
-				return 0, ErrDecimalRange
+			if over = over || m > (limit-uint64(d))/10; !over {
+				m = m*10 + uint64(d)
 			}
-			m = m*10 + uint64(d)
 			frac++
 		}
 	}
-	if i != len(s) || digits == 0 {
+	switch {
+	case i != len(s) || digits == 0:
 		return 0, ErrDecimalSyntax
-	}
-	if lost {
+	case over:
+		return 0, ErrDecimalRange
+	case lost:
 		return 0, ErrDecimalPrecision
 	}
 	for ; frac < scale; frac++ {

@@ -53,7 +53,6 @@ type snapshot struct {
 type fetcher struct {
 	client    *http.Client
 	base      string
-	limit     string
 	weight    int
 	limiter   *rate.Limiter
 	notBefore atomic.Int64 // unix ns before which no request goes out (Retry-After)
