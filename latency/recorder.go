@@ -1,7 +1,6 @@
 package latency
 
 import (
-	"math"
 	"math/bits"
 	"time"
 
@@ -28,9 +27,7 @@ type Recorder struct {
 	h     *hdrhistogram.Histogram
 	limit int64 // the largest value recorded, in ns; larger values are clamped to it
 
-	// Exact statistics of what h holds, as recorded (after clamping).
-	min, max          int64 // min is math.MaxInt64 while nothing is recorded
-	clamped, negative int64
+	st stats // exact statistics of what h holds
 
 	// spare is the other half of Interval's double buffer: the recorder
 	// Interval returned last, reused by the next call. nil until then.
@@ -53,7 +50,7 @@ func NewRecorder(max time.Duration) *Recorder {
 	return &Recorder{
 		h:     hdrhistogram.New(1, limit, sigFigs),
 		limit: limit,
-		min:   math.MaxInt64,
+		st:    noStats,
 	}
 }
 
@@ -75,8 +72,7 @@ func (r *Recorder) Record(d time.Duration) { r.RecordNanos(int64(d)) }
 func (r *Recorder) RecordNanos(ns int64) {
 	ns = r.clamp(ns)
 	r.h.RecordValue(ns) // cannot fail: 0 <= ns <= limit
-	r.min = min(r.min, ns)
-	r.max = max(r.max, ns)
+	r.st.add(ns, 1, 0)
 }
 
 // RecordCorrected records a latency of ns nanoseconds, like
@@ -91,23 +87,26 @@ func (r *Recorder) RecordNanos(ns int64) {
 func (r *Recorder) RecordCorrected(ns, expectedIntervalNs int64) {
 	ns = r.clamp(ns)
 	r.h.RecordValue(ns) // cannot fail: 0 <= ns <= limit
-	r.min = min(r.min, ns)
-	r.max = max(r.max, ns)
+	r.st.add(ns, 1, 0)
 	step := expectedIntervalNs
 	if step <= 0 || ns-step < step {
 		return // nothing missing
 	}
-	// The missing samples are v = ns−step, ns−2·step, … >= step. Every value
-	// in one equivalent range [lo, v] of the histogram lands in the same
-	// count, so each range takes one RecordValues.
-	v := ns - step
-	for v >= step {
-		lo := max(v&^(equivalentRange(v)-1), step)
-		n := (v-lo)/step + 1
+	// The missing samples are first, first−step, … down to step. The values
+	// in one equivalent range [lo, v] of the histogram all land in the same
+	// count, so each range takes one RecordValues; a range narrower than step
+	// holds just one sample.
+	first := ns - step
+	for v := first; v >= step; {
+		n := int64(1)
+		if size := equivalentRange(v); size > step {
+			lo := max(v&^(size-1), step)
+			n = (v-lo)/step + 1
+		}
 		r.h.RecordValues(v, n) // cannot fail: step <= v <= limit, n small
 		v -= n * step
 	}
-	r.min = min(r.min, v+step) // the smallest missing sample
+	r.st.add(first, first/step, step)
 }
 
 // equivalentRange returns the width of the histogram's equivalent range
@@ -120,52 +119,49 @@ func equivalentRange(v int64) int64 {
 // clamp brings ns into [0, limit], counting what it changes.
 func (r *Recorder) clamp(ns int64) int64 {
 	if ns < 0 {
-		r.negative++
+		r.st.negative++
 		return 0
 	}
 	if ns > r.limit {
-		r.clamped++
+		r.st.clamped++
 		return r.limit
 	}
 	return ns
 }
 
 // Merge adds everything recorded in o to r, counters included. Values above
-// r's maximum (when o's is larger) are clamped to it, within the histogram's
-// precision, and counted in [Summary.Clamped].
+// r's maximum (when o's is larger) are clamped to it and counted in
+// [Summary.Clamped]; the mean and standard deviation are then within the
+// histogram's precision rather than exact.
 func (r *Recorder) Merge(o *Recorder) {
-	if o.h.TotalCount() == 0 {
-		r.clamped += o.clamped
-		r.negative += o.negative
+	if o == r {
+		o = &Recorder{h: r.h.Clone(), limit: r.limit, st: r.st}
+	}
+	if o.limit <= r.limit || o.st.max <= r.limit {
+		r.h.Merge(o.h) // drops nothing: every value in o.h is within r's range
+		r.st.merge(o.st)
 		return
 	}
-	oh := o.h
-	if o == r {
-		oh = r.h.Clone()
-	}
-	if o.limit <= r.limit {
-		r.h.Merge(oh) // drops nothing: every value in oh is within r's range
-	} else {
-		for _, bar := range oh.Distribution() {
-			v := bar.From // any value of the bar's range lands in the same count
-			if v > r.limit {
-				v = r.limit
-				r.clamped += bar.Count
-			}
-			r.h.RecordValues(v, bar.Count)
+	for _, bar := range o.h.Distribution() {
+		if bar.Count == 0 {
+			continue
 		}
+		v := bar.From // every value of the bar's range lands in the same count
+		if v > r.limit {
+			v = r.limit
+			r.st.clamped += bar.Count
+		}
+		r.h.RecordValues(v, bar.Count)
+		r.st.add(v, bar.Count, 0)
 	}
-	r.clamped += o.clamped
-	r.negative += o.negative
-	r.min = min(r.min, o.min)
-	r.max = max(r.max, min(o.max, r.limit))
+	r.st.clamped += o.st.clamped
+	r.st.negative += o.st.negative
 }
 
 // Reset forgets everything recorded, counters included, keeping the memory.
 func (r *Recorder) Reset() {
 	r.h.Reset()
-	r.min, r.max = math.MaxInt64, 0
-	r.clamped, r.negative = 0, 0
+	r.st = noStats
 }
 
 // Interval returns a recorder holding what r recorded since the previous
@@ -181,9 +177,8 @@ func (r *Recorder) Interval() *Recorder {
 		r.spare = NewRecorder(time.Duration(r.limit))
 	}
 	iv := r.spare
-	iv.Reset()
+	iv.h.Reset()
 	r.h, iv.h = iv.h, r.h
-	iv.min, iv.max, iv.clamped, iv.negative = r.min, r.max, r.clamped, r.negative
-	r.min, r.max, r.clamped, r.negative = math.MaxInt64, 0, 0, 0
+	r.st, iv.st = noStats, r.st
 	return iv
 }

@@ -1,6 +1,7 @@
 package latency
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -287,13 +288,26 @@ func BenchmarkRecord(b *testing.B) {
 	}
 }
 
-// BenchmarkRecordCorrected records a 10 ms stall at a 1 µs interval: 10 000
-// missing samples, back-filled a histogram bucket at a time.
+// BenchmarkRecordCorrected records one sample after a stall at a 1 µs
+// interval (a 10 ms stall back-fills 10 000 missing samples), against
+// hdrhistogram's RecordCorrectedValue, which records them one at a time.
 func BenchmarkRecordCorrected(b *testing.B) {
-	r := NewRecorder(time.Minute)
-	b.ReportAllocs()
-	for b.Loop() {
-		r.RecordCorrected(int64(10*time.Millisecond), int64(time.Microsecond))
+	const interval = int64(time.Microsecond)
+	for _, stall := range []time.Duration{10 * time.Millisecond, time.Second} {
+		b.Run(fmt.Sprintf("stall=%v/Recorder", stall), func(b *testing.B) {
+			r := NewRecorder(time.Minute)
+			b.ReportAllocs()
+			for b.Loop() {
+				r.RecordCorrected(int64(stall), interval)
+			}
+		})
+		b.Run(fmt.Sprintf("stall=%v/hdrhistogram", stall), func(b *testing.B) {
+			h := hdrhistogram.New(1, int64(time.Minute), sigFigs)
+			b.ReportAllocs()
+			for b.Loop() {
+				h.RecordCorrectedValue(int64(stall), interval)
+			}
+		})
 	}
 }
 

@@ -8,10 +8,9 @@ import (
 	"time"
 )
 
-// Summary is a recorder's distribution at a glance. Min and Max are exact (as
-// recorded, after clamping); the mean, standard deviation and percentiles
-// come from the histogram, within 0.1%, and the percentiles are kept within
-// [Min, Max].
+// Summary is a recorder's distribution at a glance. Min, Max, Mean and StdDev
+// are exact (of the values as recorded, after clamping); the percentiles come
+// from the histogram, within 0.1%, kept within [Min, Max].
 type Summary struct {
 	Count int64 // values recorded, including coordinated-omission corrections
 
@@ -30,19 +29,19 @@ type Summary struct {
 var summaryPercentiles = [...]float64{50, 75, 90, 95, 99, 99.9, 99.99}
 
 // Summary returns the distribution of what r has recorded. It walks the
-// histogram a few times and allocates a little: call it for reports, not per
-// sample.
+// histogram once and allocates a little: call it for reports, not per sample.
 func (r *Recorder) Summary() Summary {
-	s := Summary{Count: r.h.TotalCount(), Clamped: r.clamped, Negative: r.negative}
+	st := &r.st
+	s := Summary{Count: r.h.TotalCount(), Clamped: st.clamped, Negative: st.negative}
 	if s.Count == 0 {
 		return s
 	}
 	within := func(v float64) time.Duration {
-		return time.Duration(min(max(int64(math.Round(v)), r.min), r.max))
+		return time.Duration(min(max(int64(math.Round(v)), st.min), st.max))
 	}
-	s.Min, s.Max = time.Duration(r.min), time.Duration(r.max)
-	s.Mean = within(r.h.Mean())
-	s.StdDev = time.Duration(math.Round(r.h.StdDev()))
+	s.Min, s.Max = time.Duration(st.min), time.Duration(st.max)
+	mean, stddev := st.meanStdDev(s.Count)
+	s.Mean, s.StdDev = within(mean), time.Duration(math.Round(stddev))
 	ps := r.h.ValueAtPercentilesSlice(summaryPercentiles[:])
 	for i, p := range []*time.Duration{&s.P50, &s.P75, &s.P90, &s.P95, &s.P99, &s.P999, &s.P9999} {
 		*p = within(float64(ps[i]))
