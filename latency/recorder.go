@@ -142,6 +142,7 @@ func (r *Recorder) Merge(o *Recorder) {
 		r.st.merge(o.st)
 		return
 	}
+	lo, hi := min(r.st.min, o.st.min), max(r.st.max, r.limit) // exact: o holds values above r.limit
 	for _, bar := range o.h.Distribution() {
 		if bar.Count == 0 {
 			continue
@@ -154,6 +155,7 @@ func (r *Recorder) Merge(o *Recorder) {
 		r.h.RecordValues(v, bar.Count)
 		r.st.add(v, bar.Count, 0)
 	}
+	r.st.min, r.st.max = lo, hi
 	r.st.clamped += o.st.clamped
 	r.st.negative += o.st.negative
 }

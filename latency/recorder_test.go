@@ -200,7 +200,7 @@ func TestMergeFromLargerMaxClamps(t *testing.T) {
 	if s.Count != 3 || s.Clamped != 2 || s.Max != time.Millisecond {
 		t.Fatalf("Count, Clamped, Max = %d, %d, %v; want 3, 2, 1ms", s.Count, s.Clamped, s.Max)
 	}
-	if !near(s.Min, 500*time.Microsecond) || !near(s.P99, time.Millisecond) {
+	if s.Min != 500*time.Microsecond || !near(s.P99, time.Millisecond) {
 		t.Errorf("Min, P99 = %v, %v; want 500µs, 1ms", s.Min, s.P99)
 	}
 }
