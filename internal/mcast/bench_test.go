@@ -90,6 +90,35 @@ func BenchmarkWriteBatch(b *testing.B) {
 	<-done
 }
 
+// BenchmarkWrite sends the same 64 datagrams one send call each, for
+// comparison with BenchmarkWriteBatch.
+func BenchmarkWrite(b *testing.B) {
+	r := listen(b, mcasttest.Group(b), 0, nil)
+	s := dial(b, r.LocalAddr(), 0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, err := r.ReadBatch(); errors.Is(err, net.ErrClosed) {
+				return
+			}
+		}
+	}()
+	pkts := benchPackets()
+	b.ReportAllocs()
+	b.SetBytes(benchBatch * benchSize)
+	for b.Loop() {
+		for _, p := range pkts {
+			if err := s.Write(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "datagrams/s")
+	r.Close()
+	<-done
+}
+
 // BenchmarkReadBatch is a round trip on lo: send 64 datagrams of 200 bytes,
 // read until all arrived (with kernel timestamps).
 func BenchmarkReadBatch(b *testing.B) {

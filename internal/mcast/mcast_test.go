@@ -297,3 +297,36 @@ func TestTooBig(t *testing.T) {
 		t.Fatalf("jumbo datagram arrived with %d bytes", len(got.data[0]))
 	}
 }
+
+func TestKernelDropsCounted(t *testing.T) {
+	t.Parallel()
+	// A tiny receive buffer that nobody reads overflows at once.
+	r := listen(t, mcasttest.Group(t), 0, func(c *RecvConfig) { c.ReadBuffer = 4096 })
+	s := dial(t, r.LocalAddr(), 0)
+	pkts := make([][]byte, 200)
+	for i := range pkts {
+		pkts[i] = packet(uint32(i), 1000)
+	}
+	if _, err := s.WriteBatch(pkts); err != nil {
+		t.Fatal(err)
+	}
+	// The kernel reports its count on the datagrams queued after a drop:
+	// drain, send one more, until the count shows.
+	if err := r.SetReadDeadline(time.Now().Add(waitFor)); err != nil {
+		t.Fatal(err)
+	}
+	sent := len(pkts)
+	for r.Stats().KernelDrops == 0 {
+		if _, err := r.ReadBatch(); err != nil {
+			t.Fatalf("no drop reported after %d datagrams: %v", sent, err)
+		}
+		if err := s.Write(packet(uint32(sent), 1000)); err != nil {
+			t.Fatal(err)
+		}
+		sent++
+	}
+	st := r.Stats()
+	if st.Datagrams+st.KernelDrops > uint64(sent) {
+		t.Fatalf("received %d and dropped %d of %d sent", st.Datagrams, st.KernelDrops, sent)
+	}
+}
