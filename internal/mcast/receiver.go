@@ -100,7 +100,11 @@ func Listen(cfg RecvConfig) (*Receiver, error) {
 // RecvConfig.BatchSize of them, in the order the kernel queued them. The
 // slice and the Data views are valid until the next call. It does not
 // allocate. After [Receiver.Close], or when a read deadline passes, it
-// returns an error matching net.ErrClosed or os.ErrDeadlineExceeded.
+// returns an error matching net.ErrClosed or os.ErrDeadlineExceeded; to stop
+// a reader with a context, close the receiver when it ends:
+//
+//	stop := context.AfterFunc(ctx, func() { r.Close() })
+//	defer stop()
 func (r *Receiver) ReadBatch() ([]Datagram, error) {
 	for {
 		n, err := r.readBatch()
