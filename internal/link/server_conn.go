@@ -14,12 +14,6 @@ import (
 	"github.com/tickcast/tickcast/wire"
 )
 
-// Retry-after hints put in rejects the feed returns without one.
-const (
-	retryAfterRateLimited = 100 // ms
-	retryAfterNotYetSent  = 10  // ms
-)
-
 // errNoControl: the client did not open its control stream in time.
 var errNoControl = errors.New("no control stream")
 
@@ -134,6 +128,10 @@ func (c *serverConn) serveControl(ctx context.Context) error {
 // retransmission the mode asks for.
 func (c *serverConn) subscribe(sub wire.Subscribe) error {
 	ch := c.s.subscribe(c, sub.Channel)
+	// Live delivery is on from here. The live edge read now covers every
+	// packet Publish may have fanned out without this client (see Publish);
+	// packets published in between are sent twice, which arbitration drops.
+	next, session := ch.next.Load(), ch.session.Load()
 	c.wbuf = appendControlFrame(c.wbuf[:0], sub.Channel, sub.Session, time.Now().UnixNano(), sub)
 	if _, err := c.ctrl.Write(c.wbuf); err != nil {
 		return err
@@ -144,8 +142,7 @@ func (c *serverConn) subscribe(sub wire.Subscribe) error {
 			c.sendSnapshot(ctx, wire.SnapshotRequest{Channel: sub.Channel})
 		})
 	case wire.SubscribeFromSeq:
-		// Live delivery is on already; retransmit what came before it.
-		next, session := ch.next.Load(), ch.session.Load()
+		// Retransmit what came before live delivery took over.
 		from := max(sub.FromSeq, 1)
 		if next == 0 || (session == sub.Session && from >= next) {
 			return nil // nothing published before live took over
@@ -178,161 +175,6 @@ func (c *serverConn) malformed(err error) {
 	if !c.malformedLogged.Swap(true) {
 		c.s.log.Warn("link: malformed control packet", "remote", c.remote, "name", c.name, "err", err.Error())
 	}
-}
-
-// answer runs fn on an answer worker, waiting while workersPerClient are
-// busy (which in turn stops reading the control stream: back-pressure).
-func (c *serverConn) answer(fn func(ctx context.Context)) error {
-	select {
-	case c.sem <- struct{}{}:
-	case <-c.ctx.Done():
-		return c.ctx.Err()
-	}
-	c.work.Go(func() {
-		defer func() { <-c.sem }()
-		fn(c.ctx)
-	})
-	return nil
-}
-
-// sendRetransmit answers one NACK from the feed on a new stream.
-func (c *serverConn) sendRetransmit(ctx context.Context, r wire.RetransmitRequest) {
-	w, err := c.openAnswer(ctx)
-	if err != nil {
-		return
-	}
-	reason, err := c.s.feed.Retransmit(r.Channel, r.Session, r.FirstSeq, r.Count, w.emit)
-	if err == nil && reason != 0 {
-		c.rejects.Add(1)
-		err = w.emitReject(r, reason)
-	}
-	c.finishAnswer(w, err)
-}
-
-// sendReject answers a request with a RetransmitReject on a new stream.
-func (c *serverConn) sendReject(ctx context.Context, r wire.RetransmitRequest, reason wire.RejectReason) {
-	w, err := c.openAnswer(ctx)
-	if err != nil {
-		return
-	}
-	c.rejects.Add(1)
-	c.finishAnswer(w, w.emitReject(r, reason))
-}
-
-// sendSnapshot sends the feed's snapshot on a new stream.
-func (c *serverConn) sendSnapshot(ctx context.Context, r wire.SnapshotRequest) {
-	c.snapshots.Add(1)
-	w, err := c.openAnswer(ctx)
-	if err != nil {
-		return
-	}
-	c.finishAnswer(w, c.s.feed.Snapshot(ctx, r.Channel, r.Instrument, w.emit))
-}
-
-func (c *serverConn) openAnswer(ctx context.Context) (*answerStream, error) {
-	st, err := c.conn.OpenUniStreamSync(ctx)
-	if err != nil {
-		c.failed.Add(1)
-		return nil, err
-	}
-	return &answerStream{st: st, buf: make([]byte, 0, 2048)}, nil
-}
-
-// finishAnswer ends the stream cleanly, or resets it when err says the answer
-// is incomplete (the client must not take a cut snapshot for a whole one).
-func (c *serverConn) finishAnswer(w *answerStream, err error) {
-	if err != nil {
-		c.failed.Add(1)
-		w.st.CancelWrite(streamFailed)
-		return
-	}
-	w.st.Close()
-}
-
-// answerStream writes length-prefixed packets on one answer stream.
-type answerStream struct {
-	st  *quic.SendStream
-	buf []byte
-}
-
-func (w *answerStream) emit(pkt []byte) error {
-	if len(pkt) > MaxStreamPacket {
-		return fmt.Errorf("link: answer packet of %d bytes exceeds %d", len(pkt), MaxStreamPacket)
-	}
-	w.buf = appendFrame(w.buf[:0], pkt)
-	_, err := w.st.Write(w.buf)
-	return err
-}
-
-func (w *answerStream) emitReject(r wire.RetransmitRequest, reason wire.RejectReason) error {
-	rej := wire.RetransmitReject{Channel: r.Channel, Reason: reason, Count: r.Count, Session: r.Session, FirstSeq: r.FirstSeq}
-	switch reason {
-	case wire.RejectRateLimited:
-		rej.RetryAfterMs = retryAfterRateLimited
-	case wire.RejectNotYetSent:
-		rej.RetryAfterMs = retryAfterNotYetSent
-	}
-	w.buf = appendControlFrame(w.buf[:0], r.Channel, r.Session, time.Now().UnixNano(), rej)
-	_, err := w.st.Write(w.buf)
-	return err
-}
-
-// enqueue hands a live packet to the client's sender; called by Publish.
-func (c *serverConn) enqueue(pkt []byte) {
-	if c.q.push(pkt) {
-		return
-	}
-	c.dropped.Add(1)
-	if !c.dropLogged.Load() && !c.dropLogged.Swap(true) {
-		c.s.log.Warn("link: client too slow, dropping live packets (it recovers by NACK or snapshot)",
-			"remote", c.remote, "name", c.name, "queue", c.s.queueLen)
-	}
-}
-
-// sendLoop sends the client's queued live packets as datagrams, splitting
-// those larger than the datagram limit.
-func (c *serverConn) sendLoop(ctx context.Context) {
-	var scratch []byte
-	var tooLarge *quic.DatagramTooLargeError // declared once: errors.As makes it escape
-	for {
-		pkt, ok := c.q.pop()
-		if !ok {
-			if !c.q.wait(ctx.Done()) {
-				return
-			}
-			continue
-		}
-		err := c.conn.SendDatagram(pkt)
-		switch {
-		case err == nil:
-			c.datagrams.Add(1)
-		case errors.As(err, &tooLarge):
-			limit := int(tooLarge.MaxDatagramPayloadSize)
-			if cap(scratch) < limit {
-				scratch = make([]byte, 0, limit)
-			}
-			err = wire.Split(pkt, limit, scratch, c.sendPiece)
-			switch {
-			case err == nil:
-				c.split.Add(1)
-			case errors.Is(err, wire.ErrTooLarge) || errors.As(err, &tooLarge):
-				c.oversize.Add(1)
-			}
-		}
-		c.q.release(pkt)
-		if err != nil && c.conn.Context().Err() != nil {
-			return // the connection is gone
-		}
-	}
-}
-
-// sendDatagram sends one piece of a split packet.
-func (c *serverConn) sendDatagram(p []byte) error {
-	if err := c.conn.SendDatagram(p); err != nil {
-		return err
-	}
-	c.datagrams.Add(1)
-	return nil
 }
 
 // statsLocked returns the client's counters. s.mu must be held (for subs).

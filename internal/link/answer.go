@@ -1,0 +1,117 @@
+package link
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/tickcast/tickcast/wire"
+)
+
+// Answers to NACKs and snapshot requests (DESIGN.md, "The QUIC link":
+// retransmissions and snapshots come back on streams), each on a new
+// unidirectional stream prepared by one of the client's answer workers.
+
+// Retry-after hints put in rejects the feed returns without one.
+const (
+	retryAfterRateLimited = 100 // ms
+	retryAfterNotYetSent  = 10  // ms
+)
+
+// answer runs fn on an answer worker, waiting while workersPerClient are
+// busy (which in turn stops reading the control stream: back-pressure).
+func (c *serverConn) answer(fn func(ctx context.Context)) error {
+	select {
+	case c.sem <- struct{}{}:
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
+	c.work.Go(func() {
+		defer func() { <-c.sem }()
+		fn(c.ctx)
+	})
+	return nil
+}
+
+// sendRetransmit answers one NACK from the feed on a new stream.
+func (c *serverConn) sendRetransmit(ctx context.Context, r wire.RetransmitRequest) {
+	w, err := c.openAnswer(ctx)
+	if err != nil {
+		return
+	}
+	reason, err := c.s.feed.Retransmit(r.Channel, r.Session, r.FirstSeq, r.Count, w.emit)
+	if err == nil && reason != 0 {
+		c.rejects.Add(1)
+		err = w.emitReject(r, reason)
+	}
+	c.finishAnswer(w, err)
+}
+
+// sendReject answers a request with a RetransmitReject on a new stream.
+func (c *serverConn) sendReject(ctx context.Context, r wire.RetransmitRequest, reason wire.RejectReason) {
+	w, err := c.openAnswer(ctx)
+	if err != nil {
+		return
+	}
+	c.rejects.Add(1)
+	c.finishAnswer(w, w.emitReject(r, reason))
+}
+
+// sendSnapshot sends the feed's snapshot on a new stream.
+func (c *serverConn) sendSnapshot(ctx context.Context, r wire.SnapshotRequest) {
+	c.snapshots.Add(1)
+	w, err := c.openAnswer(ctx)
+	if err != nil {
+		return
+	}
+	c.finishAnswer(w, c.s.feed.Snapshot(ctx, r.Channel, r.Instrument, w.emit))
+}
+
+func (c *serverConn) openAnswer(ctx context.Context) (*answerStream, error) {
+	st, err := c.conn.OpenUniStreamSync(ctx)
+	if err != nil {
+		c.failed.Add(1)
+		return nil, err
+	}
+	return &answerStream{st: st, buf: make([]byte, 0, 2048)}, nil
+}
+
+// finishAnswer ends the stream cleanly, or resets it when err says the answer
+// is incomplete (the client must not take a cut snapshot for a whole one).
+func (c *serverConn) finishAnswer(w *answerStream, err error) {
+	if err != nil {
+		c.failed.Add(1)
+		w.st.CancelWrite(streamFailed)
+		return
+	}
+	w.st.Close()
+}
+
+// answerStream writes length-prefixed packets on one answer stream.
+type answerStream struct {
+	st  *quic.SendStream
+	buf []byte
+}
+
+func (w *answerStream) emit(pkt []byte) error {
+	if len(pkt) > MaxStreamPacket {
+		return fmt.Errorf("link: answer packet of %d bytes exceeds %d", len(pkt), MaxStreamPacket)
+	}
+	w.buf = appendFrame(w.buf[:0], pkt)
+	_, err := w.st.Write(w.buf)
+	return err
+}
+
+func (w *answerStream) emitReject(r wire.RetransmitRequest, reason wire.RejectReason) error {
+	rej := wire.RetransmitReject{Channel: r.Channel, Reason: reason, Count: r.Count, Session: r.Session, FirstSeq: r.FirstSeq}
+	switch reason {
+	case wire.RejectRateLimited:
+		rej.RetryAfterMs = retryAfterRateLimited
+	case wire.RejectNotYetSent:
+		rej.RetryAfterMs = retryAfterNotYetSent
+	}
+	w.buf = appendControlFrame(w.buf[:0], r.Channel, r.Session, time.Now().UnixNano(), rej)
+	_, err := w.st.Write(w.buf)
+	return err
+}
