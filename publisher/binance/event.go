@@ -221,6 +221,15 @@ var (
 // its route. ok reports whether the frame's stream is known (so a failure can
 // be charged to a symbol); err is nil only when the event decoded completely.
 func (d *decoder) decode(frame []byte) (r route, ok bool, err error) {
+	// Fast path: Binance writes {"stream":"<name>","data":<event>} exactly,
+	// so the envelope need not be scanned twice more by encoding/json: the
+	// event alone is decoded (and validated) by it. Anything else, or any
+	// failure, takes the general path.
+	if name, data, split := splitFrame(frame); split {
+		if r, ok = d.routes[string(name)]; ok && d.decodeData(r, data) == nil {
+			return r, true, nil
+		}
+	}
 	d.env.Stream, d.env.Data = d.env.Stream[:0], d.env.Data[:0]
 	if err := d.outer.decode(frame, &d.env); err != nil {
 		r, ok = d.sniff(frame) // charge a broken frame to its symbol if it can be
@@ -233,12 +242,33 @@ func (d *decoder) decode(frame []byte) (r route, ok bool, err error) {
 	if r, ok = d.routes[string(name)]; !ok {
 		return r, false, errUnknownStream
 	}
-	switch r.kind {
-	case kindDepth:
-		return r, true, d.decodeDepth(&d.syms[r.sym])
-	default:
-		return r, true, d.decodeTrade(&d.syms[r.sym])
+	return r, true, d.decodeData(r, d.env.Data)
+}
+
+var (
+	framePrefix = []byte(`{"stream":"`)
+	dataKey     = []byte(`","data":`)
+)
+
+// splitFrame splits {"stream":"<name>","data":<data>} without scanning data.
+func splitFrame(frame []byte) (name, data []byte, ok bool) {
+	if !bytes.HasPrefix(frame, framePrefix) || frame[len(frame)-1] != '}' {
+		return nil, nil, false
 	}
+	rest := frame[len(framePrefix) : len(frame)-1]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || !bytes.HasPrefix(rest[end:], dataKey) || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return nil, nil, false
+	}
+	return rest[:end], rest[end+len(dataKey):], true
+}
+
+// decodeData decodes the event of a frame of route r.
+func (d *decoder) decodeData(r route, data []byte) error {
+	if r.kind == kindDepth {
+		return d.decodeDepth(&d.syms[r.sym], data)
+	}
+	return d.decodeTrade(&d.syms[r.sym], data)
 }
 
 var streamKey = []byte(`"stream":"`)
@@ -260,12 +290,12 @@ func (d *decoder) sniff(frame []byte) (route, bool) {
 	return r, ok
 }
 
-func (d *decoder) decodeDepth(s *symInfo) error {
+func (d *decoder) decodeDepth(s *symInfo, data []byte) error {
 	e := &d.depth
 	e.Type, e.Symbol = e.Type[:0], e.Symbol[:0]
 	e.Time, e.First, e.Final = 0, 0, 0
 	e.Bids, e.Asks = e.Bids[:0], e.Asks[:0]
-	if err := d.inner.decode(d.env.Data, e); err != nil {
+	if err := d.inner.decode(data, e); err != nil {
 		return err
 	}
 	if len(e.Type) > 0 && !bytes.Equal(e.Type, quotedDepthUpdate) {
@@ -280,12 +310,12 @@ func (d *decoder) decodeDepth(s *symInfo) error {
 	return nil
 }
 
-func (d *decoder) decodeTrade(s *symInfo) error {
+func (d *decoder) decodeTrade(s *symInfo, data []byte) error {
 	t := &d.trade
 	t.Type, t.Symbol = t.Type[:0], t.Symbol[:0]
 	t.Time, t.ID, t.TradeTime, t.BuyerMaker = 0, 0, 0, false
 	t.Price, t.Qty = t.Price[:0], t.Qty[:0]
-	if err := d.inner.decode(d.env.Data, t); err != nil {
+	if err := d.inner.decode(data, t); err != nil {
 		return err
 	}
 	if len(t.Type) > 0 && !bytes.Equal(t.Type, quotedTrade) {

@@ -3,6 +3,7 @@ package binance
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -297,6 +298,9 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		if !ok {
 			t.Fatal("decoded without a route")
+		}
+		if !json.Valid(frame) {
+			t.Fatalf("accepted invalid JSON %q", frame)
 		}
 		s := &d.syms[r.sym]
 		if r.kind == kindTrade {
