@@ -72,7 +72,7 @@ func (r *Recorder) Record(d time.Duration) { r.RecordNanos(int64(d)) }
 func (r *Recorder) RecordNanos(ns int64) {
 	ns = r.clamp(ns)
 	r.h.RecordValue(ns) // cannot fail: 0 <= ns <= limit
-	r.st.add(ns, 1, 0)
+	r.st.addOne(ns)
 }
 
 // RecordCorrected records a latency of ns nanoseconds, like
@@ -87,7 +87,7 @@ func (r *Recorder) RecordNanos(ns int64) {
 func (r *Recorder) RecordCorrected(ns, expectedIntervalNs int64) {
 	ns = r.clamp(ns)
 	r.h.RecordValue(ns) // cannot fail: 0 <= ns <= limit
-	r.st.add(ns, 1, 0)
+	r.st.addOne(ns)
 	step := expectedIntervalNs
 	if step <= 0 || ns-step < step {
 		return // nothing missing

@@ -14,17 +14,20 @@ type stats struct {
 // noStats are the statistics of nothing.
 var noStats = stats{min: math.MaxInt64}
 
+// addOne accounts for the value v. It is small enough to inline into Record.
+func (s *stats) addOne(v int64) {
+	s.min = min(s.min, v)
+	s.max = max(s.max, v)
+	f := float64(v)
+	s.sum += f
+	s.sumSq += f * f
+}
+
 // add accounts for the n values v, v−step, …, v−(n−1)·step (n copies of v
 // when step is 0).
 func (s *stats) add(v, n, step int64) {
 	s.min = min(s.min, v-(n-1)*step)
 	s.max = max(s.max, v)
-	if n == 1 {
-		f := float64(v)
-		s.sum += f
-		s.sumSq += f * f
-		return
-	}
 	// Σk and Σk² for k = 0 … n−1.
 	fv, fs, fn := float64(v), float64(step), float64(n)
 	k1 := fn * (fn - 1) / 2

@@ -11,7 +11,7 @@ import (
 func bruteStats(vs []int64) stats {
 	st := noStats
 	for _, v := range vs {
-		st.add(v, 1, 0)
+		st.addOne(v)
 	}
 	return st
 }
