@@ -6,25 +6,26 @@ import (
 	"github.com/tickcast/tickcast/wire"
 )
 
-// instrument is the publisher's view of one instrument, kept current by the
+// inst is the publisher's view of one instrument, kept current by the
 // sequencer from the messages it sequences.
-type instrument struct {
+type inst struct {
 	def    wire.InstrumentDef
 	hasDef bool
 	book   book.Book
 	status wire.Status
 	exch   uint64 // latest exchange time seen
 	resync bool   // cleared since the last checksum: send one after the event
+	dirty  bool   // changed since the last checksum
 }
 
 // books holds every instrument of the channel. Owned by the sequencer.
 type books struct {
-	instrument.Table[instrument]
+	instrument.Table[inst]
 	resyncs int // instruments cleared since the last resync checksums
 }
 
-func (b *books) get(id uint32) *instrument {
-	return b.Get(id, func(in *instrument) {
+func (b *books) get(id uint32) *inst {
+	return b.Get(id, func(in *inst) {
 		in.def.Instrument = id
 		in.status = wire.StatusOK
 	})
@@ -38,6 +39,7 @@ func (b *books) apply(m wire.Message) {
 		in := b.get(u.Instrument)
 		in.book.Apply(u.Side, u.Price, u.Qty)
 		in.exch = max(in.exch, u.ExchTime)
+		in.dirty = true
 	case wire.TypeTrade:
 		t := m.Trade()
 		in := b.get(t.Instrument)
@@ -47,6 +49,7 @@ func (b *books) apply(m wire.Message) {
 		in := b.get(c.Instrument)
 		in.book.Clear()
 		in.exch = max(in.exch, c.ExchTime)
+		in.dirty = true
 		if !in.resync {
 			in.resync = true
 			b.resyncs++
@@ -62,7 +65,7 @@ func (b *books) apply(m wire.Message) {
 }
 
 // checksum returns the BookChecksum message for in.
-func (in *instrument) checksum() wire.BookChecksum {
+func (in *inst) checksum() wire.BookChecksum {
 	return wire.BookChecksum{
 		Instrument: in.def.Instrument,
 		CRC:        in.book.Checksum(),

@@ -51,8 +51,9 @@ type Config struct {
 	// Heartbeat is sent on both lines when nothing was sent for this long;
 	// 0 = 100ms.
 	Heartbeat time.Duration
-	// ChecksumEvery sends a BookChecksum for every instrument this often;
-	// 0 = 1s, negative = only after a resync.
+	// ChecksumEvery sends a BookChecksum this often for every instrument
+	// whose book changed since its last one; 0 = 1s, negative = only after
+	// a resync.
 	ChecksumEvery time.Duration
 	// QueueBatches bounds the input queue from the sources, in batches;
 	// 0 = 256. A full queue blocks the source (nothing is dropped).

@@ -13,7 +13,7 @@ import (
 	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/internal/mcast"
 	"github.com/tickcast/tickcast/internal/pki"
-	"github.com/tickcast/tickcast/internal/testnet"
+	"github.com/tickcast/tickcast/internal/mcast/mcasttest"
 	"github.com/tickcast/tickcast/publisher"
 	"github.com/tickcast/tickcast/publisher/source"
 	"github.com/tickcast/tickcast/publisher/synth"
@@ -82,8 +82,8 @@ func readLine(t *testing.T, r *mcast.Receiver, c *capture, done chan<- struct{})
 }
 
 func TestPublisherEndToEnd(t *testing.T) {
-	recvA, groupA := testnet.Listen(t)
-	recvB, groupB := testnet.Listen(t)
+	recvA, groupA := mcasttest.Listen(t)
+	recvB, groupB := mcasttest.Listen(t)
 	tp, err := pki.NewTestPKI("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
@@ -94,10 +94,10 @@ func TestPublisherEndToEnd(t *testing.T) {
 	}
 	pub, err := publisher.New(publisher.Config{
 		Channel:        7,
-		A:              publisher.LineConfig{Group: groupA, Interface: testnet.Interface, TTL: 0, Loopback: true},
-		B:              publisher.LineConfig{Group: groupB, Interface: testnet.Interface, TTL: 0, Loopback: true},
+		A:              publisher.LineConfig{Group: groupA, Interface: mcasttest.Interface, TTL: 0, Loopback: true},
+		B:              publisher.LineConfig{Group: groupB, Interface: mcasttest.Interface, TTL: 0, Loopback: true},
 		Heartbeat:      20 * time.Millisecond,
-		ChecksumEvery:  10 * time.Millisecond,
+		ChecksumEvery:  5 * time.Millisecond,
 		RetransmitAddr: "127.0.0.1:0",
 		LinkAddr:       "127.0.0.1:0",
 		LinkTLS:        tp.ServerTLS(),

@@ -232,15 +232,16 @@ func (s *sequencer) heartbeat(f wire.Flags) {
 	s.p.stats.heartbeats.Add(1)
 }
 
-// checksums sequences a BookChecksum for every instrument with a book
-// (resyncOnly: only those cleared since their last checksum).
+// checksums sequences a BookChecksum for every instrument whose book changed
+// since its last one (resyncOnly: only those cleared since). An idle feed
+// carries only heartbeats.
 func (s *sequencer) checksums(resyncOnly bool) {
 	s.books.resyncs = 0
 	for _, in := range s.books.All() {
-		if resyncOnly && !in.resync {
+		if resyncOnly && !in.resync || !in.dirty {
 			continue
 		}
-		in.resync = false
+		in.resync, in.dirty = false, false
 		if !in.hasDef {
 			continue
 		}
