@@ -66,35 +66,37 @@ const (
 	SubscribeLen         = 32
 )
 
+// minLen maps every type byte to its fixed length, header included, or to
+// MsgHeaderLen for a type this version does not know: a table lookup keeps
+// [Parse] free of branches on the type.
+var minLen = [256]uint8{
+	TypeInstrumentDef:     InstrumentDefLen,
+	TypeLevelUpdate:       LevelUpdateLen,
+	TypeTrade:             TradeLen,
+	TypeBookClear:         BookClearLen,
+	TypeInstrumentStatus:  InstrumentStatusLen,
+	TypeBookChecksum:      BookChecksumLen,
+	TypeRetransmitRequest: RetransmitRequestLen,
+	TypeRetransmitReject:  RetransmitRejectLen,
+	TypeSnapshotRequest:   SnapshotRequestLen,
+	TypeSnapshotEnd:       SnapshotEndLen,
+	TypeSubscribe:         SubscribeLen,
+}
+
+func init() {
+	for t, l := range minLen {
+		if l == 0 {
+			minLen[t] = MsgHeaderLen
+		}
+	}
+}
+
 // MinLen returns the smallest valid length of a message of type t, header
 // included, and false for a type this version does not know (such a message is
 // skipped by its length).
 func (t Type) MinLen() (int, bool) {
-	switch t {
-	case TypeInstrumentDef:
-		return InstrumentDefLen, true
-	case TypeLevelUpdate:
-		return LevelUpdateLen, true
-	case TypeTrade:
-		return TradeLen, true
-	case TypeBookClear:
-		return BookClearLen, true
-	case TypeInstrumentStatus:
-		return InstrumentStatusLen, true
-	case TypeBookChecksum:
-		return BookChecksumLen, true
-	case TypeRetransmitRequest:
-		return RetransmitRequestLen, true
-	case TypeRetransmitReject:
-		return RetransmitRejectLen, true
-	case TypeSnapshotRequest:
-		return SnapshotRequestLen, true
-	case TypeSnapshotEnd:
-		return SnapshotEndLen, true
-	case TypeSubscribe:
-		return SubscribeLen, true
-	}
-	return 0, false
+	l := int(minLen[t])
+	return l, l > MsgHeaderLen
 }
 
 // String returns the message type's name.

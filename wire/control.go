@@ -38,17 +38,29 @@ func (r RetransmitRequest) Append(b []byte) []byte {
 	return binary.LittleEndian.AppendUint64(b, r.FirstSeq)
 }
 
-// DecodeRetransmitRequest decodes one RetransmitRequest from the start of b.
-func DecodeRetransmitRequest(b []byte) (RetransmitRequest, error) {
+// Decode decodes one RetransmitRequest message from the start of b into r, leaving r
+// unchanged on error; it is [DecodeRetransmitRequest] without a copy of the result.
+func (r *RetransmitRequest) Decode(b []byte) error {
 	if err := check(b, TypeRetransmitRequest, RetransmitRequestLen); err != nil {
-		return RetransmitRequest{}, err
+		return err
 	}
-	return RetransmitRequest{
-		Channel:  binary.LittleEndian.Uint16(b[4:]),
-		Count:    binary.LittleEndian.Uint32(b[8:]),
-		Session:  binary.LittleEndian.Uint64(b[16:]),
-		FirstSeq: binary.LittleEndian.Uint64(b[24:]),
-	}, nil
+	r.read(b)
+	return nil
+}
+
+// DecodeRetransmitRequest decodes one RetransmitRequest message from the start of b.
+func DecodeRetransmitRequest(b []byte) (r RetransmitRequest, err error) {
+	err = r.Decode(b)
+	return r, err
+}
+
+// read fills r from b, which holds at least RetransmitRequestLen bytes.
+func (r *RetransmitRequest) read(b []byte) {
+	b = b[:RetransmitRequestLen]
+	r.Channel = binary.LittleEndian.Uint16(b[4:])
+	r.Count = binary.LittleEndian.Uint32(b[8:])
+	r.Session = binary.LittleEndian.Uint64(b[16:])
+	r.FirstSeq = binary.LittleEndian.Uint64(b[24:])
 }
 
 // RetransmitReject refuses a RetransmitRequest (type 0x41, 32 bytes): the
@@ -77,19 +89,31 @@ func (r RetransmitReject) Append(b []byte) []byte {
 	return binary.LittleEndian.AppendUint64(b, r.FirstSeq)
 }
 
-// DecodeRetransmitReject decodes one RetransmitReject from the start of b.
-func DecodeRetransmitReject(b []byte) (RetransmitReject, error) {
+// Decode decodes one RetransmitReject message from the start of b into r, leaving r
+// unchanged on error; it is [DecodeRetransmitReject] without a copy of the result.
+func (r *RetransmitReject) Decode(b []byte) error {
 	if err := check(b, TypeRetransmitReject, RetransmitRejectLen); err != nil {
-		return RetransmitReject{}, err
+		return err
 	}
-	return RetransmitReject{
-		Channel:      binary.LittleEndian.Uint16(b[4:]),
-		Reason:       RejectReason(b[6]),
-		Count:        binary.LittleEndian.Uint32(b[8:]),
-		RetryAfterMs: binary.LittleEndian.Uint32(b[12:]),
-		Session:      binary.LittleEndian.Uint64(b[16:]),
-		FirstSeq:     binary.LittleEndian.Uint64(b[24:]),
-	}, nil
+	r.read(b)
+	return nil
+}
+
+// DecodeRetransmitReject decodes one RetransmitReject message from the start of b.
+func DecodeRetransmitReject(b []byte) (r RetransmitReject, err error) {
+	err = r.Decode(b)
+	return r, err
+}
+
+// read fills r from b, which holds at least RetransmitRejectLen bytes.
+func (r *RetransmitReject) read(b []byte) {
+	b = b[:RetransmitRejectLen]
+	r.Channel = binary.LittleEndian.Uint16(b[4:])
+	r.Reason = RejectReason(b[6])
+	r.Count = binary.LittleEndian.Uint32(b[8:])
+	r.RetryAfterMs = binary.LittleEndian.Uint32(b[12:])
+	r.Session = binary.LittleEndian.Uint64(b[16:])
+	r.FirstSeq = binary.LittleEndian.Uint64(b[24:])
 }
 
 // SnapshotRequest asks for a snapshot of one instrument or all (type 0x42,
@@ -112,15 +136,27 @@ func (r SnapshotRequest) Append(b []byte) []byte {
 	return append(b, 0, 0, 0, 0)
 }
 
-// DecodeSnapshotRequest decodes one SnapshotRequest from the start of b.
-func DecodeSnapshotRequest(b []byte) (SnapshotRequest, error) {
+// Decode decodes one SnapshotRequest message from the start of b into r, leaving r
+// unchanged on error; it is [DecodeSnapshotRequest] without a copy of the result.
+func (r *SnapshotRequest) Decode(b []byte) error {
 	if err := check(b, TypeSnapshotRequest, SnapshotRequestLen); err != nil {
-		return SnapshotRequest{}, err
+		return err
 	}
-	return SnapshotRequest{
-		Channel:    binary.LittleEndian.Uint16(b[4:]),
-		Instrument: binary.LittleEndian.Uint32(b[8:]),
-	}, nil
+	r.read(b)
+	return nil
+}
+
+// DecodeSnapshotRequest decodes one SnapshotRequest message from the start of b.
+func DecodeSnapshotRequest(b []byte) (r SnapshotRequest, err error) {
+	err = r.Decode(b)
+	return r, err
+}
+
+// read fills r from b, which holds at least SnapshotRequestLen bytes.
+func (r *SnapshotRequest) read(b []byte) {
+	b = b[:SnapshotRequestLen]
+	r.Channel = binary.LittleEndian.Uint16(b[4:])
+	r.Instrument = binary.LittleEndian.Uint32(b[8:])
 }
 
 // SnapshotEnd closes a snapshot (type 0x43, 24 bytes): 4: u16 channel ·
@@ -145,16 +181,28 @@ func (e SnapshotEnd) Append(b []byte) []byte {
 	return binary.LittleEndian.AppendUint64(b, e.LastSeq)
 }
 
-// DecodeSnapshotEnd decodes one SnapshotEnd from the start of b.
-func DecodeSnapshotEnd(b []byte) (SnapshotEnd, error) {
+// Decode decodes one SnapshotEnd message from the start of b into e, leaving e
+// unchanged on error; it is [DecodeSnapshotEnd] without a copy of the result.
+func (e *SnapshotEnd) Decode(b []byte) error {
 	if err := check(b, TypeSnapshotEnd, SnapshotEndLen); err != nil {
-		return SnapshotEnd{}, err
+		return err
 	}
-	return SnapshotEnd{
-		Channel:     binary.LittleEndian.Uint16(b[4:]),
-		Instruments: binary.LittleEndian.Uint32(b[8:]),
-		LastSeq:     binary.LittleEndian.Uint64(b[16:]),
-	}, nil
+	e.read(b)
+	return nil
+}
+
+// DecodeSnapshotEnd decodes one SnapshotEnd message from the start of b.
+func DecodeSnapshotEnd(b []byte) (e SnapshotEnd, err error) {
+	err = e.Decode(b)
+	return e, err
+}
+
+// read fills e from b, which holds at least SnapshotEndLen bytes.
+func (e *SnapshotEnd) read(b []byte) {
+	b = b[:SnapshotEndLen]
+	e.Channel = binary.LittleEndian.Uint16(b[4:])
+	e.Instruments = binary.LittleEndian.Uint32(b[8:])
+	e.LastSeq = binary.LittleEndian.Uint64(b[16:])
 }
 
 // SubscribeMode says where a QUIC link client wants its stream to start.
@@ -192,15 +240,27 @@ func (s Subscribe) Append(b []byte) []byte {
 	return append(b, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
-// DecodeSubscribe decodes one Subscribe from the start of b.
-func DecodeSubscribe(b []byte) (Subscribe, error) {
+// Decode decodes one Subscribe message from the start of b into s, leaving s
+// unchanged on error; it is [DecodeSubscribe] without a copy of the result.
+func (s *Subscribe) Decode(b []byte) error {
 	if err := check(b, TypeSubscribe, SubscribeLen); err != nil {
-		return Subscribe{}, err
+		return err
 	}
-	return Subscribe{
-		Channel: binary.LittleEndian.Uint16(b[4:]),
-		Mode:    SubscribeMode(b[6]),
-		Session: binary.LittleEndian.Uint64(b[8:]),
-		FromSeq: binary.LittleEndian.Uint64(b[16:]),
-	}, nil
+	s.read(b)
+	return nil
+}
+
+// DecodeSubscribe decodes one Subscribe message from the start of b.
+func DecodeSubscribe(b []byte) (s Subscribe, err error) {
+	err = s.Decode(b)
+	return s, err
+}
+
+// read fills s from b, which holds at least SubscribeLen bytes.
+func (s *Subscribe) read(b []byte) {
+	b = b[:SubscribeLen]
+	s.Channel = binary.LittleEndian.Uint16(b[4:])
+	s.Mode = SubscribeMode(b[6])
+	s.Session = binary.LittleEndian.Uint64(b[8:])
+	s.FromSeq = binary.LittleEndian.Uint64(b[16:])
 }

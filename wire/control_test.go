@@ -3,6 +3,7 @@ package wire_test
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/tickcast/tickcast/wire"
@@ -149,6 +150,13 @@ func TestDecodeErrors(t *testing.T) {
 			short[0]-- // length field one below the fixed length
 			if _, _, err := decodeAs(typ, short); !errors.Is(err, wire.ErrMsgLength) {
 				t.Fatalf("length %d: err %v, want %v", n-1, err, wire.ErrMsgLength)
+			}
+
+			// The Decode method leaves its value alone on error.
+			keep := reflect.New(reflect.TypeOf(msg))
+			keep.Elem().Set(reflect.ValueOf(msg))
+			if err := keep.Interface().(decoder).Decode(short); err == nil || keep.Elem().Interface() != msg {
+				t.Fatalf("Decode method on a bad message: %v, value now %+v", err, keep.Elem().Interface())
 			}
 
 			// A longer message (a later version's extension) still decodes,

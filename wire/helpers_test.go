@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -60,8 +62,17 @@ func decodeAs(typ wire.Type, msg []byte) (m wire.Encoder, known bool, err error)
 	default:
 		return nil, false, nil
 	}
+	// The Decode method must agree with the function, value and error.
+	ptr := reflect.New(reflect.TypeOf(m))
+	if merr := ptr.Interface().(decoder).Decode(msg); merr != err || ptr.Elem().Interface() != m {
+		panic(fmt.Sprintf("%v: Decode method gave %+v, %v; Decode function %+v, %v",
+			typ, ptr.Elem().Interface(), merr, m, err))
+	}
 	return m, true, err
 }
+
+// decoder is the Decode method every message type has on its pointer.
+type decoder interface{ Decode(b []byte) error }
 
 // reserved lists, per known type, the flag bits the type defines and the
 // byte ranges [from, to) that DESIGN.md marks reserved.

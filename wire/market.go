@@ -79,24 +79,30 @@ func (d InstrumentDef) Append(b []byte) []byte {
 	return append(b, d.Venue[:]...)
 }
 
-// DecodeInstrumentDef decodes one InstrumentDef message from the start of b.
-func DecodeInstrumentDef(b []byte) (InstrumentDef, error) {
+// Decode decodes one InstrumentDef message from the start of b into d, leaving d
+// unchanged on error; it is [DecodeInstrumentDef] without a copy of the result.
+func (d *InstrumentDef) Decode(b []byte) error {
 	if err := check(b, TypeInstrumentDef, InstrumentDefLen); err != nil {
-		return InstrumentDef{}, err
+		return err
 	}
-	return decodeInstrumentDef(b), nil
+	d.read(b)
+	return nil
 }
 
-func decodeInstrumentDef(b []byte) (d InstrumentDef) {
-	if len(b) < InstrumentDefLen {
-		return d
-	}
+// DecodeInstrumentDef decodes one InstrumentDef message from the start of b.
+func DecodeInstrumentDef(b []byte) (d InstrumentDef, err error) {
+	err = d.Decode(b)
+	return d, err
+}
+
+// read fills d from b, which holds at least InstrumentDefLen bytes.
+func (d *InstrumentDef) read(b []byte) {
+	b = b[:InstrumentDefLen]
 	d.Instrument = binary.LittleEndian.Uint32(b[4:])
 	d.PriceExp = int8(b[8])
 	d.QtyExp = int8(b[9])
 	copy(d.Symbol[:], b[12:28])
 	copy(d.Venue[:], b[28:40])
-	return d
 }
 
 // LevelFlagEndOfEvent is the LevelUpdate flag that marks the end of an event:
@@ -133,26 +139,31 @@ func (u LevelUpdate) Append(b []byte) []byte {
 	return append(b, zero7[:]...)
 }
 
-// DecodeLevelUpdate decodes one LevelUpdate message from the start of b.
-func DecodeLevelUpdate(b []byte) (LevelUpdate, error) {
+// Decode decodes one LevelUpdate message from the start of b into u, leaving u
+// unchanged on error; it is [DecodeLevelUpdate] without a copy of the result.
+func (u *LevelUpdate) Decode(b []byte) error {
 	if err := check(b, TypeLevelUpdate, LevelUpdateLen); err != nil {
-		return LevelUpdate{}, err
+		return err
 	}
-	return decodeLevelUpdate(b), nil
+	u.read(b)
+	return nil
 }
 
-func decodeLevelUpdate(b []byte) LevelUpdate {
-	if len(b) < LevelUpdateLen {
-		return LevelUpdate{}
-	}
-	return LevelUpdate{
-		Instrument: binary.LittleEndian.Uint32(b[4:]),
-		Price:      int64(binary.LittleEndian.Uint64(b[8:])),
-		Qty:        int64(binary.LittleEndian.Uint64(b[16:])),
-		ExchTime:   binary.LittleEndian.Uint64(b[24:]),
-		Side:       Side(b[32]),
-		EndOfEvent: b[3]&LevelFlagEndOfEvent != 0,
-	}
+// DecodeLevelUpdate decodes one LevelUpdate message from the start of b.
+func DecodeLevelUpdate(b []byte) (u LevelUpdate, err error) {
+	err = u.Decode(b)
+	return u, err
+}
+
+// read fills u from b, which holds at least LevelUpdateLen bytes.
+func (u *LevelUpdate) read(b []byte) {
+	b = b[:LevelUpdateLen]
+	u.Instrument = binary.LittleEndian.Uint32(b[4:])
+	u.Price = int64(binary.LittleEndian.Uint64(b[8:]))
+	u.Qty = int64(binary.LittleEndian.Uint64(b[16:]))
+	u.ExchTime = binary.LittleEndian.Uint64(b[24:])
+	u.Side = Side(b[32])
+	u.EndOfEvent = b[3]&LevelFlagEndOfEvent != 0
 }
 
 // Trade is one trade (type 0x03, 48 bytes): 4: u32 instrument · 8: i64 price ·
@@ -182,26 +193,31 @@ func (t Trade) Append(b []byte) []byte {
 	return append(b, zero7[:]...)
 }
 
-// DecodeTrade decodes one Trade message from the start of b.
-func DecodeTrade(b []byte) (Trade, error) {
+// Decode decodes one Trade message from the start of b into t, leaving t
+// unchanged on error; it is [DecodeTrade] without a copy of the result.
+func (t *Trade) Decode(b []byte) error {
 	if err := check(b, TypeTrade, TradeLen); err != nil {
-		return Trade{}, err
+		return err
 	}
-	return decodeTrade(b), nil
+	t.read(b)
+	return nil
 }
 
-func decodeTrade(b []byte) Trade {
-	if len(b) < TradeLen {
-		return Trade{}
-	}
-	return Trade{
-		Instrument: binary.LittleEndian.Uint32(b[4:]),
-		Price:      int64(binary.LittleEndian.Uint64(b[8:])),
-		Qty:        int64(binary.LittleEndian.Uint64(b[16:])),
-		ExchTime:   binary.LittleEndian.Uint64(b[24:]),
-		TradeID:    binary.LittleEndian.Uint64(b[32:]),
-		Aggressor:  Aggressor(b[40]),
-	}
+// DecodeTrade decodes one Trade message from the start of b.
+func DecodeTrade(b []byte) (t Trade, err error) {
+	err = t.Decode(b)
+	return t, err
+}
+
+// read fills t from b, which holds at least TradeLen bytes.
+func (t *Trade) read(b []byte) {
+	b = b[:TradeLen]
+	t.Instrument = binary.LittleEndian.Uint32(b[4:])
+	t.Price = int64(binary.LittleEndian.Uint64(b[8:]))
+	t.Qty = int64(binary.LittleEndian.Uint64(b[16:]))
+	t.ExchTime = binary.LittleEndian.Uint64(b[24:])
+	t.TradeID = binary.LittleEndian.Uint64(b[32:])
+	t.Aggressor = Aggressor(b[40])
 }
 
 // BookClear tells that the source re-synced: drop the book, levels follow
@@ -221,22 +237,27 @@ func (c BookClear) Append(b []byte) []byte {
 	return binary.LittleEndian.AppendUint64(b, c.ExchTime)
 }
 
-// DecodeBookClear decodes one BookClear message from the start of b.
-func DecodeBookClear(b []byte) (BookClear, error) {
+// Decode decodes one BookClear message from the start of b into c, leaving c
+// unchanged on error; it is [DecodeBookClear] without a copy of the result.
+func (c *BookClear) Decode(b []byte) error {
 	if err := check(b, TypeBookClear, BookClearLen); err != nil {
-		return BookClear{}, err
+		return err
 	}
-	return decodeBookClear(b), nil
+	c.read(b)
+	return nil
 }
 
-func decodeBookClear(b []byte) BookClear {
-	if len(b) < BookClearLen {
-		return BookClear{}
-	}
-	return BookClear{
-		Instrument: binary.LittleEndian.Uint32(b[4:]),
-		ExchTime:   binary.LittleEndian.Uint64(b[8:]),
-	}
+// DecodeBookClear decodes one BookClear message from the start of b.
+func DecodeBookClear(b []byte) (c BookClear, err error) {
+	err = c.Decode(b)
+	return c, err
+}
+
+// read fills c from b, which holds at least BookClearLen bytes.
+func (c *BookClear) read(b []byte) {
+	b = b[:BookClearLen]
+	c.Instrument = binary.LittleEndian.Uint32(b[4:])
+	c.ExchTime = binary.LittleEndian.Uint64(b[8:])
 }
 
 // InstrumentStatus reports an instrument's state (type 0x05, 16 bytes):
@@ -257,22 +278,27 @@ func (s InstrumentStatus) Append(b []byte) []byte {
 	return append(b, zero7[:]...)
 }
 
-// DecodeInstrumentStatus decodes one InstrumentStatus message from the start of b.
-func DecodeInstrumentStatus(b []byte) (InstrumentStatus, error) {
+// Decode decodes one InstrumentStatus message from the start of b into s, leaving s
+// unchanged on error; it is [DecodeInstrumentStatus] without a copy of the result.
+func (s *InstrumentStatus) Decode(b []byte) error {
 	if err := check(b, TypeInstrumentStatus, InstrumentStatusLen); err != nil {
-		return InstrumentStatus{}, err
+		return err
 	}
-	return decodeInstrumentStatus(b), nil
+	s.read(b)
+	return nil
 }
 
-func decodeInstrumentStatus(b []byte) InstrumentStatus {
-	if len(b) < InstrumentStatusLen {
-		return InstrumentStatus{}
-	}
-	return InstrumentStatus{
-		Instrument: binary.LittleEndian.Uint32(b[4:]),
-		Status:     Status(b[8]),
-	}
+// DecodeInstrumentStatus decodes one InstrumentStatus message from the start of b.
+func DecodeInstrumentStatus(b []byte) (s InstrumentStatus, err error) {
+	err = s.Decode(b)
+	return s, err
+}
+
+// read fills s from b, which holds at least InstrumentStatusLen bytes.
+func (s *InstrumentStatus) read(b []byte) {
+	b = b[:InstrumentStatusLen]
+	s.Instrument = binary.LittleEndian.Uint32(b[4:])
+	s.Status = Status(b[8])
 }
 
 // BookChecksum carries the publisher's book checksum (type 0x06, 24 bytes):
@@ -301,23 +327,28 @@ func (c BookChecksum) Append(b []byte) []byte {
 	return binary.LittleEndian.AppendUint64(b, c.ExchTime)
 }
 
-// DecodeBookChecksum decodes one BookChecksum message from the start of b.
-func DecodeBookChecksum(b []byte) (BookChecksum, error) {
+// Decode decodes one BookChecksum message from the start of b into c, leaving c
+// unchanged on error; it is [DecodeBookChecksum] without a copy of the result.
+func (c *BookChecksum) Decode(b []byte) error {
 	if err := check(b, TypeBookChecksum, BookChecksumLen); err != nil {
-		return BookChecksum{}, err
+		return err
 	}
-	return decodeBookChecksum(b), nil
+	c.read(b)
+	return nil
 }
 
-func decodeBookChecksum(b []byte) BookChecksum {
-	if len(b) < BookChecksumLen {
-		return BookChecksum{}
-	}
-	return BookChecksum{
-		Instrument: binary.LittleEndian.Uint32(b[4:]),
-		CRC:        binary.LittleEndian.Uint32(b[8:]),
-		Bids:       binary.LittleEndian.Uint16(b[12:]),
-		Asks:       binary.LittleEndian.Uint16(b[14:]),
-		ExchTime:   binary.LittleEndian.Uint64(b[16:]),
-	}
+// DecodeBookChecksum decodes one BookChecksum message from the start of b.
+func DecodeBookChecksum(b []byte) (c BookChecksum, err error) {
+	err = c.Decode(b)
+	return c, err
+}
+
+// read fills c from b, which holds at least BookChecksumLen bytes.
+func (c *BookChecksum) read(b []byte) {
+	b = b[:BookChecksumLen]
+	c.Instrument = binary.LittleEndian.Uint32(b[4:])
+	c.CRC = binary.LittleEndian.Uint32(b[8:])
+	c.Bids = binary.LittleEndian.Uint16(b[12:])
+	c.Asks = binary.LittleEndian.Uint16(b[14:])
+	c.ExchTime = binary.LittleEndian.Uint64(b[16:])
 }

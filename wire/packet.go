@@ -21,14 +21,13 @@ func Parse(b []byte) (Packet, error) {
 	}
 	off, n := HeaderLen, 0
 	for off < len(b) {
-		if len(b)-off < MsgHeaderLen {
+		m := b[off:]
+		if len(m) < MsgHeaderLen {
 			return Packet{}, ErrMsgLength
 		}
-		l := int(binary.LittleEndian.Uint16(b[off:]))
-		if l < MsgHeaderLen || l > len(b)-off {
-			return Packet{}, ErrMsgLength
-		}
-		if min, known := Type(b[off+2]).MinLen(); known && l < min {
+		// minLen is the type's fixed length, or MsgHeaderLen when unknown.
+		l := int(binary.LittleEndian.Uint16(m))
+		if l < int(minLen[m[2]]) || l > len(m) {
 			return Packet{}, ErrMsgLength
 		}
 		off += l
@@ -48,10 +47,12 @@ func (p Packet) Body() []byte { return p.b[HeaderLen:] }
 
 // Messages returns an iterator over the packet's messages.
 func (p Packet) Messages() Iter {
-	return Iter{b: p.b, off: HeaderLen, seq: p.Seq}
+	return Iter{b: p.b, off: HeaderLen, cur: HeaderLen, seq: p.Seq - 1}
 }
 
-// Iter walks the messages of a validated [Packet]:
+// Iter walks the messages of a validated [Packet]. Declare it outside the for
+// statement, as below: a variable declared in the for clause is copied on
+// every iteration (Go 1.22 loop variables).
 //
 //	it := p.Messages()
 //	for it.Next() {
@@ -60,10 +61,9 @@ func (p Packet) Messages() Iter {
 //	}
 type Iter struct {
 	b   []byte
-	off int // offset of the next message
-	cur int // offset of the current message
-	seq uint64
-	m   Message
+	off int    // offset of the next message
+	cur int    // offset of the current message
+	seq uint64 // sequence of the current message
 }
 
 // Next advances to the next message and reports whether there is one.
@@ -71,18 +71,14 @@ func (it *Iter) Next() bool {
 	if it.off >= len(it.b) {
 		return false
 	}
-	if it.m.b != nil {
-		it.seq++
-	}
-	l := int(binary.LittleEndian.Uint16(it.b[it.off:]))
 	it.cur = it.off
-	it.m = Message{b: it.b[it.off : it.off+l : it.off+l]}
-	it.off += l
+	it.off += int(binary.LittleEndian.Uint16(it.b[it.off:]))
+	it.seq++
 	return true
 }
 
 // Message returns the current message.
-func (it *Iter) Message() Message { return it.m }
+func (it *Iter) Message() Message { return Message{b: it.b[it.cur:it.off:it.off]} }
 
 // Seq returns the current message's sequence: the header's Seq plus the
 // message's index. It is meaningful only for sequenced packets.
@@ -92,7 +88,9 @@ func (it *Iter) Seq() uint64 { return it.seq }
 func (it *Iter) Offset() int { return it.cur }
 
 // Message is a view over one message of a validated packet: its length is at
-// least the fixed length of its type, so the typed accessors never fail.
+// least the fixed length of its type, so the typed accessors never fail. In a
+// hot loop, decoding into a reused value (u.Decode(m.Bytes()) with u a
+// [LevelUpdate]) saves copying the accessor's result.
 type Message struct{ b []byte }
 
 // Type returns the message type.
@@ -107,23 +105,59 @@ func (m Message) Len() int { return len(m.b) }
 // Bytes returns the encoded message, header included.
 func (m Message) Bytes() []byte { return m.b }
 
-// InstrumentDef decodes an InstrumentDef message. Call it only when Type says so.
-func (m Message) InstrumentDef() InstrumentDef { return decodeInstrumentDef(m.b) }
+// InstrumentDef decodes an InstrumentDef message. Call it only when Type says so
+// (another type yields a zero or meaningless value, never a panic).
+func (m Message) InstrumentDef() (d InstrumentDef) {
+	if len(m.b) >= InstrumentDefLen {
+		d.read(m.b)
+	}
+	return d
+}
 
-// LevelUpdate decodes a LevelUpdate message. Call it only when Type says so.
-func (m Message) LevelUpdate() LevelUpdate { return decodeLevelUpdate(m.b) }
+// LevelUpdate decodes a LevelUpdate message. Call it only when Type says so
+// (another type yields a zero or meaningless value, never a panic).
+func (m Message) LevelUpdate() (u LevelUpdate) {
+	if len(m.b) >= LevelUpdateLen {
+		u.read(m.b)
+	}
+	return u
+}
 
-// Trade decodes a Trade message. Call it only when Type says so.
-func (m Message) Trade() Trade { return decodeTrade(m.b) }
+// Trade decodes a Trade message. Call it only when Type says so
+// (another type yields a zero or meaningless value, never a panic).
+func (m Message) Trade() (t Trade) {
+	if len(m.b) >= TradeLen {
+		t.read(m.b)
+	}
+	return t
+}
 
-// BookClear decodes a BookClear message. Call it only when Type says so.
-func (m Message) BookClear() BookClear { return decodeBookClear(m.b) }
+// BookClear decodes a BookClear message. Call it only when Type says so
+// (another type yields a zero or meaningless value, never a panic).
+func (m Message) BookClear() (c BookClear) {
+	if len(m.b) >= BookClearLen {
+		c.read(m.b)
+	}
+	return c
+}
 
-// InstrumentStatus decodes an InstrumentStatus message. Call it only when Type says so.
-func (m Message) InstrumentStatus() InstrumentStatus { return decodeInstrumentStatus(m.b) }
+// InstrumentStatus decodes an InstrumentStatus message. Call it only when Type says so
+// (another type yields a zero or meaningless value, never a panic).
+func (m Message) InstrumentStatus() (s InstrumentStatus) {
+	if len(m.b) >= InstrumentStatusLen {
+		s.read(m.b)
+	}
+	return s
+}
 
-// BookChecksum decodes a BookChecksum message. Call it only when Type says so.
-func (m Message) BookChecksum() BookChecksum { return decodeBookChecksum(m.b) }
+// BookChecksum decodes a BookChecksum message. Call it only when Type says so
+// (another type yields a zero or meaningless value, never a panic).
+func (m Message) BookChecksum() (c BookChecksum) {
+	if len(m.b) >= BookChecksumLen {
+		c.read(m.b)
+	}
+	return c
+}
 
 // Instrument returns the instrument id of a market message (every market
 // message carries it at offset 4) and false for control or unknown types.

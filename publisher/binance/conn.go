@@ -49,7 +49,7 @@ type wsConn struct {
 
 // newWSConn wraps ws and installs the ping handler.
 func newWSConn(gen uint64, ws *websocket.Conn, c *connCounters) *wsConn {
-	wc := &wsConn{gen: gen, ws: ws, opened: time.Now(), pongs: rate.NewLimiter(pongsPerSecond, 1)}
+	wc := &wsConn{gen: gen, ws: ws, opened: time.Now(), pongs: newPongLimiter()}
 	ws.SetReadLimit(maxFrame)
 	ws.SetPingHandler(func(payload string) error {
 		c.pings.Add(1)
@@ -133,6 +133,10 @@ func (wc *wsConn) close() {
 		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 	_ = wc.ws.Close()
 }
+
+// newPongLimiter returns the pong budget of one connection: pongsPerSecond,
+// no burst.
+func newPongLimiter() *rate.Limiter { return rate.NewLimiter(pongsPerSecond, 1) }
 
 // dialResult is the outcome of a dial started by a slot.
 type dialResult struct {

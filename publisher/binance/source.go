@@ -101,12 +101,20 @@ func (s *Source) Stats() Stats {
 	for _, sl := range s.slots {
 		cs := ConnStats{Index: sl.idx}
 		sl.c.snapshot(&cs)
+		cs.Malformed = cs.Unrouted
 		for _, sym := range sl.syms {
 			ss := SymbolStats{Symbol: sym.name, Instrument: sym.info.inst, Conn: sl.idx}
 			sym.c.snapshot(&ss)
 			cs.Symbols = append(cs.Symbols, sym.name)
 			cs.Events += ss.Events
 			cs.Trades += ss.Trades
+			cs.Resyncs += ss.Resyncs
+			cs.Gaps += ss.Gaps
+			cs.Unbridged += ss.Unbridged
+			cs.Malformed += ss.Malformed
+			cs.Stale += ss.Stale
+			cs.Snapshots += ss.Snapshots
+			cs.SnapErrors += ss.SnapErrors
 			st.Symbols = append(st.Symbols, ss)
 		}
 		st.Conns = append(st.Conns, cs)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -215,7 +216,7 @@ func TestMalformedInput(t *testing.T) {
 	// A frame of a stream nobody asked for: counted on the connection.
 	h.srv.Inject("ethusdt@trade", []byte(`{"stream":"dogeusdt@trade","data":{}}`))
 	waitFor(t, "malformed trade and frame counted", func() bool {
-		return h.sym(1).Malformed >= 1 && h.src.Stats().Conns[0].Malformed >= 1
+		return h.sym(1).Malformed >= 1 && h.src.Stats().Conns[0].Unrouted >= 1
 	})
 	h.checkBooks()
 	if st := h.sym(1); st.Resyncs != 0 || st.Gaps != 0 {
@@ -460,4 +461,38 @@ func TestInstrumentDefs(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestRunStopsCleanly cancels Run mid-stream, during a resync and with a
+// replacement connection pending: Run returns nil and leaves no goroutine.
+func TestRunStopsCleanly(t *testing.T) {
+	srv := binancetest.Start(t, binancetest.Config{Symbols: symbols[:2], Interval: time.Millisecond})
+	base := runtime.NumGoroutine()
+	client := &http.Client{Transport: &http.Transport{}}
+	src, err := binance.New(binance.Config{
+		Symbols: []binance.Symbol{{Name: "BTCUSDT"}, {Name: "ETHUSDT"}},
+		WSURL:   srv.WSURL(), RESTURL: srv.RESTURL(), DepthLimit: 1000,
+		MaxConnAge: 50 * time.Millisecond, HTTPClient: client,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newTestSink()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, sink) }()
+	waitFor(t, "synced", func() bool { return sink.statusOf(1) == wire.StatusOK && sink.statusOf(2) == wire.StatusOK })
+	srv.FailSnapshots("BTCUSDT", http.StatusTooManyRequests, 1) // a fetch waiting for Retry-After
+	srv.SkipUpdate("BTCUSDT")
+	waitFor(t, "resyncing", func() bool { return src.Stats().Symbols[0].SnapErrors == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	client.CloseIdleConnections()
+	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
+	if p := sink.problems(); len(p) > 0 {
+		t.Fatal(p)
+	}
 }

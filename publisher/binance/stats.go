@@ -20,15 +20,17 @@ type ConnStats struct {
 	Symbols    []string // the symbols it carries
 	Connected  bool     // a connection is open now
 	Messages   uint64   // frames received
-	Events     uint64   // depth events of its symbols
-	Trades     uint64   // trades of its symbols
-	Malformed  uint64   // frames not attributable to a symbol (bad JSON envelope, unknown stream)
 	Dials      uint64   // connection attempts
 	DialErrors uint64   // failed connection attempts
 	Reconnects uint64   // connections opened after losing one
 	Handovers  uint64   // proactive replacements before MaxConnAge's cut
 	Pings      uint64   // pings received
 	Pongs      uint64   // pongs sent (at most about 4 per second)
+	Unrouted   uint64   // malformed frames that name no known stream
+
+	// Sums of the symbols' counters (see SymbolStats); Malformed also
+	// counts the Unrouted frames.
+	Events, Trades, Resyncs, Gaps, Unbridged, Malformed, Stale, Snapshots, SnapErrors uint64
 }
 
 // SymbolStats counts one symbol.
@@ -81,7 +83,7 @@ func (c *symCounters) snapshot(s *SymbolStats) {
 func (c *connCounters) snapshot(s *ConnStats) {
 	s.Connected = c.connected.Load()
 	s.Messages = c.messages.Load()
-	s.Malformed = c.malformed.Load()
+	s.Unrouted = c.malformed.Load()
 	s.Dials = c.dials.Load()
 	s.DialErrors = c.dialErrors.Load()
 	s.Reconnects = c.reconnects.Load()
