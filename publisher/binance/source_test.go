@@ -267,6 +267,18 @@ func TestPongs(t *testing.T) {
 	if c.Pings != 1 || c.Pongs != 1 {
 		t.Fatalf("conn stats %+v", c)
 	}
+	// A burst of pings: counted, answered within the pong budget, and the
+	// connection stays up.
+	for range 20 {
+		h.srv.Ping("burst")
+	}
+	waitFor(t, "the burst read and its pongs received", func() bool {
+		c := h.src.Stats().Conns[0]
+		return c.Pings == 21 && h.srv.Pongs("burst") == int(c.Pongs)-1
+	})
+	if c := h.src.Stats().Conns[0]; c.Pongs > c.Pings || !c.Connected || c.Reconnects != 0 {
+		t.Fatalf("conn stats %+v", c)
+	}
 	for _, ci := range h.srv.Conns() {
 		if ci.ClientMessages != 0 {
 			t.Fatalf("the source sent %d data messages", ci.ClientMessages)
