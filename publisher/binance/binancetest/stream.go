@@ -33,6 +33,7 @@ type conn struct {
 
 	// Guarded by the server's mutex.
 	ws         *websocket.Conn
+	pings      []string // asked for before the handshake completed
 	clientMsgs int
 	pongs      int
 }
@@ -56,6 +57,19 @@ func (c *conn) kill() {
 	if c.ws != nil {
 		_ = c.ws.NetConn().Close()
 	}
+}
+
+func (c *conn) killed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *conn) ping(payload string) {
+	_ = c.ws.WriteControl(websocket.PingMessage, []byte(payload), time.Now().Add(5*time.Second))
 }
 
 // serveStream serves /stream?streams=a/b/c.
@@ -91,7 +105,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 
 	ws, err := upgrader.Upgrade(w, r, nil)
 	s.mu.Lock()
-	if err != nil || s.closed {
+	if err != nil || s.closed || c.killed() {
 		delete(s.conns, c)
 		c.kill()
 		s.mu.Unlock()
@@ -100,9 +114,6 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	c.ws = ws
-	s.mu.Unlock()
-
 	ws.SetPongHandler(func(payload string) error {
 		s.mu.Lock()
 		c.pongs++
@@ -110,6 +121,13 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		return nil
 	})
+	c.ws = ws
+	for _, p := range c.pings {
+		c.ping(p)
+	}
+	c.pings = nil
+	s.mu.Unlock()
+
 	go c.write(ws)
 	for {
 		if _, _, err := ws.ReadMessage(); err != nil {
@@ -243,21 +261,19 @@ func (s *Server) DropConnections() int {
 	return n
 }
 
-// Ping sends a ping with payload on every established connection and returns
-// how many were sent.
+// Ping sends a ping with payload on every connection (one still in its
+// handshake gets it right after) and returns how many there are.
 func (s *Server) Ping(payload string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
 	for c := range s.conns {
 		if c.ws == nil {
-			continue
-		}
-		if c.ws.WriteControl(websocket.PingMessage, []byte(payload), time.Now().Add(5*time.Second)) == nil {
-			n++
+			c.pings = append(c.pings, payload)
+		} else {
+			c.ping(payload)
 		}
 	}
-	return n
+	return len(s.conns)
 }
 
 // Pongs returns how many pongs echoing payload came back, on all connections.
