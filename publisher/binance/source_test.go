@@ -364,7 +364,7 @@ func TestNonBridgingSnapshot(t *testing.T) {
 // TestNonBridgingSnapshotAtStart arms the bad snapshot before the source
 // connects: the first snapshot must be refused too.
 func TestNonBridgingSnapshotAtStart(t *testing.T) {
-	h := start(t, 1, nil, func(s *binancetest.Server) { s.NonBridgingSnapshot("BTCUSDT") })
+	h := start(t, 1, func(c *binance.Config) { c.DepthSpeed = "1000ms" }, func(s *binancetest.Server) { s.NonBridgingSnapshot("BTCUSDT") })
 	h.waitOK(20)
 	if st := h.sym(0); st.Unbridged != 1 || st.Snapshots != 2 {
 		t.Fatalf("%+v", st)
