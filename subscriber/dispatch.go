@@ -30,7 +30,7 @@ type dispatcher struct {
 	session uint64
 	expect  uint64 // next sequence to apply; 0 = nothing joined yet
 
-	recovering bool
+	recovering bool // a snapshot is awaited (mirrored in stats for other goroutines)
 	reason     ResetReason
 	held       []*item   // deliveries kept while a snapshot is awaited
 	heldMax    int       // beyond this the backlog is dropped and a newer snapshot asked
@@ -61,6 +61,10 @@ func (d *dispatcher) run(ctx context.Context) {
 			if len(q.ready) == 0 && q.dropped.Swap(false) {
 				d.startRecovery(ResetOverrun)
 			}
+		case it := <-d.s.snaps:
+			d.snapshotPacket(it)
+		case f := <-d.s.onDisp:
+			f(d)
 		case r := <-d.s.sumReq:
 			r <- d.checksums()
 		case le := <-d.s.lineEvt:
@@ -87,8 +91,6 @@ func (d *dispatcher) handle(it *item) {
 			d.hold(it)
 			return
 		}
-	case itemSnapshot:
-		d.snapshotPacket(it)
 	}
 	d.s.q.release(it)
 }
@@ -228,17 +230,6 @@ func (d *dispatcher) checksum(c wire.BookChecksum) {
 		"want_crc", c.CRC, "got_crc", in.book.Checksum(), "want_levels", [2]uint16{c.Bids, c.Asks},
 		"got_levels", [2]int{in.book.Depth(wire.Bid), in.book.Depth(wire.Ask)})
 	d.startRecovery(ResetChecksum)
-}
-
-// CorruptBook changes one level of an instrument's book behind the feed's
-// back. It exists for drills and tests of the checksum path only.
-func (d *dispatcher) corrupt(id uint32) {
-	in := d.get(id)
-	if l, ok := in.book.BestBid(); ok {
-		in.book.Apply(wire.Bid, l.Price, l.Qty+1)
-		return
-	}
-	in.book.Apply(wire.Bid, 1, 1)
 }
 
 func (d *dispatcher) emit() {

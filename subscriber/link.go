@@ -84,7 +84,7 @@ func (l *linkLine) run(ctx context.Context) error {
 func (l *linkLine) packet(p wire.Packet, rx int64) {
 	switch {
 	case p.Has(wire.FlagSnapshot):
-		l.s.q.snapshotPacket(p, rx)
+		l.s.snapshotPacket(p, rx)
 	case p.Has(wire.FlagRetransmission):
 		l.s.stream.Offer(gap.RepairLine, p, rx)
 	case p.Seq == 0 && p.Count == 1:

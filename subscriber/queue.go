@@ -27,7 +27,6 @@ const (
 	itemPacket itemKind = iota + 1
 	itemEvent
 	itemSnapshot
-	itemSnapshotFailed
 )
 
 // queue is the bounded hand-off between the arbiter (its Sink, called under
@@ -91,19 +90,5 @@ func (q *queue) Event(e gap.Event) {
 	}
 	it.kind = itemEvent
 	it.ev = e
-	q.put(it)
-}
-
-// snapshotPacket hands a snapshot packet from the link to the dispatcher;
-// failed tells that the snapshot request failed.
-func (q *queue) snapshotPacket(p wire.Packet, rxTime int64) {
-	it := q.get()
-	if it == nil {
-		return
-	}
-	it.kind = itemSnapshot
-	it.buf = append(it.buf[:0], p.Bytes()...)
-	it.pkt, _ = wire.Parse(it.buf)
-	it.rxTime = rxTime
 	q.put(it)
 }

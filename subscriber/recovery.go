@@ -18,7 +18,7 @@ func (d *dispatcher) startRecovery(r ResetReason) {
 	if d.recovering {
 		return
 	}
-	d.recovering = true
+	d.setRecovering(true)
 	d.reason = r
 	d.reset(r)
 	if d.s.link == nil {
@@ -26,7 +26,7 @@ func (d *dispatcher) startRecovery(r ResetReason) {
 		// source's next BookClear per instrument makes whole again.
 		d.s.stats.unrecovered.Add(1)
 		d.s.log.Warn("no link configured for snapshots: books restart empty", "reason", r.String())
-		d.recovering = false
+		d.setRecovering(false)
 		d.expect = 0
 		d.emitRecovered(0)
 		return
@@ -106,7 +106,7 @@ func (d *dispatcher) snapshotPacket(it *item) {
 // it are applied.
 func (d *dispatcher) finishSnapshot(session, lastSeq uint64) {
 	d.s.stats.snapshots.Add(1)
-	d.recovering = false
+	d.setRecovering(false)
 	d.snapDue = time.Time{}
 	if d.session == 0 {
 		d.session = session
@@ -141,4 +141,9 @@ func (d *dispatcher) finishSnapshot(session, lastSeq uint64) {
 		d.s.q.release(it)
 	}
 	d.held = held[:0]
+}
+
+func (d *dispatcher) setRecovering(v bool) {
+	d.recovering = v
+	d.s.stats.recovering.Store(v)
 }

@@ -13,6 +13,7 @@ type counters struct {
 	snapshotRequests, snapshots, unrecovered atomic.Uint64
 	snapshotsIgnored, lineDowns              atomic.Uint64
 	resets                                   [ResetSnapshotFailed + 1]atomic.Uint64
+	recovering                               atomic.Bool
 }
 
 // LineStats are one line's counters: the arbiter's view (which line won)
@@ -31,6 +32,7 @@ type Stats struct {
 	Lines []LineStats // the multicast lines, then the link if it carries live data
 	Gap   gap.Stats   // the arbiter: delivered, gaps, NACKs, retransmissions, lost…
 
+	Recovering         bool   // a snapshot is awaited: the books are incomplete
 	Messages           uint64 // messages applied to the books and handed to the handler
 	AppliedSeq         uint64 // last sequence applied
 	LostMessages       uint64 // messages the arbiter gave up (each followed by a snapshot)
@@ -51,6 +53,7 @@ func (s *Subscriber) Stats() Stats {
 	g := s.stream.Stats()
 	st := Stats{
 		Gap:                g,
+		Recovering:         s.stats.recovering.Load(),
 		Messages:           s.stats.messages.Load(),
 		AppliedSeq:         s.stats.applied.Load(),
 		LostMessages:       s.stats.lostMessages.Load(),

@@ -32,6 +32,9 @@ type Subscriber struct {
 	runOnce sync.Once
 	lineEvt chan lineEvent
 	sumReq  chan chan BookSums
+	onDisp  chan func(*dispatcher) // runs a function on the dispatcher goroutine (tests)
+	snaps   chan *item             // snapshot packets from the link, never dropped
+	quit    <-chan struct{}        // Run's context is done
 	stopped chan struct{} // closed when Run has returned
 }
 
@@ -52,6 +55,8 @@ func New(cfg Config) (*Subscriber, error) {
 		lat:     newLatencies(),
 		lineEvt: make(chan lineEvent, 64),
 		sumReq:  make(chan chan BookSums),
+		onDisp:  make(chan func(*dispatcher)),
+		snaps:   make(chan *item, 64),
 		stopped: make(chan struct{}),
 	}
 	lines := len(cfg.Lines)
@@ -164,6 +169,7 @@ func (s *Subscriber) BookSums(ctx context.Context) (BookSums, error) {
 func (s *Subscriber) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.quit = ctx.Done()
 	var (
 		wg    sync.WaitGroup
 		errMu sync.Mutex
@@ -209,6 +215,20 @@ func (s *Subscriber) run(ctx context.Context) error {
 	wg.Wait()
 	s.disp.releaseHeld()
 	return first
+}
+
+// snapshotPacket hands a snapshot packet from the link to the dispatcher.
+// Unlike live deliveries it is never dropped: the link's goroutine waits
+// (QUIC flow control holds the rest of the snapshot back), because a
+// snapshot with a hole would have to be fetched again. Snapshots are rare,
+// so each packet is a fresh copy.
+func (s *Subscriber) snapshotPacket(p wire.Packet, rx int64) {
+	it := &item{kind: itemSnapshot, buf: append([]byte(nil), p.Bytes()...), rxTime: rx}
+	it.pkt, _ = wire.Parse(it.buf)
+	select {
+	case s.snaps <- it:
+	case <-s.quit:
+	}
 }
 
 // rtxHandler routes the UDP retransmit client's answers.

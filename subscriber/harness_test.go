@@ -1,0 +1,255 @@
+package subscriber
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickcast/tickcast/internal/fault"
+	"github.com/tickcast/tickcast/internal/mcast/mcasttest"
+	"github.com/tickcast/tickcast/internal/pki"
+	"github.com/tickcast/tickcast/publisher"
+	"github.com/tickcast/tickcast/publisher/synth"
+)
+
+// feed is a real publisher on lo: synthetic source, A and B lines, a UDP
+// retransmit server and a QUIC link.
+type feed struct {
+	t      *testing.T
+	pub    *publisher.Publisher
+	groupA netip.AddrPort
+	groupB netip.AddrPort
+	tp     *pki.TestPKI
+	cancel context.CancelFunc
+	done   chan error
+	src    *synth.Source
+}
+
+type feedOpts struct {
+	rate        float64
+	instruments int
+	seed        int64
+	groupA      netip.AddrPort // zero = fresh groups
+	groupB      netip.AddrPort
+	tp          *pki.TestPKI
+	rtxAddr     string // "" = a free port
+	linkAddr    string
+}
+
+func startFeed(t *testing.T, o feedOpts) *feed {
+	t.Helper()
+	if o.rate == 0 {
+		o.rate = 20_000
+	}
+	if o.instruments == 0 {
+		o.instruments = 8
+	}
+	f := &feed{t: t, groupA: o.groupA, groupB: o.groupB, tp: o.tp, done: make(chan error, 1)}
+	if !f.groupA.IsValid() {
+		f.groupA, f.groupB = mcasttest.FreeGroup(t), mcasttest.FreeGroup(t)
+	}
+	if f.tp == nil {
+		var err error
+		if f.tp, err = pki.NewTestPKI("127.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := synth.New(synth.Config{Instruments: o.instruments, Levels: 50, Rate: o.rate, Seed: o.seed + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pub, err = publisher.New(publisher.Config{
+		Channel:        3,
+		A:              publisher.LineConfig{Group: f.groupA, Interface: mcasttest.Interface, Loopback: true},
+		B:              publisher.LineConfig{Group: f.groupB, Interface: mcasttest.Interface, Loopback: true},
+		Heartbeat:      20 * time.Millisecond,
+		ChecksumEvery:  50 * time.Millisecond,
+		RetransmitAddr: or(o.rtxAddr, "127.0.0.1:0"),
+		LinkAddr:       or(o.linkAddr, "127.0.0.1:0"),
+		LinkTLS:        f.tp.ServerTLS(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.src = src
+	t.Cleanup(f.stop)
+	return f
+}
+
+// run starts publishing (after the subscriber was started, for a clean
+// start from sequence 1; before, for a late join).
+func (f *feed) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	go func() { f.done <- f.pub.Run(ctx, f.src) }()
+}
+
+// stop ends the session (idempotent).
+func (f *feed) stop() {
+	if f.cancel == nil {
+		return
+	}
+	f.cancel()
+	if err := <-f.done; err != nil {
+		f.t.Errorf("publisher: %v", err)
+	}
+	f.cancel = nil
+}
+
+// config returns a subscriber config for this feed: both lines, NACK over
+// UDP, snapshots over the link.
+func (f *feed) config(h Handler, faultsA, faultsB *fault.Config) Config {
+	return Config{
+		Channel: 3,
+		Lines: []Line{
+			{Group: f.groupA, Interface: mcasttest.Interface, Faults: faultsA},
+			{Group: f.groupB, Interface: mcasttest.Interface, Faults: faultsB},
+		},
+		RetransmitAddr: netip.MustParseAddrPort(f.pub.RetransmitAddr()),
+		Link:           &Link{Addr: f.pub.LinkAddr(), TLS: f.tp.ClientTLS()},
+		Handler:        h,
+	}
+}
+
+// running is a subscriber under test.
+type running struct {
+	sub    *Subscriber
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startSub(t *testing.T, cfg Config) *running {
+	t.Helper()
+	sub, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{sub: sub, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- sub.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+func (r *running) stop(t *testing.T) {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	if err := <-r.done; err != nil {
+		t.Errorf("subscriber Run: %v", err)
+	}
+	r.cancel = nil
+}
+
+// recorder is a Handler that keeps the event kinds and resets seen.
+type recorder struct {
+	mu     sync.Mutex
+	kinds  map[EventKind]int
+	resets []ResetReason
+	seqs   int // Level/Trade events whose sequence did not follow the previous one without a reset between
+	last   uint64
+}
+
+func newRecorder() *recorder { return &recorder{kinds: map[EventKind]int{}} }
+
+func (r *recorder) HandleEvent(e *Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.kinds[e.Kind]++
+	switch e.Kind {
+	case EventReset:
+		r.resets = append(r.resets, e.Reset)
+		r.last = 0
+	case EventRecovered:
+		r.last = e.Seq
+	case EventLevel, EventTrade, EventDefinition, EventStatus:
+		if e.Seq <= r.last {
+			r.seqs++ // a sequence delivered twice or backwards
+		}
+		r.last = e.Seq
+	}
+}
+
+func (r *recorder) count(k EventKind) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.kinds[k]
+}
+
+func (r *recorder) resetReasons() []ResetReason {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]ResetReason(nil), r.resets...)
+}
+
+// waitFor polls cond with a generous deadline: never a timing assertion.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// booksMatch stops the feed, waits until the subscriber applied its last
+// sequence, and compares every book with the publisher's by checksum.
+func booksMatch(t *testing.T, f *feed, r *running) {
+	t.Helper()
+	// A recovery needs the publisher: let it finish before the end.
+	waitFor(t, "the subscriber to be in step", func() bool {
+		st := r.sub.Stats()
+		return !st.Recovering && st.AppliedSeq > 0
+	})
+	f.stop()
+	pubSums, pubSeq, err := f.pub.BookChecksums(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, fmt.Sprintf("the subscriber to apply up to %d", pubSeq), func() bool {
+		st := r.sub.Stats()
+		return st.AppliedSeq >= pubSeq
+	})
+	sums, err := r.sub.BookSums(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sums.Recovering || sums.Seq != pubSeq {
+		t.Fatalf("subscriber at seq %d (recovering %v), publisher at %d", sums.Seq, sums.Recovering, pubSeq)
+	}
+	if len(sums.Sums) != len(pubSums) {
+		t.Fatalf("subscriber has %d books, publisher %d", len(sums.Sums), len(pubSums))
+	}
+	for id, want := range pubSums {
+		if got := sums.Sums[id]; got != want {
+			t.Fatalf("instrument %d: subscriber book %08x, publisher %08x", id, got, want)
+		}
+	}
+}
+
+// checkNoLeak waits for the goroutine count to come back to base.
+func checkNoLeak(t *testing.T, base int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func or(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}
