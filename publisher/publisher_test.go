@@ -82,8 +82,8 @@ func readLine(t *testing.T, r *mcast.Receiver, c *capture, done chan<- struct{})
 }
 
 func TestPublisherEndToEnd(t *testing.T) {
-	recvA, groupA := mcasttest.Listen(t)
-	recvB, groupB := mcasttest.Listen(t)
+	recvA, groupA := listen(t)
+	recvB, groupB := listen(t)
 	tp, err := pki.NewTestPKI("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
@@ -356,4 +356,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// listen joins a fresh group on lo at a free port.
+func listen(t *testing.T) (*mcast.Receiver, netip.AddrPort) {
+	t.Helper()
+	r, err := mcast.Listen(mcast.RecvConfig{Group: netip.AddrPortFrom(mcasttest.Group(t), 0), Interface: mcasttest.Interface})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, r.LocalAddr()
 }
