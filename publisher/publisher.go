@@ -223,9 +223,6 @@ func (p *Publisher) KillLine(i int, kill bool) {
 	}
 }
 
-// nextSeq returns the next sequence the sequencer will assign.
-func (p *Publisher) nextSeq() uint64 { return p.stats.next.Load() }
-
 // wireHeader returns the header every live packet of this publisher starts from.
 func (p *Publisher) wireHeader(f wire.Flags, seq uint64) wire.Header {
 	return wire.Header{Flags: f, Channel: p.cfg.Channel, Session: p.cfg.Session, Seq: seq}

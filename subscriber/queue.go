@@ -10,15 +10,14 @@ import (
 // item is one hand-off from the arbiter to the dispatcher: a delivered
 // packet (copied), an arbiter event, or a snapshot packet from the link.
 type item struct {
-	kind     itemKind
-	buf      []byte
-	pkt      wire.Packet
-	skip     int
-	line     int
-	rxTime   int64
-	ev       gap.Event
-	overrun  bool // the first item after the queue overflowed
-	snapshot bool // a snapshot packet (pkt) from the link
+	kind    itemKind
+	buf     []byte
+	pkt     wire.Packet
+	skip    int
+	line    int
+	rxTime  int64
+	ev      gap.Event
+	overrun bool // the first item after the queue overflowed
 }
 
 type itemKind uint8
