@@ -205,8 +205,11 @@ func TestParseHeartbeat(t *testing.T) {
 		t.Fatalf("heartbeat %+v", p.Header)
 	}
 	it := p.Messages()
-	if it.Next() || it.Next() {
+	if it.Next() {
 		t.Fatal("a heartbeat has messages")
+	}
+	if it.Next() {
+		t.Fatal("Next after the end found a message")
 	}
 	var zero wire.Iter
 	if zero.Next() {

@@ -1,6 +1,9 @@
 package wire
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // Split cuts the packet pkt at message boundaries into packets of at most
 // limit bytes and hands them to emit in order (DESIGN.md, "Packet header": a
@@ -33,40 +36,43 @@ func Split(pkt []byte, limit int, buf []byte, emit func(part []byte) error) erro
 		return fmt.Errorf("wire: split into %d-byte packets: a %d-byte header leaves no room for a message: %w",
 			limit, HeaderLen, ErrTooLarge)
 	}
-	i := 0
-	for it := p.Messages(); it.Next(); i++ {
-		if m := it.Message(); m.Len() > room {
+	// Every message must fit a part on its own: check before emitting anything.
+	for off, i := HeaderLen, 0; off < len(pkt); i++ {
+		l := int(binary.LittleEndian.Uint16(pkt[off:]))
+		if l > room {
 			return fmt.Errorf("wire: split into %d-byte packets: message %d (%v) is %d bytes, over the %d left after the header: %w",
-				limit, i, m.Type(), m.Len(), room, ErrTooLarge)
+				limit, i, Type(pkt[off+2]), l, room, ErrTooLarge)
 		}
+		off += l
 	}
 
 	if cap(buf) < limit {
 		buf = make([]byte, 0, limit)
 	}
 	sequenced := p.Sequenced()
-	// start is the index of the current part's first message, n its count.
-	start, n := 0, 0
-	finish := func(part []byte) []byte {
+	// Each part is the header and the run of messages pkt[off:end], n of
+	// them, the first with index first.
+	for off, first := HeaderLen, 0; off < len(pkt); {
+		end, n := off, 0
+		for end < len(pkt) {
+			l := int(binary.LittleEndian.Uint16(pkt[end:]))
+			if end+l-off > room {
+				break
+			}
+			end += l
+			n++
+		}
+		// The header is copied afresh for every part: emit may have
+		// patched the last one's.
+		part := append(append(buf[:0], pkt[:HeaderLen]...), pkt[off:end]...)
 		SetCount(part, uint16(n))
 		if sequenced {
-			SetSeq(part, p.Seq+uint64(start))
+			SetSeq(part, p.Seq+uint64(first))
 		}
-		return part
-	}
-	part := append(buf[:0], pkt[:HeaderLen]...)
-	for it := p.Messages(); it.Next(); {
-		m := it.Message().Bytes()
-		if len(part)+len(m) > limit {
-			if err := emit(finish(part)); err != nil {
-				return err
-			}
-			// Copy the header afresh: emit may have patched the last part's.
-			part = append(buf[:0], pkt[:HeaderLen]...)
-			start, n = start+n, 0
+		if err := emit(part); err != nil {
+			return err
 		}
-		part = append(part, m...)
-		n++
+		off, first = end, first+n
 	}
-	return emit(finish(part))
+	return nil
 }
