@@ -42,8 +42,13 @@ func Parse(b []byte) (Packet, error) {
 // Bytes returns the whole encoded packet.
 func (p Packet) Bytes() []byte { return p.b }
 
-// Body returns the encoded messages after the header.
-func (p Packet) Body() []byte { return p.b[HeaderLen:] }
+// Body returns the encoded messages after the header (nil for the zero Packet).
+func (p Packet) Body() []byte {
+	if len(p.b) < HeaderLen {
+		return nil
+	}
+	return p.b[HeaderLen:]
+}
 
 // Messages returns an iterator over the packet's messages.
 func (p Packet) Messages() Iter {

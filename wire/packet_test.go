@@ -211,6 +211,13 @@ func TestParseHeartbeat(t *testing.T) {
 	if it.Next() {
 		t.Fatal("Next after the end found a message")
 	}
+	var zeroPkt wire.Packet
+	if zeroPkt.Body() != nil || zeroPkt.Bytes() != nil {
+		t.Fatal("the zero Packet has bytes")
+	}
+	if it := zeroPkt.Messages(); it.Next() {
+		t.Fatal("the zero Packet has messages")
+	}
 	var zero wire.Iter
 	if zero.Next() {
 		t.Fatal("the zero Iter has messages")
