@@ -20,6 +20,10 @@ type StreamConfig struct {
 	// (line RepairLine is not watched). It runs with the stream locked: it
 	// must be quick and must not call back into the Stream.
 	OnLineState func(line int, up bool)
+	// AfterTick, if set, is called by Run after a Tick (which may have
+	// delivered held packets or reported losses), with the stream unlocked:
+	// the owner's chance to consume what the Sink was given.
+	AfterTick func()
 }
 
 // Stream is an [Arbiter] made safe for its owner's goroutines: line readers
@@ -147,8 +151,10 @@ func (s *Stream) Run(ctx context.Context) error {
 		now := time.Now()
 		s.mu.Lock()
 		ns := now.UnixNano()
+		ticked := false
 		if d, ok := s.arb.Deadline(); ok && d <= ns {
 			s.arb.Tick(ns)
+			ticked = true
 		}
 		if !now.Before(nextCheck) {
 			s.checkLines(ns)
@@ -160,6 +166,9 @@ func (s *Stream) Run(ctx context.Context) error {
 		}
 		s.arb.TakeKick()
 		s.mu.Unlock()
+		if ticked && s.cfg.AfterTick != nil {
+			s.cfg.AfterTick()
+		}
 		t.Reset(max(wait, 0))
 		select {
 		case <-ctx.Done():

@@ -229,7 +229,7 @@ func booksMatch(t *testing.T, f *feed, r *running) {
 	}
 	for id, want := range pubSums {
 		if got := sums.Sums[id]; got != want {
-			t.Fatalf("instrument %d: subscriber book %08x, publisher %08x", id, got, want)
+			t.Fatalf("instrument %d: subscriber book %08x, publisher %08x; stats %+v", id, got, want, r.sub.Stats())
 		}
 	}
 }

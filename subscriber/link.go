@@ -87,16 +87,19 @@ func (l *linkLine) packet(p wire.Packet, rx int64) {
 		l.s.snapshotPacket(p, rx)
 	case p.Has(wire.FlagRetransmission):
 		l.s.stream.Offer(gap.RepairLine, p, rx)
+		l.s.tryDispatch()
 	case p.Seq == 0 && p.Count == 1:
 		it := p.Messages()
 		if it.Next() && it.Message().Type() == wire.TypeRetransmitReject {
 			if r, err := wire.DecodeRetransmitReject(it.Message().Bytes()); err == nil {
 				l.s.stream.Reject(r, rx)
+				l.s.tryDispatch()
 			}
 		}
 	default:
 		if l.cfg.Live {
 			l.s.stream.Offer(l.index, p, rx)
+			l.s.tryDispatch()
 		}
 	}
 }

@@ -16,10 +16,11 @@ import (
 // the stream under one lock: no goroutine hand-off between the socket and
 // the arbiter.
 type lineReader struct {
-	index  int
-	recv   *mcast.Receiver
-	faults *fault.Injector
-	stream *gap.Stream
+	index    int
+	recv     *mcast.Receiver
+	faults   *fault.Injector
+	stream   *gap.Stream
+	dispatch func() // runs the dispatcher here if no other goroutine does
 
 	malformed atomic.Uint64
 	datagrams atomic.Uint64
@@ -59,6 +60,7 @@ func (r *lineReader) run() error {
 			}
 		}
 		r.stream.OfferBatch(r.index, pkts, rx)
+		r.dispatch()
 	}
 }
 

@@ -46,12 +46,19 @@ func (d *dispatcher) requestSnapshot() {
 	}
 }
 
-// hold keeps a delivery for after the snapshot. If the backlog grows past
-// its bound it is dropped: replaying what follows then finds a hole, and a
-// newer snapshot is asked.
+// hold keeps a delivery for after the snapshot. The backlog is bounded:
+// past heldMax the oldest half is dropped, so what is kept is always the
+// newest stretch of the feed, which a snapshot taken meanwhile can meet.
 func (d *dispatcher) hold(it *item) {
 	if len(d.held) >= d.heldMax {
-		d.releaseHeld()
+		half := len(d.held) / 2
+		for _, old := range d.held[:half] {
+			d.s.q.release(old)
+		}
+		n := copy(d.held, d.held[half:])
+		clear(d.held[n:])
+		d.held = d.held[:n]
+		d.s.stats.heldDropped.Add(uint64(half))
 	}
 	d.held = append(d.held, it)
 }
@@ -105,6 +112,14 @@ func (d *dispatcher) snapshotPacket(it *item) {
 // the arbiter stops chasing anything older, and the held deliveries after
 // it are applied.
 func (d *dispatcher) finishSnapshot(session, lastSeq uint64) {
+	if len(d.held) > 0 && d.firstHeld() > lastSeq+1 {
+		// The backlog was cut and starts after what the snapshot reflects:
+		// the snapshot is already too old. Ask for a newer one and keep
+		// holding; the application was told of the reset already.
+		d.s.stats.snapshotsStale.Add(1)
+		d.requestSnapshot()
+		return
+	}
 	d.s.stats.snapshots.Add(1)
 	d.setRecovering(false)
 	d.snapDue = time.Time{}
@@ -146,4 +161,11 @@ func (d *dispatcher) finishSnapshot(session, lastSeq uint64) {
 func (d *dispatcher) setRecovering(v bool) {
 	d.recovering = v
 	d.s.stats.recovering.Store(v)
+}
+
+// firstHeld returns the sequence of the first message the held backlog
+// brings.
+func (d *dispatcher) firstHeld() uint64 {
+	it := d.held[0]
+	return it.pkt.Seq + uint64(it.skip)
 }

@@ -14,6 +14,7 @@ type counters struct {
 	snapshotsIgnored, lineDowns              atomic.Uint64
 	resets                                   [ResetSnapshotFailed + 1]atomic.Uint64
 	recovering                               atomic.Bool
+	heldDropped, snapshotsStale              atomic.Uint64
 }
 
 // LineStats are one line's counters: the arbiter's view (which line won)
@@ -43,6 +44,8 @@ type Stats struct {
 	UnrecoveredResets  uint64 // resets without a link to fetch a snapshot from
 	Resets             map[string]uint64
 	QueueDrops         uint64 // deliveries dropped because the handler was behind
+	HeldDropped        uint64 // deliveries dropped from the backlog kept during a recovery
+	StaleSnapshots     uint64 // snapshots older than the backlog, fetched again
 	LinkDials          uint64
 	LinkDrops          uint64
 	Retransmit         gap.ClientStats // the UDP retransmit client, if any
@@ -63,6 +66,8 @@ func (s *Subscriber) Stats() Stats {
 		Snapshots:          s.stats.snapshots.Load(),
 		UnrecoveredResets:  s.stats.unrecovered.Load(),
 		QueueDrops:         s.q.drops.Load(),
+		HeldDropped:        s.stats.heldDropped.Load(),
+		StaleSnapshots:     s.stats.snapshotsStale.Load(),
 		Resets:             map[string]uint64{},
 	}
 	for i := range g.Lines {

@@ -27,15 +27,17 @@ type Subscriber struct {
 	q       *queue
 	lat     *latencies
 	disp    dispatcher
+	dmu     sync.Mutex // held by whichever goroutine runs the dispatcher
 	stats   counters
 
-	runOnce sync.Once
-	lineEvt chan lineEvent
-	sumReq  chan chan BookSums
-	onDisp  chan func(*dispatcher) // runs a function on the dispatcher goroutine (tests)
-	snaps   chan *item             // snapshot packets from the link, never dropped
-	quit    <-chan struct{}        // Run's context is done
-	stopped chan struct{} // closed when Run has returned
+	runOnce  sync.Once
+	lineEvt  chan lineEvent
+	sumReq   chan chan BookSums
+	onDisp   chan func(*dispatcher) // runs a function on the dispatcher goroutine (tests)
+	snaps    chan *item             // snapshot packets from the link, never dropped
+	snapKick chan struct{}          // a snapshot packet is waiting
+	quit     <-chan struct{}        // Run's context is done
+	stopped  chan struct{}          // closed when Run has returned
 }
 
 type lineEvent struct {
@@ -49,15 +51,16 @@ func New(cfg Config) (*Subscriber, error) {
 		return nil, err
 	}
 	s := &Subscriber{
-		cfg:     cfg,
-		log:     cfg.Logger.With("channel", cfg.Channel),
-		q:       newQueue(cfg.Queue),
-		lat:     newLatencies(),
-		lineEvt: make(chan lineEvent, 64),
-		sumReq:  make(chan chan BookSums),
-		onDisp:  make(chan func(*dispatcher)),
-		snaps:   make(chan *item, 64),
-		stopped: make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger.With("channel", cfg.Channel),
+		q:        newQueue(cfg.Queue),
+		lat:      newLatencies(),
+		lineEvt:  make(chan lineEvent, 64),
+		sumReq:   make(chan chan BookSums),
+		onDisp:   make(chan func(*dispatcher)),
+		snaps:    make(chan *item, 64),
+		snapKick: make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
 	}
 	lines := len(cfg.Lines)
 	if cfg.Link != nil {
@@ -84,6 +87,7 @@ func New(cfg Config) (*Subscriber, error) {
 		Config:      gcfg,
 		LineTimeout: cfg.LineTimeout,
 		OnLineState: s.lineState,
+		AfterTick:   s.tryDispatch,
 	}, s.q)
 	if err != nil {
 		s.close()
@@ -100,7 +104,7 @@ func New(cfg Config) (*Subscriber, error) {
 			s.close()
 			return nil, fmt.Errorf("subscriber: line %d (%s on %s): %w", i, l.Group, l.Interface, err)
 		}
-		lr := &lineReader{index: i, recv: r, stream: s.stream}
+		lr := &lineReader{index: i, recv: r, stream: s.stream, dispatch: s.tryDispatch}
 		s.readers = append(s.readers, lr)
 		if l.Faults != nil {
 			if lr.faults, err = fault.New(*l.Faults); err != nil {
@@ -160,6 +164,8 @@ func (s *Subscriber) BookSums(ctx context.Context) (BookSums, error) {
 			return BookSums{}, ctx.Err()
 		}
 	case <-s.stopped:
+		s.dmu.Lock()
+		defer s.dmu.Unlock()
 		return s.disp.checksums(), nil
 	case <-ctx.Done():
 		return BookSums{}, ctx.Err()
@@ -213,7 +219,9 @@ func (s *Subscriber) run(ctx context.Context) error {
 	<-ctx.Done()
 	s.close() // unblocks the readers
 	wg.Wait()
+	s.dmu.Lock()
 	s.disp.releaseHeld()
+	s.dmu.Unlock()
 	return first
 }
 
@@ -228,6 +236,11 @@ func (s *Subscriber) snapshotPacket(p wire.Packet, rx int64) {
 	select {
 	case s.snaps <- it:
 	case <-s.quit:
+		return
+	}
+	select {
+	case s.snapKick <- struct{}{}:
+	default:
 	}
 }
 
@@ -236,6 +249,10 @@ type rtxHandler struct{ s *Subscriber }
 
 func (h rtxHandler) Retransmission(p wire.Packet, rx int64) {
 	h.s.stream.Offer(gap.RepairLine, p, rx)
+	h.s.tryDispatch()
 }
 
-func (h rtxHandler) Reject(r wire.RetransmitReject) { h.s.stream.Reject(r, time.Now().UnixNano()) }
+func (h rtxHandler) Reject(r wire.RetransmitReject) {
+	h.s.stream.Reject(r, time.Now().UnixNano())
+	h.s.tryDispatch()
+}

@@ -171,7 +171,7 @@ func TestSlowHandlerOverrunRecovers(t *testing.T) {
 		rec.HandleEvent(e)
 	})
 	cfg := f.config(h, nil, nil)
-	cfg.Queue = 64
+	cfg.Queue = 256
 	r := startSub(t, cfg)
 	f.run()
 	waitFor(t, "the queue to overrun", func() bool { return r.sub.Stats().QueueDrops > 0 })
