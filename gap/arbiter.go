@@ -51,6 +51,11 @@ type Config struct {
 	// the stream starts at S and the consumer recovers by snapshot.
 	// 0 = 2048; negative = never backfill.
 	JoinBackfill int
+	// OnRepair, if set, is called for every hole filled (by another line or
+	// a retransmission) with how long it was open and how many NACKs it
+	// took: the recovery-time histogram of the loss drill. It runs on the
+	// arbiter's owner, locked: keep it quick.
+	OnRepair func(open time.Duration, nacks int)
 	// Requester sends NACKs. nil means no retransmit server: a hole only the
 	// other lines can fill is given up after Window plus MaxRetries RTOs.
 	Requester Requester
@@ -298,7 +303,7 @@ func (a *Arbiter) offerData(line int, ls *LineStats, p wire.Packet, now int64) {
 		if a.held.len() > 0 {
 			a.drain()
 		}
-		a.afterAdvance()
+		a.afterAdvance(now)
 		return
 	}
 	// Ahead of a hole.
@@ -307,7 +312,7 @@ func (a *Arbiter) offerData(line int, ls *LineStats, p wire.Packet, now int64) {
 		// recovers by snapshot) and look at p again.
 		a.stats.Overflows++
 		for a.held.len() > 0 && a.held.full(len(p.Bytes())) {
-			a.giveUpFront(LostOverflow)
+			a.giveUpFront(LostOverflow, now)
 		}
 		if line == RepairLine {
 			a.stats.Retransmitted-- // counted again below
@@ -391,9 +396,9 @@ func (a *Arbiter) drain() {
 
 // afterAdvance closes holes that delivery went past and reports an end of
 // session once everything before it was delivered.
-func (a *Arbiter) afterAdvance() {
+func (a *Arbiter) afterAdvance(now int64) {
 	if len(a.holes) > 0 {
-		a.closeHoles()
+		a.closeHoles(now)
 	}
 	if a.eos != 0 {
 		a.checkEOS()
@@ -430,7 +435,7 @@ func (a *Arbiter) lost(first, count uint64, r LostReason) {
 
 // skipTo gives up every hole before seq, delivering the held packets between
 // them in order, and reporting each hole as lost.
-func (a *Arbiter) skipTo(seq uint64, r LostReason) {
+func (a *Arbiter) skipTo(seq uint64, r LostReason, now int64) {
 	for i := range a.holes {
 		if a.holes[i].first < seq {
 			a.holes[i].lost = true
@@ -458,18 +463,18 @@ func (a *Arbiter) skipTo(seq uint64, r LostReason) {
 		a.known = a.next
 	}
 	a.drain()
-	a.afterAdvance()
+	a.afterAdvance(now)
 }
 
 // giveUpFront gives up the oldest open hole (or, with none recorded, the
 // stretch before the first held packet).
-func (a *Arbiter) giveUpFront(r LostReason) {
+func (a *Arbiter) giveUpFront(r LostReason, now int64) {
 	if len(a.holes) > 0 {
-		a.skipTo(a.holes[0].end, r)
+		a.skipTo(a.holes[0].end, r, now)
 		return
 	}
 	if a.held.len() > 0 {
-		a.skipTo(a.held.front().pkt.Seq, r)
+		a.skipTo(a.held.front().pkt.Seq, r, now)
 	}
 }
 
@@ -483,12 +488,17 @@ func (a *Arbiter) Advance(seq uint64) {
 	for a.held.len() > 0 && a.held.front().pkt.End() <= seq {
 		a.held.popFront()
 	}
+	for i := range a.holes {
+		if a.holes[i].first < seq {
+			a.holes[i].lost = true // skipped, not repaired
+		}
+	}
 	a.next = seq
 	if a.known < seq {
 		a.known = seq
 	}
 	a.drain()
-	a.afterAdvance()
+	a.afterAdvance(0)
 }
 
 // Stats returns a copy of the counters.

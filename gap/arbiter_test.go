@@ -141,7 +141,13 @@ func TestArbiterOtherLineFillsHoleWithoutNack(t *testing.T) {
 
 func TestArbiterNackAfterWindowAndRepair(t *testing.T) {
 	r := &recordingRequester{}
-	a, c := newTestArbiter(t, Config{Requester: r, Window: time.Millisecond})
+	var repairs []time.Duration
+	a, c := newTestArbiter(t, Config{Requester: r, Window: time.Millisecond, OnRepair: func(d time.Duration, nacks int) {
+		if nacks != 1 {
+			t.Errorf("repair after %d NACKs, want 1", nacks)
+		}
+		repairs = append(repairs, d)
+	}})
 	a.Offer(0, pkt(t, testSession, 1, 2), 0)
 	a.Offer(0, pkt(t, testSession, 10, 2), 0) // 3..9 missing
 	a.Offer(0, pkt(t, testSession, 14, 2), 0) // 12..13 missing: coalesced (gap of 2 < 16)
@@ -159,6 +165,10 @@ func TestArbiterNackAfterWindowAndRepair(t *testing.T) {
 	st := a.Stats()
 	if st.Retransmitted != 2 || st.Repair.Won != 2 || st.SRTT != (7*5000+6000)/8 || st.OpenHoles != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+	// Both holes opened at 0 and closed when their retransmission came.
+	if len(repairs) != 2 || repairs[0] != time.Millisecond+5000 || repairs[1] != time.Millisecond+6000 {
+		t.Fatalf("repair times %v", repairs)
 	}
 }
 

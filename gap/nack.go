@@ -2,6 +2,7 @@ package gap
 
 import (
 	"math"
+	"time"
 
 	"github.com/tickcast/tickcast/wire"
 )
@@ -11,6 +12,7 @@ import (
 // inside it is worked out from the held packets when it is NACKed.
 type hole struct {
 	first, end uint64
+	opened     int64 // when the hole was found
 	due        int64 // next action: NACK, or give up once attempts reach MaxRetries
 	sent       int64 // when the first NACK went out (for the RTT sample; 0 = none pending)
 	attempts   int
@@ -21,16 +23,19 @@ type hole struct {
 // arbitration window unless a line fills it first.
 func (a *Arbiter) openHole(first, end uint64, now int64) {
 	a.stats.Gaps++
-	a.holes = append(a.holes, hole{first: first, end: end, due: now + int64(a.cfg.Window)})
+	a.holes = append(a.holes, hole{first: first, end: end, opened: now, due: now + int64(a.cfg.Window)})
 	a.kick = true
 }
 
-// closeHoles drops the holes that delivery went past.
-func (a *Arbiter) closeHoles() {
+// closeHoles drops the holes that delivery went past at now.
+func (a *Arbiter) closeHoles(now int64) {
 	i := 0
 	for i < len(a.holes) && a.holes[i].end <= a.next {
-		if !a.holes[i].lost {
+		if h := &a.holes[i]; !h.lost {
 			a.stats.GapsFilled++
+			if a.cfg.OnRepair != nil && now != 0 && now >= h.opened {
+				a.cfg.OnRepair(time.Duration(now-h.opened), h.attempts)
+			}
 		}
 		i++
 	}
@@ -115,7 +120,7 @@ func (a *Arbiter) Tick(now int64) {
 		}
 	}
 	if giveUp >= 0 {
-		a.skipTo(a.holes[giveUp].end, LostRetries)
+		a.skipTo(a.holes[giveUp].end, LostRetries, now)
 	}
 	var req wire.RetransmitRequest
 	j := 0 // index into held, which is sorted like the holes
@@ -228,7 +233,7 @@ func (a *Arbiter) Reject(r wire.RetransmitReject, now int64) {
 		case wire.RejectNotAllowed:
 			reason = LostRetries
 		}
-		a.skipTo(a.holes[last].end, reason)
+		a.skipTo(a.holes[last].end, reason, now)
 	default:
 		wait := a.rto(1)
 		if r.Reason == wire.RejectRateLimited && r.RetryAfterMs > 0 {
