@@ -8,7 +8,3 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return usagef("not built yet")
 }
-
-func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return usagef("not built yet")
-}
