@@ -63,6 +63,12 @@ type Config struct {
 	// KernelTimestamps records the kernel receive time of every datagram
 	// (SO_TIMESTAMPNS), so network and Go scheduling latency show apart.
 	KernelTimestamps bool
+	// BusyPoll reads every line from one goroutine that spins on
+	// non-blocking recvmmsg instead of parking between packets (DESIGN.md,
+	// "Optional spinning"): the lowest latency, especially on VMs where
+	// waking an idle vCPU takes tens of µs, at the cost of one core kept
+	// busy. false = readers block and cost nothing when idle.
+	BusyPoll bool
 	// Handler receives the events; nil = events are only counted (books and
 	// latency are still kept).
 	Handler Handler

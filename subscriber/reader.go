@@ -1,8 +1,10 @@
 package subscriber
 
 import (
+	"context"
 	"errors"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -13,8 +15,8 @@ import (
 )
 
 // lineReader reads one multicast line with recvmmsg and offers each batch to
-// the stream under one lock: no goroutine hand-off between the socket and
-// the arbiter.
+// the stream under one lock, then runs the dispatcher on the same goroutine:
+// no goroutine hand-off between the socket and the handler.
 type lineReader struct {
 	index    int
 	recv     *mcast.Receiver
@@ -22,15 +24,22 @@ type lineReader struct {
 	stream   *gap.Stream
 	dispatch func() // runs the dispatcher here if no other goroutine does
 
+	pkts  []wire.Packet
+	rx    []int64
+	views [][]byte
+
 	malformed atomic.Uint64
 	datagrams atomic.Uint64
 }
 
-// run reads until the socket is closed.
+func (r *lineReader) init() {
+	r.pkts = make([]wire.Packet, 0, 1024)
+	r.rx = make([]int64, 0, 1024)
+	r.views = make([][]byte, 0, 1024)
+}
+
+// run reads until the socket is closed, parking between batches.
 func (r *lineReader) run() error {
-	pkts := make([]wire.Packet, 0, 256)
-	rx := make([]int64, 0, 256)
-	views := make([][]byte, 0, 256)
 	for {
 		dgs, err := r.recv.ReadBatch()
 		if err != nil {
@@ -39,37 +48,79 @@ func (r *lineReader) run() error {
 			}
 			return err
 		}
-		now := time.Now().UnixNano()
-		r.datagrams.Add(uint64(len(dgs)))
-		pkts, rx = pkts[:0], rx[:0]
-		if r.faults != nil {
-			views = views[:0]
-			for i := range dgs {
-				views = append(views, dgs[i].Data)
-			}
-			for _, b := range r.faults.Apply(now, views) {
-				pkts, rx = r.parse(pkts, rx, b, now)
-			}
-		} else {
-			for i := range dgs {
-				t := now
-				if dgs[i].KernelTime != 0 {
-					t = dgs[i].KernelTime
-				}
-				pkts, rx = r.parse(pkts, rx, dgs[i].Data, t)
-			}
-		}
-		r.stream.OfferBatch(r.index, pkts, rx)
-		r.dispatch()
+		r.process(dgs)
 	}
 }
 
+// pollLines is the busy-polling reader (Config.BusyPoll): one goroutine
+// spins over every line's socket with non-blocking recvmmsg and never parks,
+// so no packet waits for a sleeping vCPU to wake. It costs a core.
+func pollLines(ctx context.Context, readers []*lineReader) error {
+	done := ctx.Done()
+	for idle := 0; ; {
+		got := false
+		for _, r := range readers {
+			dgs, err := r.recv.TryReadBatch()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return nil
+				}
+				return err
+			}
+			if len(dgs) > 0 {
+				r.process(dgs)
+				got = true
+			}
+		}
+		if got {
+			idle = 0
+			continue
+		}
+		if idle++; idle&1023 == 0 {
+			select {
+			case <-done:
+				return nil
+			default:
+			}
+			runtime.Gosched() // let the other goroutines of this process run
+		}
+	}
+}
+
+// process validates a batch of datagrams, offers it to the stream and
+// dispatches what it delivered.
+func (r *lineReader) process(dgs []mcast.Datagram) {
+	now := time.Now().UnixNano()
+	r.datagrams.Add(uint64(len(dgs)))
+	r.pkts, r.rx = r.pkts[:0], r.rx[:0]
+	if r.faults != nil {
+		r.views = r.views[:0]
+		for i := range dgs {
+			r.views = append(r.views, dgs[i].Data)
+		}
+		for _, b := range r.faults.Apply(now, r.views) {
+			r.parse(b, now)
+		}
+	} else {
+		for i := range dgs {
+			t := now
+			if dgs[i].KernelTime != 0 {
+				t = dgs[i].KernelTime
+			}
+			r.parse(dgs[i].Data, t)
+		}
+	}
+	r.stream.OfferBatch(r.index, r.pkts, r.rx)
+	r.dispatch()
+}
+
 // parse validates one datagram; a malformed one is counted and dropped.
-func (r *lineReader) parse(pkts []wire.Packet, rx []int64, b []byte, t int64) ([]wire.Packet, []int64) {
+func (r *lineReader) parse(b []byte, t int64) {
 	p, err := wire.Parse(b)
 	if err != nil {
 		r.malformed.Add(1)
-		return pkts, rx
+		return
 	}
-	return append(pkts, p), append(rx, t)
+	r.pkts = append(r.pkts, p)
+	r.rx = append(r.rx, t)
 }

@@ -105,6 +105,7 @@ func New(cfg Config) (*Subscriber, error) {
 			return nil, fmt.Errorf("subscriber: line %d (%s on %s): %w", i, l.Group, l.Interface, err)
 		}
 		lr := &lineReader{index: i, recv: r, stream: s.stream, dispatch: s.tryDispatch}
+		lr.init()
 		s.readers = append(s.readers, lr)
 		if l.Faults != nil {
 			if lr.faults, err = fault.New(*l.Faults); err != nil {
@@ -196,12 +197,20 @@ func (s *Subscriber) run(ctx context.Context) error {
 			f()
 		}()
 	}
-	for _, r := range s.readers {
+	if s.cfg.BusyPoll && len(s.readers) > 0 {
 		start(func() {
-			if err := r.run(); err != nil && ctx.Err() == nil {
-				fail(fmt.Errorf("subscriber: line %d: %w", r.index, err))
+			if err := pollLines(ctx, s.readers); err != nil && ctx.Err() == nil {
+				fail(fmt.Errorf("subscriber: busy poll: %w", err))
 			}
 		})
+	} else {
+		for _, r := range s.readers {
+			start(func() {
+				if err := r.run(); err != nil && ctx.Err() == nil {
+					fail(fmt.Errorf("subscriber: line %d: %w", r.index, err))
+				}
+			})
+		}
 	}
 	if s.rtx != nil {
 		start(func() {

@@ -72,6 +72,20 @@ func TestLossDuplicationReorderOnBothLines(t *testing.T) {
 		st.Gap.Gaps, st.Gap.GapsFilled, st.Gap.Nacks, st.Gap.Retransmitted, st.LostMessages, st.Snapshots)
 }
 
+func TestBusyPoll(t *testing.T) {
+	f := startFeed(t, feedOpts{})
+	a := &fault.Config{DropRate: 0.02, Seed: 5}
+	cfg := f.config(nil, a, nil)
+	cfg.BusyPoll = true
+	r := startSub(t, cfg)
+	f.run()
+	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 5000 })
+	booksMatch(t, f, r)
+	if st := r.sub.Stats(); st.Lines[0].Datagrams == 0 || st.Lines[1].Datagrams == 0 {
+		t.Fatalf("busy poll did not read both lines: %+v", st.Lines)
+	}
+}
+
 func TestDeadLineA(t *testing.T) {
 	f := startFeed(t, feedOpts{})
 	rec := newRecorder()

@@ -43,6 +43,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var faultsA, faultsB faultFlag
 	fs.Var(&faultsA, "a-faults", "inject faults on line A at the subscriber, e.g. drop=0.01")
 	fs.Var(&faultsB, "b-faults", "inject faults on line B at the subscriber, e.g. drop=0.01")
+	busyPoll := fs.Bool("busy-poll", false, "the subscriber spins on its sockets: lowest latency, costs a core")
 	quiet := fs.Bool("quiet", false, "print only the summary")
 	logger := logFlags(fs, stderr)
 	if err := parse(fs, args); err != nil {
@@ -96,6 +97,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		RetransmitAddr:   netip.MustParseAddrPort(pub.RetransmitAddr()),
 		Link:             &subscriber.Link{Addr: pub.LinkAddr(), TLS: tp.ClientTLS()},
 		KernelTimestamps: true,
+		BusyPoll:         *busyPoll,
 		Handler:          v,
 		Logger:           log,
 	})

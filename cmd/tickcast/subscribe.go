@@ -46,6 +46,7 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	key := fs.String("key", "", "link: client key (PEM)")
 	ca := fs.String("ca", "", "link: the operator's CA certificate (PEM)")
 	window := fs.Duration("window", 200*time.Microsecond, "arbitration window before a hole is NACKed")
+	busyPoll := fs.Bool("busy-poll", false, "spin on the sockets instead of parking: lowest latency, costs a core")
 	timestamps := fs.Bool("timestamps", true, "record kernel receive timestamps (network latency apart from Go scheduling)")
 	format := fs.String("format", "text", "output: text (live view) or json (one event per line)")
 	top := fs.Int("top", 10, "text: instruments shown")
@@ -74,6 +75,7 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		RetransmitAddr:   rtx.ap,
 		Window:           *window,
 		KernelTimestamps: *timestamps,
+		BusyPoll:         *busyPoll,
 		Logger:           log,
 	}
 	for _, l := range []*lineFlags{a, b} {

@@ -3,10 +3,13 @@
 package mcast
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/net/ipv4"
 )
@@ -37,9 +40,17 @@ func (r *Receiver) setup(cfg *RecvConfig) error {
 	return nil
 }
 
-// readBatch fills r.batch with the next datagrams and returns how many.
-func (r *Receiver) readBatch() (int, error) {
+// readBatch fills r.batch with the next datagrams and returns how many
+// (with wait false, 0 when none was queued: a deadline in the past).
+func (r *Receiver) readBatch(wait bool) (int, error) {
+	if !wait {
+		r.conn.SetReadDeadline(time.Now())
+		defer r.conn.SetReadDeadline(time.Time{})
+	}
 	n, err := r.pc.ReadBatch(r.br.msgs, 0)
+	if !wait && errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}

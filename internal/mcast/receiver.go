@@ -107,21 +107,41 @@ func Listen(cfg RecvConfig) (*Receiver, error) {
 //	defer stop()
 func (r *Receiver) ReadBatch() ([]Datagram, error) {
 	for {
-		n, err := r.readBatch()
+		n, err := r.readBatch(true)
 		if err != nil {
 			return nil, fmt.Errorf("mcast: read %s: %w", r.local, err)
 		}
 		if n > 0 {
-			var b uint64
-			for i := range r.batch[:n] {
-				b += uint64(len(r.batch[i].Data))
-			}
-			r.datagrams.Add(uint64(n))
-			r.bytes.Add(b)
-			r.batches.Add(1)
-			return r.batch[:n], nil
+			return r.count(n), nil
 		}
 	}
+}
+
+// TryReadBatch is ReadBatch without the wait: it returns at once, with no
+// datagrams if none is queued. A busy-polling reader spins on it instead of
+// parking in the scheduler, which on a VM saves the wake-up of an idle vCPU
+// (tens of µs) at the cost of a core.
+func (r *Receiver) TryReadBatch() ([]Datagram, error) {
+	n, err := r.readBatch(false)
+	if err != nil {
+		return nil, fmt.Errorf("mcast: read %s: %w", r.local, err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return r.count(n), nil
+}
+
+// count updates the counters for a batch of n and returns it.
+func (r *Receiver) count(n int) []Datagram {
+	var b uint64
+	for i := range r.batch[:n] {
+		b += uint64(len(r.batch[i].Data))
+	}
+	r.datagrams.Add(uint64(n))
+	r.bytes.Add(b)
+	r.batches.Add(1)
+	return r.batch[:n]
 }
 
 // SetReadDeadline makes a ReadBatch blocked past t return an error matching

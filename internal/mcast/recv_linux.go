@@ -21,6 +21,7 @@ type batchReader struct {
 	oob   []byte   // oobSize per datagram
 
 	recvFn func(fd uintptr) bool // r.recv, bound once so Read does not allocate
+	tryFn  func(fd uintptr) bool // r.tryRecv, likewise
 	used   int                   // headers the last call filled (to reset)
 	n      int                   // result of the last call
 	err    error
@@ -70,6 +71,7 @@ func (r *Receiver) setup(cfg *RecvConfig) error {
 	}
 	b.used = n
 	b.recvFn = b.recv
+	b.tryFn = b.tryRecv
 	r.batch = make([]Datagram, n)
 	return nil
 }
@@ -103,11 +105,24 @@ func (b *batchReader) recv(fd uintptr) bool {
 	}
 }
 
+// tryRecv is recv without the wait: nothing queued reads nothing.
+func (b *batchReader) tryRecv(fd uintptr) bool {
+	if !b.recv(fd) {
+		b.n, b.err = 0, nil
+	}
+	return true
+}
+
 // readBatch fills r.batch with the next datagrams and returns how many; 0
-// when every datagram read was truncated.
-func (r *Receiver) readBatch() (int, error) {
+// when every datagram read was truncated, or, with wait false, when none
+// was queued.
+func (r *Receiver) readBatch(wait bool) (int, error) {
 	b := &r.br
-	if err := b.rc.Read(b.recvFn); err != nil {
+	fn := b.recvFn
+	if !wait {
+		fn = b.tryFn
+	}
+	if err := b.rc.Read(fn); err != nil {
 		return 0, err
 	}
 	if b.err != nil {
