@@ -17,6 +17,11 @@ type inst struct {
 	book   book.Book
 	status wire.Status
 	snap   bool // touched by the snapshot being applied
+	// synced: the book is complete (rebuilt from a BookClear, a snapshot or
+	// the session's start). Only a synced book is checked against the
+	// publisher's checksums: without a link to fetch a snapshot, a reset
+	// leaves books partial until the source clears them again.
+	synced bool
 }
 
 // dispatcher owns the books: it applies the in-order stream, checks
@@ -32,6 +37,7 @@ type dispatcher struct {
 
 	session uint64
 	expect  uint64 // next sequence to apply; 0 = nothing joined yet
+	whole   bool   // instruments first seen now start synced (the feed was followed from a complete state)
 
 	recovering bool // a snapshot is awaited (mirrored in stats for other goroutines)
 	reason     ResetReason
@@ -42,7 +48,7 @@ type dispatcher struct {
 }
 
 func (d *dispatcher) get(id uint32) *inst {
-	return d.insts.Get(id, func(in *inst) { in.def.Instrument = id })
+	return d.insts.Get(id, func(in *inst) { in.def.Instrument, in.synced = id, d.whole })
 }
 
 // tryDispatch drains the queue on the calling goroutine unless another
@@ -161,10 +167,12 @@ func (d *dispatcher) arbiterEvent(e gap.Event) {
 		switch {
 		case e.Seq <= 1 && prev == 0 && e.Prev == 0:
 			// A fresh start: the session's first messages define everything.
+			d.setWhole()
 		case e.Seq <= 1:
 			// A new session from its start: drop the old books, the new
 			// session rebuilds them from sequence 1.
 			d.reset(ResetSession)
+			d.setWhole()
 			d.emitRecovered(0)
 		case prev != 0 || e.Prev != 0:
 			d.startRecovery(ResetSession)
@@ -243,6 +251,7 @@ func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime, now i
 		c := m.BookClear()
 		in := d.get(c.Instrument)
 		in.book.Clear()
+		in.synced = true
 	case wire.TypeInstrumentDef:
 		def := m.InstrumentDef()
 		in := d.get(def.Instrument)
@@ -267,6 +276,15 @@ func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime, now i
 	}
 }
 
+// setWhole marks every book complete: the stream is followed from a state
+// that defines all of them (a session's start, a snapshot).
+func (d *dispatcher) setWhole() {
+	d.whole = true
+	for _, in := range d.insts.All() {
+		in.synced = true
+	}
+}
+
 func (d *dispatcher) defOf(in *inst) {
 	if in.hasDef {
 		d.ev.Def = &in.def
@@ -277,6 +295,10 @@ func (d *dispatcher) defOf(in *inst) {
 // BookChecksum): a disagreement means the book is wrong, so recover.
 func (d *dispatcher) checksum(c wire.BookChecksum) {
 	in := d.get(c.Instrument)
+	if !in.synced {
+		d.s.stats.checksumsSkipped.Add(1)
+		return
+	}
 	d.s.stats.checksums.Add(1)
 	if in.book.Checksum() == c.CRC && in.book.Depth(wire.Bid) == int(c.Bids) && in.book.Depth(wire.Ask) == int(c.Asks) {
 		return

@@ -23,9 +23,15 @@ func (d *dispatcher) startRecovery(r ResetReason) {
 	d.reset(r)
 	if d.s.link == nil {
 		// No snapshot source: go on from here with empty books, which the
-		// source's next BookClear per instrument makes whole again.
-		d.s.stats.unrecovered.Add(1)
-		d.s.log.Warn("no link configured for snapshots: books restart empty", "reason", r.String())
+		// source's next BookClear per instrument makes whole again; until
+		// then their checksums are not checked.
+		if d.s.stats.unrecovered.Add(1) == 1 {
+			d.s.log.Warn("no link configured for snapshots: books restart empty and fill as the source clears them; configure a link to recover", "reason", r.String())
+		}
+		d.whole = false
+		for _, in := range d.insts.All() {
+			in.synced = false
+		}
 		d.setRecovering(false)
 		d.expect = 0
 		d.emitRecovered(0)
@@ -91,7 +97,7 @@ func (d *dispatcher) snapshotPacket(it *item) {
 		case wire.TypeBookClear:
 			in := d.get(m.BookClear().Instrument)
 			in.book.Clear()
-			in.snap = true
+			in.snap, in.synced = true, true
 		case wire.TypeLevelUpdate:
 			u := m.LevelUpdate()
 			d.get(u.Instrument).book.Apply(u.Side, u.Price, u.Qty)
@@ -122,6 +128,7 @@ func (d *dispatcher) finishSnapshot(session, lastSeq uint64) {
 	}
 	d.s.stats.snapshots.Add(1)
 	d.setRecovering(false)
+	d.setWhole()
 	d.snapDue = time.Time{}
 	if d.session == 0 {
 		d.session = session

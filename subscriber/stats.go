@@ -15,6 +15,7 @@ type counters struct {
 	resets                                   [ResetSnapshotFailed + 1]atomic.Uint64
 	recovering                               atomic.Bool
 	heldDropped, snapshotsStale              atomic.Uint64
+	checksumsSkipped                         atomic.Uint64
 }
 
 // LineStats are one line's counters: the arbiter's view (which line won)
@@ -39,6 +40,7 @@ type Stats struct {
 	LostMessages       uint64 // messages the arbiter gave up (each followed by a snapshot)
 	ChecksumChecks     uint64
 	ChecksumMismatches uint64
+	ChecksumsSkipped   uint64 // checksums of books not yet complete (after a reset without a link)
 	SnapshotRequests   uint64
 	Snapshots          uint64 // snapshots applied
 	UnrecoveredResets  uint64 // resets without a link to fetch a snapshot from
@@ -62,6 +64,7 @@ func (s *Subscriber) Stats() Stats {
 		LostMessages:       s.stats.lostMessages.Load(),
 		ChecksumChecks:     s.stats.checksums.Load(),
 		ChecksumMismatches: s.stats.mismatches.Load(),
+		ChecksumsSkipped:   s.stats.checksumsSkipped.Load(),
 		SnapshotRequests:   s.stats.snapshotRequests.Load(),
 		Snapshots:          s.stats.snapshots.Load(),
 		UnrecoveredResets:  s.stats.unrecovered.Load(),

@@ -127,6 +127,24 @@ func TestLateJoinRecoversBySnapshot(t *testing.T) {
 	}
 }
 
+func TestLateJoinWithoutLinkIsOneReset(t *testing.T) {
+	f := startFeed(t, feedOpts{})
+	f.run()
+	waitFor(t, "the feed to be well under way", func() bool { return f.pub.Stats().NextSeq > 10000 })
+	rec := newRecorder()
+	cfg := f.config(rec, nil, nil)
+	cfg.Link = nil
+	r := startSub(t, cfg)
+	waitFor(t, "checksums to pass by", func() bool { return r.sub.Stats().ChecksumsSkipped > 20 })
+	st := r.sub.Stats()
+	if got := rec.resetReasons(); len(got) != 1 || got[0] != ResetLateJoin {
+		t.Fatalf("resets %v, want one late join", got)
+	}
+	if st.ChecksumMismatches != 0 || st.UnrecoveredResets != 1 || st.Snapshots != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 func TestPublisherRestartNewSession(t *testing.T) {
 	rtx, lnk := freePort(t), freePort(t)
 	f1 := startFeed(t, feedOpts{rtxAddr: rtx, linkAddr: lnk})
