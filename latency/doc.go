@@ -15,7 +15,10 @@
 // [Summary.String]; [Recorder.WriteHgrm] writes the standard .hgrm percentile
 // distribution that HdrHistogram's plotting tools read. [Recorder.Interval]
 // takes the samples recorded since the previous call, for periodic reports,
-// and [Recorder.Merge] combines recorders.
+// and [Recorder.Merge] combines recorders. A recorder encodes to JSON and
+// back ([Recorder.MarshalJSON]) with its exact statistics, so processes can
+// send each other histograms (the benchmark's children do), and
+// [Recorder.Percentiles] gives the points of a percentile-distribution plot.
 //
 // The subscriber keeps one recorder per measurement (receive time − packet
 // send time; receive time − exchange time; kernel receive timestamp − send
