@@ -2,9 +2,287 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tickcast/tickcast/bench/drill"
+	"github.com/tickcast/tickcast/publisher"
 )
 
+const drillUsage = `Usage: tickcast drill failover|loss|restart [flags]
+
+Drills break the feed on purpose and check that the subscriber keeps its
+promises. Each runs a synthetic publisher and a subscriber in this process on
+loopback multicast (a private pair of groups in 239/8 on lo, TTL 0, random
+ports), for a bounded time, then ends the session, waits for the subscriber to
+apply the last sequence and compares every book with the publisher's.
+
+  failover  line A (or B) stops sending mid-stream
+  loss      both lines lose packets at random, repaired by the other line or NACK
+  restart   the publisher restarts with a new session on the same groups and ports
+
+It prints a short table and PASS or FAIL (exit status 1), and writes the
+figures as JSON with --json. Run 'tickcast drill <drill> --help' for its flags.
+
+Examples:
+  tickcast drill failover --rate 600000 --duration 10s --kill a --at 5s
+  tickcast drill loss --loss-a 0.05 --loss-b 0.05 --rate 100000 --duration 10s --json loss.json
+  tickcast drill restart --rate 100000 --duration 10s --at 5s
+`
+
+const drillJSONNotes = `
+JSON (--json): "sent", "delivered", "lost", "app_gaps", "line_down_detected_ms",
+"max_latency_us", "books_match", and more figures besides (latency_us, gaps,
+resets, line_downs, checksums, …); null where a figure does not apply.
+PASS means: nothing lost, the books match the publisher's, and the drill's own
+promise below.`
+
+const failoverNotes = `
+The publisher's line A (or B) sender stops at --at while the subscriber runs;
+the subscriber must carry on from the other line.
+PASS: lost 0, app_gaps 0, books_match true, and the dead line reported down
+(line_down_detected_ms: from the kill to the subscriber's line-down event).
+` + drillJSONNotes + `
+
+Example:
+  tickcast drill failover --rate 600000 --duration 10s --kill a --at 5s --json failover.json
+`
+
+const lossNotes = `
+Each subscriber line loses packets at random, independently (injected in the
+subscriber as they are received, each line with its own seed). Holes are filled
+by the other line or by NACK to the publisher's UDP retransmit server.
+PASS: lost 0, app_gaps 0, books_match true.
+` + drillJSONNotes + `
+The loss drill adds "nacks", "retransmitted", "recovery_us" {p50, p99, p999,
+max, count} (how long each hole stayed open, from the arbiter) and
+"nack_recovery_us" (the same for holes that needed a NACK).
+
+Example:
+  tickcast drill loss --loss-a 0.01 --loss-b 0.01 --rate 100000 --duration 10s
+`
+
+const restartNotes = `
+At --at the publisher stops gracefully (end of session); after --pause a new
+publisher starts a new session on the same groups, retransmit port and link
+port, with another synthetic market. The subscriber runs throughout and must
+follow the new session.
+PASS: lost 0, books_match true against the NEW publisher, 2 sessions joined.
+` + drillJSONNotes + `
+The restart drill adds "sessions" and "resync_ms" (from the old publisher's
+stop to the subscriber's first event of the new session).
+
+Example:
+  tickcast drill restart --rate 100000 --duration 10s --at 5s
+`
+
+// drillFlags are the flags every drill takes.
+type drillFlags struct {
+	fs          *flag.FlagSet
+	rate        *float64
+	duration    *time.Duration
+	instruments *int
+	levels      *int
+	iface       *string
+	lineTimeout *time.Duration
+	settle      *time.Duration
+	seed        *int64
+	jsonPath    *string
+	quiet       *bool
+	logger      func() (*slog.Logger, error)
+}
+
+func newDrillFlags(name, notes string, stdout, stderr io.Writer) *drillFlags {
+	fs := newFlags("drill "+name, "drill "+name+" [flags]", notes, stdout)
+	d := &drillFlags{fs: fs}
+	d.rate = fs.Float64("rate", 100_000, "messages per second from the synthetic source")
+	d.duration = fs.Duration("duration", 10*time.Second, "how long the feed runs")
+	d.instruments = fs.Int("instruments", 20, "number of instruments")
+	d.levels = fs.Int("levels", 200, "levels per side")
+	d.iface = fs.String("iface", "lo", "interface of the multicast lines (TTL 0)")
+	d.lineTimeout = fs.Duration("line-timeout", 300*time.Millisecond, "the subscriber marks a line down after this long without a packet")
+	d.settle = fs.Duration("settle", 30*time.Second, "at the end, longest wait for the subscriber to apply the last sequence")
+	d.seed = fs.Int64("seed", 1, "seed of the synthetic market and of the injected loss")
+	d.jsonPath = fs.String("json", "", "write the figures as JSON to this file (- = standard output, the table then goes to standard error)")
+	d.quiet = fs.Bool("quiet", false, "print only the table, not the steps as they happen")
+	d.logger = logFlags(fs, stderr)
+	if f := fs.Lookup("log-level"); f != nil {
+		// A drill reports through its table: only warnings by default.
+		f.DefValue = "warn"
+		f.Value.Set("warn")
+	}
+	return d
+}
+
+// feed parses args and checks the common flags.
+func (d *drillFlags) feed(args []string) (drill.Feed, error) {
+	if err := parse(d.fs, args); err != nil {
+		return drill.Feed{}, err
+	}
+	switch {
+	case !(*d.rate > 0):
+		return drill.Feed{}, usagef("--rate %v: must be positive", *d.rate)
+	case *d.duration <= 0:
+		return drill.Feed{}, usagef("--duration %v: must be positive", *d.duration)
+	case *d.instruments <= 0:
+		return drill.Feed{}, usagef("--instruments %d: must be positive", *d.instruments)
+	case *d.levels <= 0:
+		return drill.Feed{}, usagef("--levels %d: must be positive", *d.levels)
+	case *d.lineTimeout <= 0:
+		return drill.Feed{}, usagef("--line-timeout %v: must be positive", *d.lineTimeout)
+	case *d.settle <= 0:
+		return drill.Feed{}, usagef("--settle %v: must be positive", *d.settle)
+	case *d.iface == "":
+		return drill.Feed{}, usagef("--iface: required")
+	}
+	log, err := d.logger()
+	if err != nil {
+		return drill.Feed{}, err
+	}
+	return drill.Feed{
+		Rate: *d.rate, Duration: *d.duration, Instruments: *d.instruments, Levels: *d.levels,
+		Interface: *d.iface, LineTimeout: *d.lineTimeout, Settle: *d.settle, Seed: *d.seed, Logger: log,
+	}, nil
+}
+
+// checkAt checks a point in time flag: 0 = the middle of the run.
+func checkAt(name string, at, duration time.Duration) error {
+	if at < 0 || at >= duration {
+		return usagef("--%s %v: must be within --duration %v", name, at, duration)
+	}
+	return nil
+}
+
 func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return usagef("not built yet")
+	if len(args) == 0 {
+		return usagef("which drill? want failover, loss or restart")
+	}
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		fmt.Fprint(stdout, drillUsage)
+		return errHelp
+	case "failover":
+		return runFailover(ctx, args[1:], stdout, stderr)
+	case "loss":
+		return runLoss(ctx, args[1:], stdout, stderr)
+	case "restart":
+		return runRestart(ctx, args[1:], stdout, stderr)
+	}
+	return usagef("unknown drill %q: want failover, loss or restart", args[0])
+}
+
+func runFailover(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	d := newDrillFlags("failover", failoverNotes, stdout, stderr)
+	kill := d.fs.String("kill", "a", "the line whose sender stops: a or b")
+	at := d.fs.Duration("at", 0, "when the line stops, from the start (0 = the middle of --duration)")
+	feed, err := d.feed(args)
+	if err != nil {
+		return err
+	}
+	cfg := drill.FailoverConfig{Feed: feed, At: *at}
+	switch strings.ToLower(*kill) {
+	case "a":
+		cfg.Line = publisher.LineA
+	case "b":
+		cfg.Line = publisher.LineB
+	default:
+		return usagef("--kill %q: want a or b", *kill)
+	}
+	if err := checkAt("at", *at, feed.Duration); err != nil {
+		return err
+	}
+	return d.report(ctx, "failover", func(ctx context.Context, progress io.Writer) (drill.Report, error) {
+		cfg.Progress = progress
+		return drill.Failover(ctx, cfg)
+	}, stdout, stderr)
+}
+
+func runLoss(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	d := newDrillFlags("loss", lossNotes, stdout, stderr)
+	lossA := d.fs.Float64("loss-a", 0.01, "probability, 0..1, that a packet is lost on line A")
+	lossB := d.fs.Float64("loss-b", 0.01, "probability, 0..1, that a packet is lost on line B")
+	feed, err := d.feed(args)
+	if err != nil {
+		return err
+	}
+	for name, p := range map[string]float64{"loss-a": *lossA, "loss-b": *lossB} {
+		if !(p >= 0 && p <= 1) {
+			return usagef("--%s %v: want a probability between 0 and 1 (0.01 = 1%%)", name, p)
+		}
+	}
+	cfg := drill.LossConfig{Feed: feed, LossA: *lossA, LossB: *lossB}
+	return d.report(ctx, "loss", func(ctx context.Context, progress io.Writer) (drill.Report, error) {
+		cfg.Progress = progress
+		return drill.Loss(ctx, cfg)
+	}, stdout, stderr)
+}
+
+func runRestart(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	d := newDrillFlags("restart", restartNotes, stdout, stderr)
+	at := d.fs.Duration("at", 0, "when the publisher restarts, from the start (0 = the middle of --duration)")
+	pause := d.fs.Duration("pause", 0, "how long no publisher runs before the new one starts")
+	feed, err := d.feed(args)
+	if err != nil {
+		return err
+	}
+	if err := checkAt("at", *at, feed.Duration); err != nil {
+		return err
+	}
+	start := *at
+	if start == 0 {
+		start = feed.Duration / 2
+	}
+	if *pause < 0 || start+*pause >= feed.Duration {
+		return usagef("--pause %v: must not be negative, and the new publisher must start within --duration %v", *pause, feed.Duration)
+	}
+	cfg := drill.RestartConfig{Feed: feed, At: *at, Pause: *pause}
+	return d.report(ctx, "restart", func(ctx context.Context, progress io.Writer) (drill.Report, error) {
+		cfg.Progress = progress
+		return drill.Restart(ctx, cfg)
+	}, stdout, stderr)
+}
+
+// report runs the drill, writes its JSON and table, and turns FAIL into an
+// error (exit status 1).
+func (d *drillFlags) report(ctx context.Context, name string, run func(context.Context, io.Writer) (drill.Report, error), stdout, stderr io.Writer) error {
+	out := stdout
+	if *d.jsonPath == "-" {
+		out = stderr
+	}
+	progress := out
+	if *d.quiet {
+		progress = io.Discard
+	}
+	rep, err := run(ctx, progress)
+	if err != nil {
+		return err
+	}
+	if *d.jsonPath != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		b = append(b, '\n')
+		if *d.jsonPath == "-" {
+			if _, err := stdout.Write(b); err != nil {
+				return err
+			}
+		} else if err := os.WriteFile(*d.jsonPath, b, 0o644); err != nil {
+			return fmt.Errorf("write --json %s: %w", *d.jsonPath, err)
+		}
+	}
+	fmt.Fprintln(out)
+	if err := rep.WriteText(out); err != nil {
+		return err
+	}
+	if f := rep.Failures(); len(f) > 0 {
+		return fmt.Errorf("%s drill failed: %s", name, strings.Join(f, "; "))
+	}
+	return nil
 }

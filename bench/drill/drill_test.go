@@ -1,0 +1,217 @@
+package drill
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickcast/tickcast/publisher"
+)
+
+// The drills end to end, at low rates for a few seconds each: a real
+// publisher and subscriber on lo, real multicast, real UDP NACKs and a real
+// QUIC link. The tests check what each drill reports and that its JSON is
+// complete and consistent; never how fast anything was.
+
+// testFeed is a small, short feed whose logs go to the test log.
+func testFeed(t *testing.T) Feed {
+	return Feed{
+		Rate:        20_000,
+		Duration:    3 * time.Second,
+		Instruments: 8,
+		Levels:      50,
+		Settle:      60 * time.Second, // generous: this VM stalls at random
+		Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Progress:    testWriter{t},
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// fields marshals r and returns its JSON object, failing if a key is missing.
+func fields(t *testing.T, r any, keys ...string) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range append([]string{"sent", "delivered", "lost", "app_gaps", "line_down_detected_ms", "max_latency_us", "books_match"}, keys...) {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON has no %q: %s", k, b)
+		}
+	}
+	t.Logf("%s", b)
+	return m
+}
+
+// consistent checks what every drill promises.
+func consistent(t *testing.T, rep Report, r *Result) {
+	t.Helper()
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", text.String())
+	if r.Sent == 0 || r.Delivered == 0 || r.Delivered > r.Sent {
+		t.Errorf("sent %d, delivered %d", r.Sent, r.Delivered)
+	}
+	if !r.BooksMatch || r.Mismatch != "" {
+		t.Errorf("books do not match: %s", r.Mismatch)
+	}
+	if r.Lost != 0 {
+		t.Errorf("lost %d", r.Lost)
+	}
+	if r.Latency.Count == 0 || r.MaxLatencyUs != r.Latency.Max || r.Latency.P50 > r.Latency.P99 || r.Latency.P99 > r.Latency.Max {
+		t.Errorf("latency %+v, max %v", r.Latency, r.MaxLatencyUs)
+	}
+	if f := rep.Failures(); len(f) != 0 {
+		t.Errorf("failures %q", f)
+	}
+	if !strings.Contains(text.String(), "PASS  "+r.Drill) {
+		t.Errorf("no PASS line:\n%s", text.String())
+	}
+}
+
+func TestFailoverLineB(t *testing.T) {
+	t.Parallel()
+	cfg := FailoverConfig{Feed: testFeed(t), Line: publisher.LineB, At: time.Second}
+	r, err := Failover(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := fields(t, r, "killed_line", "killed_at_ms")
+	consistent(t, r, &r.Result)
+	if r.Delivered != r.Sent {
+		t.Errorf("a dead line lost nothing, yet delivered %d of %d", r.Delivered, r.Sent)
+	}
+	if r.AppGaps != 0 {
+		t.Errorf("app gaps %d", r.AppGaps)
+	}
+	if r.LineDownDetectedMs == nil || *r.LineDownDetectedMs <= 0 || m["line_down_detected_ms"] == nil {
+		t.Errorf("line B down not detected: %v", m["line_down_detected_ms"])
+	}
+	if r.Line != "B" || r.LineDowns[1] == 0 {
+		t.Errorf("line %s, downs %v", r.Line, r.LineDowns)
+	}
+}
+
+func TestLossFivePercent(t *testing.T) {
+	t.Parallel()
+	cfg := LossConfig{Feed: testFeed(t), LossA: 0.05, LossB: 0.05}
+	cfg.Duration = 4 * time.Second
+	r, err := Loss(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := fields(t, r, "nacks", "retransmitted", "recovery_us")
+	consistent(t, r, &r.Result)
+	if r.AppGaps != 0 {
+		t.Errorf("app gaps %d", r.AppGaps)
+	}
+	if r.Gaps == 0 || r.Nacks == 0 || r.Retransmitted == 0 {
+		t.Errorf("5%% loss on both lines, yet gaps %d, NACKs %d, retransmitted %d", r.Gaps, r.Nacks, r.Retransmitted)
+	}
+	rec, _ := m["recovery_us"].(map[string]any)
+	for _, k := range []string{"p50", "p99", "max"} {
+		if _, ok := rec[k].(float64); !ok {
+			t.Errorf("recovery_us has no %s: %v", k, rec)
+		}
+	}
+	for name, p := range map[string]Percentiles{"recovery": r.RecoveryUs, "nack recovery": r.NackRecoveryUs} {
+		if p.Count == 0 || p.P50 > p.P99 || p.P99 > p.P999 || p.P999 > p.Max {
+			t.Errorf("%s percentiles out of order: %+v", name, p)
+		}
+	}
+	if r.NackRecoveryUs.Count > r.RecoveryUs.Count {
+		t.Errorf("more holes repaired by NACK (%d) than in all (%d)", r.NackRecoveryUs.Count, r.RecoveryUs.Count)
+	}
+}
+
+func TestRestartNewSession(t *testing.T) {
+	t.Parallel()
+	cfg := RestartConfig{Feed: testFeed(t), At: 1500 * time.Millisecond, Pause: 500 * time.Millisecond}
+	cfg.Duration = 4 * time.Second
+	r, err := Restart(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields(t, r, "sessions", "resync_ms")
+	consistent(t, r, &r.Result)
+	if r.Sessions != 2 {
+		t.Errorf("sessions %d, want 2", r.Sessions)
+	}
+	if r.ResyncMs == nil || *r.ResyncMs < 500 {
+		t.Errorf("resync %v: the new session started after a 500ms pause", r.ResyncMs)
+	}
+	if r.Resets["new session"] != 1 {
+		t.Errorf("resets %v, want one new session", r.Resets)
+	}
+}
+
+// TestNoGoroutineLeft runs alone (not parallel) so that the goroutine count
+// means something.
+func TestNoGoroutineLeft(t *testing.T) {
+	base := runtime.NumGoroutine()
+	cfg := FailoverConfig{Feed: testFeed(t)}
+	cfg.Duration = time.Second
+	if _, err := Failover(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCancelStopsTheDrill(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	cfg := LossConfig{Feed: testFeed(t), LossA: 0.01}
+	cfg.Duration = time.Hour
+	if _, err := Loss(ctx, cfg); err != context.DeadlineExceeded {
+		t.Fatalf("err %v, want the context's", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	ctx := context.Background()
+	f := Feed{Duration: time.Second}
+	for name, run := range map[string]func() error{
+		"negative rate": func() error { _, err := Failover(ctx, FailoverConfig{Feed: Feed{Rate: -1}}); return err },
+		"line C":        func() error { _, err := Failover(ctx, FailoverConfig{Feed: f, Line: 2}); return err },
+		"kill after end": func() error {
+			_, err := Failover(ctx, FailoverConfig{Feed: f, At: 2 * time.Second})
+			return err
+		},
+		"loss above 1":  func() error { _, err := Loss(ctx, LossConfig{Feed: f, LossB: 1.5}); return err },
+		"negative loss": func() error { _, err := Loss(ctx, LossConfig{Feed: f, LossA: -0.1}); return err },
+		"pause past end": func() error {
+			_, err := Restart(ctx, RestartConfig{Feed: f, At: 500 * time.Millisecond, Pause: time.Second})
+			return err
+		},
+		"negative settle": func() error { _, err := Restart(ctx, RestartConfig{Feed: Feed{Settle: -1}}); return err },
+	} {
+		if err := run(); err == nil || !strings.HasPrefix(err.Error(), "drill: ") {
+			t.Errorf("%s: err %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package drill
+
+import (
+	"context"
+	"time"
+)
+
+// Restart runs the restart drill: at cfg.At the publisher stops gracefully
+// (end of session) and, after cfg.Pause, a new publisher starts a new
+// session on the same groups, retransmit port and link port, with another
+// synthetic market. The subscriber, which runs throughout, must follow the
+// new session from its sequence 1 (or by snapshot over the link, had it
+// joined late), lose nothing, and end with every book equal to the NEW
+// publisher's. It returns an error only if the drill could not run (or ctx
+// ended); a broken promise is in [RestartResult.Failures].
+func Restart(ctx context.Context, cfg RestartConfig) (*RestartResult, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	r, err := newRig(cfg.Feed)
+	if err != nil {
+		return nil, err
+	}
+	old, err := r.newSession(cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	pr := newProbe()
+	rs, err := r.subscribe(ctx, old, pr, nil, nil, nil)
+	if err != nil {
+		r.discard(old)
+		return nil, err
+	}
+	defer rs.stop()
+	r.run(ctx, old)
+	defer old.end()
+	r.progress("restart drill: %.0f msg/s for %v, line A %s, line B %s on %s; the publisher restarts at %v",
+		cfg.Rate, cfg.Duration, r.groupA, r.groupB, cfg.Interface, cfg.At)
+
+	if err := r.sleepUntil(ctx, cfg.At); err != nil {
+		return nil, err
+	}
+	stopped := time.Now()
+	if err := old.end(); err != nil {
+		return nil, err
+	}
+	sent := old.pub.Stats().Messages
+	r.progress("publisher stopped (session %d ended at sequence %d)", old.pub.Session(), sent)
+	if err := r.sleepUntil(ctx, cfg.At+cfg.Pause); err != nil {
+		return nil, err
+	}
+	s, err := r.newSession(cfg.Seed + 1)
+	if err != nil {
+		return nil, err
+	}
+	r.run(ctx, s)
+	defer s.end()
+	r.progress("new publisher started (session %d) on %s and %s, retransmit %s, link %s",
+		s.pub.Session(), r.groupA, r.groupB, r.rtxAddr, r.linkAddr)
+
+	if err := r.sleepUntil(ctx, cfg.Duration); err != nil {
+		return nil, err
+	}
+	v, err := r.finish(ctx, s, rs, pr)
+	if err != nil {
+		return nil, err
+	}
+	sent += s.pub.Stats().Messages
+	res, err := r.report("restart", sent, cfg.Duration-cfg.Pause, rs, pr, v)
+	if err != nil {
+		return nil, err
+	}
+	out := &RestartResult{Result: res, Sessions: rs.sub.Stats().Gap.Sessions, AtMs: millis(cfg.At)}
+	if d, ok := pr.downWithin(stopped, r.ended); ok {
+		ms := millis(d)
+		out.LineDownDetectedMs = &ms
+	}
+	if t, ok := pr.sessionSeen(s.pub.Session()); ok {
+		ms := millis(t.Sub(stopped))
+		out.ResyncMs = &ms
+	}
+	return out, nil
+}
