@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/publisher"
 )
 
@@ -31,6 +32,12 @@ type Feed struct {
 	// Settle bounds each wait after the source stopped: for the subscriber
 	// to catch up, then to apply the last sequence; 0 = 30s.
 	Settle time.Duration
+	// Gap tunes the subscriber's arbiter ([subscriber.Config.Gap]): NACK
+	// retries and RTO bounds (the time a hole may take before it is given
+	// up), and the buffer of packets held ahead of a hole (when it
+	// overflows, the oldest hole is given up). The zero value is the
+	// library's defaults; OnRepair is the drill's own.
+	Gap gap.Config
 	// Seed seeds the synthetic market (a restart's new session uses
 	// Seed+1) and the injected loss.
 	Seed int64
@@ -74,6 +81,10 @@ func (f *Feed) normalize() error {
 	}
 	if f.LineTimeout < 0 {
 		return fmt.Errorf("drill: LineTimeout %v is negative", f.LineTimeout)
+	}
+	if f.Gap.MaxHeldPackets < 0 || f.Gap.MaxRetries < 0 || f.Gap.MaxRTO < 0 {
+		return fmt.Errorf("drill: Gap.MaxHeldPackets %d / MaxRetries %d / MaxRTO %v: must not be negative",
+			f.Gap.MaxHeldPackets, f.Gap.MaxRetries, f.Gap.MaxRTO)
 	}
 	if f.Settle == 0 {
 		f.Settle = 30 * time.Second

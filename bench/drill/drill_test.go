@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/publisher"
 )
 
@@ -18,8 +19,15 @@ import (
 // complete and consistent; never how fast anything was.
 
 // testFeed is a small, short feed whose logs go to the test log.
+//
+// Its subscriber gets a generous NACK budget: a hole may take about ten
+// seconds of retries and a large backlog before it is given up. The
+// library's default budget (six NACKs, at most 50ms apart) is wall-clock
+// time, and this shared VM, running the race detector, sometimes starves
+// the process for longer than that; "lost 0" must not depend on timing.
 func testFeed(t *testing.T) Feed {
 	return Feed{
+		Gap:         gap.Config{MaxRetries: 20, MaxRTO: time.Second, MaxHeldPackets: 16384},
 		Rate:        20_000,
 		Duration:    3 * time.Second,
 		Instruments: 8,
@@ -77,6 +85,9 @@ func consistent(t *testing.T, rep Report, r *Result) {
 	}
 	if r.Latency.Count == 0 || r.MaxLatencyUs != r.Latency.Max || r.Latency.P50 > r.Latency.P99 || r.Latency.P99 > r.Latency.Max {
 		t.Errorf("latency %+v, max %v", r.Latency, r.MaxLatencyUs)
+	}
+	if d := r.Diagnostics; len(d.LineSent) != 2 || len(d.LineReceived) != 2 || d.LineSent[0] == 0 || d.LineReceived[1] == 0 {
+		t.Errorf("diagnostics %+v", d)
 	}
 	if f := rep.Failures(); len(f) != 0 {
 		t.Errorf("failures %q", f)
@@ -209,6 +220,10 @@ func TestConfigErrors(t *testing.T) {
 			return err
 		},
 		"negative settle": func() error { _, err := Restart(ctx, RestartConfig{Feed: Feed{Settle: -1}}); return err },
+		"negative retries": func() error {
+			_, err := Loss(ctx, LossConfig{Feed: Feed{Gap: gap.Config{MaxRetries: -1}}})
+			return err
+		},
 	} {
 		if err := run(); err == nil || !strings.HasPrefix(err.Error(), "drill: ") {
 			t.Errorf("%s: err %v", name, err)

@@ -51,7 +51,7 @@ func Failover(ctx context.Context, cfg FailoverConfig) (*FailoverResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.report("failover", s.pub.Stats().Messages, cfg.Duration, rs, pr, v)
+	res, err := r.report("failover", cfg.Duration, rs, pr, v, s)
 	if err != nil {
 		return nil, err
 	}

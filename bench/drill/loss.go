@@ -49,7 +49,7 @@ func Loss(ctx context.Context, cfg LossConfig) (*LossResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.report("loss", s.pub.Stats().Messages, cfg.Duration, rs, pr, v)
+	res, err := r.report("loss", cfg.Duration, rs, pr, v, s)
 	if err != nil {
 		return nil, err
 	}

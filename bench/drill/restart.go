@@ -44,8 +44,7 @@ func Restart(ctx context.Context, cfg RestartConfig) (*RestartResult, error) {
 	if err := old.end(); err != nil {
 		return nil, err
 	}
-	sent := old.pub.Stats().Messages
-	r.progress("publisher stopped (session %d ended at sequence %d)", old.pub.Session(), sent)
+	r.progress("publisher stopped (session %d ended at sequence %d)", old.pub.Session(), old.pub.Stats().NextSeq-1)
 	if err := r.sleepUntil(ctx, cfg.At+cfg.Pause); err != nil {
 		return nil, err
 	}
@@ -65,8 +64,7 @@ func Restart(ctx context.Context, cfg RestartConfig) (*RestartResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	sent += s.pub.Stats().Messages
-	res, err := r.report("restart", sent, cfg.Duration-cfg.Pause, rs, pr, v)
+	res, err := r.report("restart", cfg.Duration-cfg.Pause, rs, pr, v, old, s)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/latency"
+	"github.com/tickcast/tickcast/publisher"
 	"github.com/tickcast/tickcast/subscriber"
 )
 
@@ -78,6 +79,12 @@ type Result struct {
 	BooksMatch         bool     `json:"books_match"`    // every subscriber book equals the publisher's at the last sequence
 	Mismatch           string   `json:"mismatch,omitempty"`
 
+	Seed int64 `json:"seed"` // seed of the market and the injected loss
+	// The subscriber's arbiter tuning (Feed.Gap; 0 = the library's default).
+	MaxHeldPackets int     `json:"max_held_packets"`
+	MaxRetries     int     `json:"max_retries"`
+	MaxRTOMs       float64 `json:"max_rto_ms"`
+
 	Rate       float64           `json:"rate"`        // configured messages per second
 	SentRate   float64           `json:"sent_rate"`   // messages per second the publisher achieved
 	DurationS  float64           `json:"duration_s"`  // how long the source ran
@@ -89,10 +96,85 @@ type Result struct {
 	LineDowns  []uint64          `json:"line_downs"`  // times each line (A, B) went down
 	Checksums  uint64            `json:"checksums"`   // publisher checksums the subscriber checked
 	Mismatches uint64            `json:"checksum_mismatches"`
+
+	// Diagnostics say where the trouble came from when a promise is broken.
+	Diagnostics Diagnostics `json:"diagnostics"`
+}
+
+// Diagnostics are the counters behind a drill's figures: where packets
+// went missing and why a hole could not be filled.
+type Diagnostics struct {
+	LineSent     []uint64 `json:"line_sent"`     // datagrams the publisher wrote on each line (A, B), heartbeats included
+	LineReceived []uint64 `json:"line_received"` // datagrams the subscriber read from each line, before injected loss
+	// Unread is their difference: datagrams the subscriber never read,
+	// dropped by the kernel (a full socket buffer while it was
+	// descheduled) or still in flight when it stopped (the end of session).
+	Unread     []uint64 `json:"line_unread"`
+	LostEvents uint64   `json:"lost_events"`    // times the arbiter gave messages up
+	Overflows  uint64   `json:"hold_overflows"` // of those, because too much was held ahead of a hole
+	HeldMax    uint64   `json:"held_max"`       // most packets held ahead of a hole at once
+	NackErrors uint64   `json:"nack_errors"`    // NACKs the subscriber failed to send
+	Rejects    uint64   `json:"rejects"`        // RetransmitRejects the subscriber received
+	QueueDrops uint64   `json:"queue_drops"`    // deliveries dropped because the handler was behind
+	SRTTUs     float64  `json:"nack_srtt_us"`   // smoothed NACK round trip at the end
+
+	// The publisher's retransmit server (all sessions).
+	RtxRequests       uint64 `json:"rtx_requests"`
+	RtxAnswered       uint64 `json:"rtx_answered"` // messages retransmitted
+	RtxTooOld         uint64 `json:"rtx_rejected_too_old"`
+	RtxRateLimited    uint64 `json:"rtx_rejected_rate_limited"`
+	RtxNotYetSent     uint64 `json:"rtx_rejected_not_yet_sent"`
+	RtxUnknownSession uint64 `json:"rtx_rejected_unknown_session"`
+	RtxSendErrors     uint64 `json:"rtx_send_errors"`
+}
+
+// diagnose gathers the diagnostics from the publishers' and the
+// subscriber's counters.
+func diagnose(pubs []publisher.Stats, st subscriber.Stats) Diagnostics {
+	d := Diagnostics{
+		LostEvents: st.Gap.LostEvents, Overflows: st.Gap.Overflows, HeldMax: st.Gap.HeldMax,
+		NackErrors: st.Gap.NackErrors, Rejects: st.Gap.Rejects, QueueDrops: st.QueueDrops,
+		SRTTUs: micros(st.Gap.SRTT),
+	}
+	n := len(st.Lines)
+	d.LineSent, d.LineReceived, d.Unread = make([]uint64, n), make([]uint64, n), make([]uint64, n)
+	for i, l := range st.Lines {
+		d.LineReceived[i] = l.Datagrams
+	}
+	for _, p := range pubs {
+		for i, l := range p.Lines {
+			if i < n {
+				d.LineSent[i] += l.Packets
+			}
+		}
+		x := p.Retransmit
+		d.RtxRequests += x.Requests
+		d.RtxAnswered += x.Answered
+		d.RtxTooOld += x.RejectedTooOld
+		d.RtxRateLimited += x.RejectedRateLimited
+		d.RtxNotYetSent += x.RejectedNotYetSent
+		d.RtxUnknownSession += x.RejectedUnknownSession
+		d.RtxSendErrors += x.SendErrors
+	}
+	for i := range n {
+		if d.LineSent[i] > d.LineReceived[i] {
+			d.Unread[i] = d.LineSent[i] - d.LineReceived[i]
+		}
+	}
+	return d
+}
+
+func (d Diagnostics) String() string {
+	return fmt.Sprintf("unread %v, gave up %d× (hold overflows %d, held max %d), rejects %d (too old %d, rate limited %d, not yet sent %d), queue drops %d",
+		d.Unread, d.LostEvents, d.Overflows, d.HeldMax, d.Rejects, d.RtxTooOld, d.RtxRateLimited, d.RtxNotYetSent, d.QueueDrops)
 }
 
 // fill takes the subscriber's side of the figures once it has stopped.
-func (r *Result) fill(st subscriber.Stats, lat subscriber.Latency, pr *probe, v verdict) {
+func (r *Result) fill(pubs []publisher.Stats, st subscriber.Stats, lat subscriber.Latency, pr *probe, v verdict) {
+	for _, p := range pubs {
+		r.Sent += p.Messages
+	}
+	r.Diagnostics = diagnose(pubs, st)
 	r.Delivered = st.Gap.Delivered
 	r.Lost = st.LostMessages
 	r.AppGaps, r.Resets = pr.gaps()
@@ -142,6 +224,9 @@ func (r *Result) rows(w io.Writer) {
 	fmt.Fprintf(w, "line down detected\t%s\tdowns per line %v\n", down, r.LineDowns)
 	fmt.Fprintf(w, "feed latency\tmax %s\t%s\n", us(r.MaxLatencyUs), r.Latency)
 	fmt.Fprintf(w, "checksums checked\t%d\tmismatches %d, snapshots %d\n", r.Checksums, r.Mismatches, r.Snapshots)
+	if r.Lost > 0 || r.AppGaps > 0 || r.Diagnostics.LostEvents > 0 {
+		fmt.Fprintf(w, "diagnostics\t\t%s\n", r.Diagnostics)
+	}
 }
 
 // verdictLine writes PASS or FAIL with the reasons.

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/internal/fault"
 	"github.com/tickcast/tickcast/internal/pki"
 	"github.com/tickcast/tickcast/publisher"
@@ -189,6 +188,8 @@ func (r *rig) subscribe(ctx context.Context, s *session, h subscriber.Handler, f
 	if err != nil {
 		return nil, fmt.Errorf("drill: retransmit address %q: %w", s.pub.RetransmitAddr(), err)
 	}
+	g := f.Gap
+	g.OnRepair = onRepair
 	sub, err := subscriber.New(subscriber.Config{
 		Channel: channel,
 		Lines: []subscriber.Line{
@@ -200,7 +201,7 @@ func (r *rig) subscribe(ctx context.Context, s *session, h subscriber.Handler, f
 		LineTimeout:      f.LineTimeout,
 		KernelTimestamps: true,
 		Handler:          h,
-		Gap:              gap.Config{OnRepair: onRepair},
+		Gap:              g,
 		Logger:           f.Logger,
 	})
 	if err != nil {
@@ -232,16 +233,21 @@ func (r *rig) discard(s *session) {
 }
 
 // report stops the subscriber and fills the figures common to every drill.
-// ran is how long the sources ran in all, sent what they sent.
-func (r *rig) report(drill string, sent uint64, ran time.Duration, rs *runningSub, pr *probe, v verdict) (Result, error) {
+// ran is how long the sources of the ended sessions ran in all.
+func (r *rig) report(drill string, ran time.Duration, rs *runningSub, pr *probe, v verdict, sessions ...*session) (Result, error) {
 	if err := rs.stop(); err != nil {
 		return Result{}, fmt.Errorf("drill: subscriber: %w", err)
 	}
-	res := Result{Drill: drill, Sent: sent, Rate: r.feed.Rate, DurationS: ran.Seconds()}
-	if ran > 0 {
-		res.SentRate = float64(sent) / ran.Seconds()
+	pubs := make([]publisher.Stats, len(sessions))
+	for i, s := range sessions {
+		pubs[i] = s.pub.Stats()
 	}
-	res.fill(rs.sub.Stats(), rs.sub.TakeLatency(), pr, v)
+	res := Result{Drill: drill, Seed: r.feed.Seed, Rate: r.feed.Rate, DurationS: ran.Seconds(),
+		MaxHeldPackets: r.feed.Gap.MaxHeldPackets, MaxRetries: r.feed.Gap.MaxRetries, MaxRTOMs: millis(r.feed.Gap.MaxRTO)}
+	res.fill(pubs, rs.sub.Stats(), rs.sub.TakeLatency(), pr, v)
+	if ran > 0 {
+		res.SentRate = float64(res.Sent) / ran.Seconds()
+	}
 	return res, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/bench/drill"
+	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/publisher"
 )
 
@@ -93,6 +94,9 @@ type drillFlags struct {
 	lineTimeout *time.Duration
 	settle      *time.Duration
 	seed        *int64
+	maxHeld     *int
+	maxRetries  *int
+	maxRTO      *time.Duration
 	jsonPath    *string
 	quiet       *bool
 	logger      func() (*slog.Logger, error)
@@ -108,6 +112,9 @@ func newDrillFlags(name, notes string, stdout, stderr io.Writer) *drillFlags {
 	d.iface = fs.String("iface", "lo", "interface of the multicast lines (TTL 0)")
 	d.lineTimeout = fs.Duration("line-timeout", 300*time.Millisecond, "the subscriber marks a line down after this long without a packet")
 	d.settle = fs.Duration("settle", 30*time.Second, "at the end, longest wait for the subscriber to apply the last sequence")
+	d.maxHeld = fs.Int("max-held", 0, "packets the subscriber holds ahead of a hole before it gives the hole up (0 = the library's default, 4096)")
+	d.maxRetries = fs.Int("max-retries", 0, "NACKs per hole before the subscriber gives it up (0 = the library's default, 6)")
+	d.maxRTO = fs.Duration("max-rto", 0, "longest wait between two NACKs of a hole (0 = the library's default, 50ms)")
 	d.seed = fs.Int64("seed", 1, "seed of the synthetic market and of the injected loss")
 	d.jsonPath = fs.String("json", "", "write the figures as JSON to this file (- = standard output, the table then goes to standard error)")
 	d.quiet = fs.Bool("quiet", false, "print only the table, not the steps as they happen")
@@ -138,6 +145,12 @@ func (d *drillFlags) feed(args []string) (drill.Feed, error) {
 		return drill.Feed{}, usagef("--line-timeout %v: must be positive", *d.lineTimeout)
 	case *d.settle <= 0:
 		return drill.Feed{}, usagef("--settle %v: must be positive", *d.settle)
+	case *d.maxHeld < 0:
+		return drill.Feed{}, usagef("--max-held %d: must not be negative", *d.maxHeld)
+	case *d.maxRetries < 0:
+		return drill.Feed{}, usagef("--max-retries %d: must not be negative", *d.maxRetries)
+	case *d.maxRTO < 0 || *d.maxRTO > 0 && *d.maxRTO < 500*time.Microsecond:
+		return drill.Feed{}, usagef("--max-rto %v: want 0 (the default) or at least 500µs", *d.maxRTO)
 	case *d.iface == "":
 		return drill.Feed{}, usagef("--iface: required")
 	}
@@ -148,6 +161,7 @@ func (d *drillFlags) feed(args []string) (drill.Feed, error) {
 	return drill.Feed{
 		Rate: *d.rate, Duration: *d.duration, Instruments: *d.instruments, Levels: *d.levels,
 		Interface: *d.iface, LineTimeout: *d.lineTimeout, Settle: *d.settle, Seed: *d.seed, Logger: log,
+		Gap: gap.Config{MaxHeldPackets: *d.maxHeld, MaxRetries: *d.maxRetries, MaxRTO: *d.maxRTO},
 	}, nil
 }
 

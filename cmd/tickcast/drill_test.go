@@ -26,6 +26,9 @@ func TestDrillBadFlagsExit2(t *testing.T) {
 		{"drill", "restart", "--duration", "10s", "--at", "5s", "--pause", "5s"},
 		{"drill", "restart", "--at", "-1s"},
 		{"drill", "restart", "--settle", "0s"},
+		{"drill", "loss", "--max-held", "-1"},
+		{"drill", "loss", "--max-retries", "-1"},
+		{"drill", "loss", "--max-rto", "100us"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {
@@ -48,7 +51,7 @@ func TestDrillHelpNamesEveryFlag(t *testing.T) {
 		if code := run([]string{"drill", drill, "--help"}, &out, &errb); code != 0 {
 			t.Fatalf("%s --help: exit %d", drill, code)
 		}
-		for _, f := range append(flags, "--rate", "--duration", "--json", "--instruments", "--levels", "--iface", "--line-timeout", "--settle", "--seed", "--quiet", "--log-level") {
+		for _, f := range append(flags, "--rate", "--duration", "--json", "--instruments", "--levels", "--iface", "--line-timeout", "--settle", "--seed", "--quiet", "--log-level", "--max-held", "--max-retries", "--max-rto") {
 			if !strings.Contains(out.String(), "  -"+strings.TrimPrefix(f, "--")) {
 				t.Errorf("%s --help does not explain %s:\n%s", drill, f, out.String())
 			}
@@ -67,7 +70,7 @@ func TestDrillFailoverWritesJSON(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "failover.json")
 	var out, errb bytes.Buffer
 	code := run([]string{"drill", "failover", "--rate", "10000", "--duration", "2s", "--instruments", "4", "--levels", "20",
-		"--kill", "b", "--json", path, "--quiet"}, &out, &errb)
+		"--kill", "b", "--json", path, "--quiet", "--max-retries", "20", "--max-rto", "1s"}, &out, &errb)
 	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
 	if code != 0 {
 		t.Fatalf("exit %d", code)
