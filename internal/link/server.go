@@ -50,6 +50,8 @@ type Server struct {
 	log      *slog.Logger
 	queueLen int
 	ln       *quic.Listener
+	tr       *quic.Transport
+	udp      *net.UDPConn // ours, so Close frees the port before it returns
 
 	// channels maps a channel to its fan-out state. Publish reads it without
 	// locks; subscriptions copy it on write under mu.
@@ -101,8 +103,21 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.queueLen = DefaultQueueLen
 	}
 	s.channels.Store(&map[uint16]*channel{})
-	ln, err := quic.ListenAddr(cfg.Addr, s.serverTLS(cfg.TLS), quicConfig(true))
+	// The server owns its UDP socket (quic.ListenAddr would close it in the
+	// background, after Close returned, so a restarted server could not
+	// bind the same port at once).
+	ua, err := net.ResolveUDPAddr("udp", cfg.Addr)
 	if err != nil {
+		return nil, fmt.Errorf("link: listen on %s: %w", cfg.Addr, err)
+	}
+	s.udp, err = net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("link: listen on %s: %w", cfg.Addr, err)
+	}
+	s.tr = &quic.Transport{Conn: s.udp}
+	ln, err := s.tr.Listen(s.serverTLS(cfg.TLS), quicConfig(true))
+	if err != nil {
+		s.udp.Close()
 		return nil, fmt.Errorf("link: listen on %s: %w", cfg.Addr, err)
 	}
 	s.ln = ln
@@ -120,10 +135,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		return errors.New("link: Serve called twice")
 	}
 	s.log.Info("link: serving", "addr", s.Addr().String())
-	// On return: stop every client (cancel), stop listening, wait for them.
+	// On return: stop every client (cancel), wait for them to say goodbye,
+	// then stop listening and free the port.
+	defer s.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer s.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for {
@@ -155,7 +171,12 @@ func (s *Server) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return s.ln.Close()
+	err := s.ln.Close()
+	s.tr.Close()
+	if cerr := s.udp.Close(); err == nil && !errors.Is(cerr, net.ErrClosed) {
+		err = cerr
+	}
+	return err
 }
 
 // Publish fans one live packet of channel out to every client subscribed to
