@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 )
@@ -62,6 +63,8 @@ type childConfig struct {
 	// CPUs pins the child to these CPUs; empty = no pinning.
 	CPUs     []int  `json:"cpus,omitempty"`
 	LogLevel string `json:"log_level,omitempty"`
+	// CPUProfile, if set, is the file the child writes its CPU profile to.
+	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
 // childMsg is one JSON line a child writes on its standard output.
@@ -160,6 +163,17 @@ func RunChild(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) er
 		if err := pinSelf(c.CPUs); err != nil {
 			env.log.Warn("could not pin to CPUs", "cpus", c.CPUs, "err", err)
 		}
+	}
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var mu sync.Mutex
 	enc := json.NewEncoder(stdout)

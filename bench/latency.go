@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"time"
@@ -66,6 +67,9 @@ type LatencyConfig struct {
 	Exec []string
 	// ChildLogLevel is the children's log level; "" = warn.
 	ChildLogLevel string
+	// ProfileDir, if set, gets a CPU profile of every child process, named
+	// after its system, role and run: tickcast-pub-1.pprof, …
+	ProfileDir string
 	// Progress, if set, gets one line per series run as it completes.
 	Progress io.Writer
 	// Logger; nil = slog.Default().
@@ -265,6 +269,7 @@ type seriesRun struct {
 type runner struct {
 	cfg  LatencyConfig
 	nats *natsServer // started on first need
+	runs int         // series run so far, to name profiles
 }
 
 func (r *runner) close() {
@@ -322,6 +327,12 @@ func (r *runner) run(ctx context.Context, sys system, rate float64, warmup, dura
 	}
 	pubCfg, subCfg := base, base
 	pubCfg.Role, subCfg.Role = sys.pub, sys.sub
+	if cfg.ProfileDir != "" {
+		r.runs++
+		for _, c := range []*childConfig{&pubCfg, &subCfg} {
+			c.CPUProfile = filepath.Join(cfg.ProfileDir, fmt.Sprintf("%s-%s-%d.pprof", sys.name, c.Role, r.runs))
+		}
+	}
 	if cfg.Pin && runtime.NumCPU() >= 2 {
 		pubCfg.CPUs, subCfg.CPUs = []int{0}, []int{1}
 	}

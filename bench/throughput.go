@@ -29,7 +29,8 @@ type ThroughputConfig struct {
 	// failed (this VM stalls at random); 0 = 1, negative = none.
 	Retries int
 	// Instruments, Levels, BusyPoll, Pin, MaxPacket, Interface, Exec,
-	// ChildLogLevel, Progress and Logger are as in [LatencyConfig].
+	// ChildLogLevel, ProfileDir, Progress and Logger are as in
+	// [LatencyConfig].
 	Instruments   int
 	Levels        int
 	BusyPoll      bool
@@ -38,6 +39,7 @@ type ThroughputConfig struct {
 	Interface     string
 	Exec          []string
 	ChildLogLevel string
+	ProfileDir    string
 	Progress      io.Writer
 	Logger        *slog.Logger
 }
@@ -139,7 +141,8 @@ func RunThroughput(ctx context.Context, cfg ThroughputConfig) (*ThroughputReport
 	lc := LatencyConfig{
 		Rate: cfg.Start, Duration: cfg.Duration, Warmup: cfg.Warmup, Instruments: cfg.Instruments, Levels: cfg.Levels,
 		Lines: cfg.Lines, Runs: 1, BusyPoll: cfg.BusyPoll, Pin: cfg.Pin, MaxPacket: cfg.MaxPacket,
-		Interface: cfg.Interface, Exec: cfg.Exec, ChildLogLevel: cfg.ChildLogLevel, Logger: cfg.Logger,
+		Interface: cfg.Interface, Exec: cfg.Exec, ChildLogLevel: cfg.ChildLogLevel, ProfileDir: cfg.ProfileDir,
+		Logger: cfg.Logger,
 	}
 	if err := lc.normalize(); err != nil {
 		return nil, err

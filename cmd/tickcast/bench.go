@@ -101,6 +101,7 @@ type benchCommon struct {
 	busyPoll, pin          *bool
 	maxPacket              *int
 	iface, jsonOut, logLvl *string
+	profileDir             *string
 	quiet                  *bool
 }
 
@@ -119,11 +120,17 @@ func addBenchCommon(fs interface {
 		iface:       fs.String("iface", "lo", "interface of the multicast lines"),
 		jsonOut:     fs.String("json", "", "write the figures as JSON to this file"),
 		logLvl:      fs.String("log-level", "warn", "the child processes' log level: debug, info, warn, error"),
+		profileDir:  fs.String("cpuprofile", "", "write a CPU profile of every child process into this directory (go tool pprof)"),
 		quiet:       fs.Bool("quiet", false, "no progress lines on stderr"),
 	}
 }
 
 func (c *benchCommon) check() error {
+	if *c.profileDir != "" {
+		if err := os.MkdirAll(*c.profileDir, 0o755); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+	}
 	if *c.lines != "ab" && *c.lines != "a" {
 		return usagef("--lines %q: want ab or a", *c.lines)
 	}
@@ -201,7 +208,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		Rate: *rate, Duration: *duration, Warmup: w, Instruments: *common.instruments, Levels: *common.levels,
 		Lines: *common.lines, Peers: peers, NoFloor: !*floor, Runs: *runs, BusyPoll: *common.busyPoll,
 		Pin: *common.pin, MaxPacket: *common.maxPacket, Interface: *common.iface, ChildLogLevel: *common.logLvl,
-		Progress: common.progress(stderr),
+		ProfileDir: *common.profileDir, Progress: common.progress(stderr),
 	})
 	if err != nil {
 		return err
@@ -277,7 +284,7 @@ func runBenchThroughput(ctx context.Context, args []string, stdout, stderr io.Wr
 		Lines: *common.lines, Start: *start, Max: *maxRate, Step: *step, Duration: *duration, Warmup: w, Retries: r,
 		Instruments: *common.instruments, Levels: *common.levels, BusyPoll: *common.busyPoll, Pin: *common.pin,
 		MaxPacket: *common.maxPacket, Interface: *common.iface, ChildLogLevel: *common.logLvl,
-		Progress: common.progress(stderr),
+		ProfileDir: *common.profileDir, Progress: common.progress(stderr),
 	})
 	if err != nil {
 		return err
