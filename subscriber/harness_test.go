@@ -2,10 +2,10 @@ package subscriber
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +13,7 @@ import (
 	"github.com/tickcast/tickcast/internal/mcast/mcasttest"
 	"github.com/tickcast/tickcast/internal/pki"
 	"github.com/tickcast/tickcast/publisher"
+	"github.com/tickcast/tickcast/publisher/source"
 	"github.com/tickcast/tickcast/publisher/synth"
 )
 
@@ -27,6 +28,7 @@ type feed struct {
 	cancel context.CancelFunc
 	done   chan error
 	src    *synth.Source
+	paused atomic.Bool
 }
 
 type feedOpts struct {
@@ -85,7 +87,24 @@ func startFeed(t *testing.T, o feedOpts) *feed {
 func (f *feed) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
-	go func() { f.done <- f.pub.Run(ctx, f.src) }()
+	go func() { f.done <- f.pub.Run(ctx, pausable{f}) }()
+}
+
+// pausable is the synthetic source with a switch: paused, its batches are
+// held back (the publisher keeps running: heartbeats, NACKs, snapshots).
+type pausable struct{ f *feed }
+
+func (p pausable) Run(ctx context.Context, sink source.Sink) error {
+	return p.f.src.Run(ctx, source.SinkFunc(func(msgs []byte) error {
+		for p.f.paused.Load() {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+		}
+		return sink.Publish(msgs)
+	}))
 }
 
 // stop ends the session (idempotent).
@@ -199,28 +218,28 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// booksMatch stops the feed, waits until the subscriber applied its last
-// sequence, and compares every book with the publisher's by checksum.
+// booksMatch pauses the source, waits until the subscriber applied the
+// publisher's last sequence (with the publisher still up to answer NACKs
+// and snapshot requests for the tail), compares every book with the
+// publisher's by checksum, then ends the session.
 func booksMatch(t *testing.T, f *feed, r *running) {
 	t.Helper()
-	// A recovery needs the publisher: let it finish before the end.
-	waitFor(t, "the subscriber to be in step", func() bool {
+	f.paused.Store(true)
+	var pubSums map[uint32]uint32
+	var pubSeq uint64
+	waitFor(t, "the subscriber to apply the publisher's last sequence", func() bool {
+		var err error
+		if pubSums, pubSeq, err = f.pub.BookChecksums(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		st := r.sub.Stats()
-		return !st.Recovering && st.AppliedSeq > 0
-	})
-	f.stop()
-	pubSums, pubSeq, err := f.pub.BookChecksums(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, fmt.Sprintf("the subscriber to apply up to %d", pubSeq), func() bool {
-		st := r.sub.Stats()
-		return st.AppliedSeq >= pubSeq
+		return !st.Recovering && st.AppliedSeq >= pubSeq
 	})
 	sums, err := r.sub.BookSums(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.stop()
 	if sums.Recovering || sums.Seq != pubSeq {
 		t.Fatalf("subscriber at seq %d (recovering %v), publisher at %d", sums.Seq, sums.Recovering, pubSeq)
 	}
