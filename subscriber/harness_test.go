@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,8 +26,7 @@ type feed struct {
 	tp     *pki.TestPKI
 	cancel context.CancelFunc
 	done   chan error
-	src    *synth.Source
-	paused atomic.Bool
+	gate   *source.Gate // the synthetic source, pausable
 }
 
 type feedOpts struct {
@@ -77,7 +75,7 @@ func startFeed(t *testing.T, o feedOpts) *feed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.src = src
+	f.gate = source.NewGate(src)
 	t.Cleanup(f.stop)
 	return f
 }
@@ -87,24 +85,7 @@ func startFeed(t *testing.T, o feedOpts) *feed {
 func (f *feed) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
-	go func() { f.done <- f.pub.Run(ctx, pausable{f}) }()
-}
-
-// pausable is the synthetic source with a switch: paused, its batches are
-// held back (the publisher keeps running: heartbeats, NACKs, snapshots).
-type pausable struct{ f *feed }
-
-func (p pausable) Run(ctx context.Context, sink source.Sink) error {
-	return p.f.src.Run(ctx, source.SinkFunc(func(msgs []byte) error {
-		for p.f.paused.Load() {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Millisecond):
-			}
-		}
-		return sink.Publish(msgs)
-	}))
+	go func() { f.done <- f.pub.Run(ctx, f.gate) }()
 }
 
 // stop ends the session (idempotent).
@@ -224,7 +205,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // publisher's by checksum, then ends the session.
 func booksMatch(t *testing.T, f *feed, r *running) {
 	t.Helper()
-	f.paused.Store(true)
+	f.gate.Pause()
 	var (
 		pubSums map[uint32]uint32
 		pubSeq  uint64
