@@ -34,10 +34,11 @@ type Config struct {
 	Window time.Duration
 	// MinRTO and MaxRTO bound the wait before a NACK is retried: twice the
 	// smoothed round trip to the retransmit server, doubling on every retry;
-	// 0 = 500µs and 50ms.
+	// 0 = 500µs and 100ms.
 	MinRTO, MaxRTO time.Duration
 	// MaxRetries is how many NACKs a hole gets before it is given up to the
-	// snapshot path; 0 = 6.
+	// snapshot path; 0 = 12 (with the default RTOs about half a second: a
+	// VM that stalls for 100ms must not turn every loss into a snapshot).
 	MaxRetries int
 	// MaxRequest caps the messages asked for in one RetransmitRequest; 0 = 2048.
 	MaxRequest uint32
@@ -87,13 +88,13 @@ func (c *Config) setDefaults() error {
 		c.MinRTO = 500 * time.Microsecond
 	}
 	if c.MaxRTO == 0 {
-		c.MaxRTO = 50 * time.Millisecond
+		c.MaxRTO = 100 * time.Millisecond
 	}
 	if c.MinRTO < 0 || c.MaxRTO < c.MinRTO {
 		return fmt.Errorf("gap: MinRTO %v / MaxRTO %v out of order", c.MinRTO, c.MaxRTO)
 	}
 	if c.MaxRetries == 0 {
-		c.MaxRetries = 6
+		c.MaxRetries = 12
 	}
 	if c.MaxRetries < 0 {
 		return fmt.Errorf("gap: MaxRetries %d is negative", c.MaxRetries)

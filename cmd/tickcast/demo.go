@@ -11,6 +11,7 @@ import (
 
 	"github.com/tickcast/tickcast/internal/pki"
 	"github.com/tickcast/tickcast/publisher"
+	"github.com/tickcast/tickcast/publisher/source"
 	"github.com/tickcast/tickcast/publisher/synth"
 	"github.com/tickcast/tickcast/subscriber"
 )
@@ -111,15 +112,17 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer stopSub()
 	subDone := make(chan error, 1)
 	go func() { subDone <- sub.Run(subCtx) }()
-	pubCtx, stopPub := context.WithTimeout(ctx, *duration)
+	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
 	pubDone := make(chan error, 1)
+	gate := source.NewGate(src)
 	start := time.Now()
-	go func() { pubDone <- pub.Run(pubCtx, src) }()
+	go func() { pubDone <- pub.Run(pubCtx, gate) }()
 
 	total := newTotals()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	end := time.After(*duration)
 	var kill <-chan time.Time
 	if *killA > 0 {
 		kill = time.After(*killA)
@@ -129,6 +132,10 @@ loop:
 	for {
 		select {
 		case pubErr = <-pubDone:
+			break loop
+		case <-ctx.Done():
+			break loop
+		case <-end:
 			break loop
 		case <-kill:
 			pub.KillLine(publisher.LineA, true)
@@ -143,11 +150,25 @@ loop:
 		}
 	}
 	elapsed := time.Since(start)
-	// The publisher ended its session; let the subscriber take the tail.
+	// Hold the source back and let the subscriber take the tail (the
+	// publisher stays up to answer NACKs), then compare every book at one
+	// sequence.
+	gate.Pause()
+	var pubSums map[uint32]uint32
+	var pubSeq uint64
+	var subSums subscriber.BookSums
+	waitUntil(ctx, 10*time.Second, func() bool {
+		var err1, err2 error
+		pubSums, pubSeq, err1 = pub.BookChecksums(ctx)
+		subSums, err2 = sub.BookSums(ctx)
+		return err1 == nil && err2 == nil && !subSums.Recovering && subSums.Seq == pubSeq
+	})
+	stopPub()
+	if err := <-pubDone; err != nil && pubErr == nil {
+		pubErr = err
+	}
 	final := pub.Stats()
-	waitUntil(ctx, 5*time.Second, func() bool { return sub.Stats().AppliedSeq >= final.NextSeq-1 })
-	pubSums, pubSeq, _ := pub.BookChecksums(ctx)
-	subSums, _ := sub.BookSums(ctx)
+	waitUntil(ctx, 2*time.Second, func() bool { return sub.Stats().Gap.Heartbeats > 0 && sub.Stats().AppliedSeq >= final.NextSeq-1 })
 	stopSub()
 	subErr := <-subDone
 	total.take(sub)
