@@ -165,20 +165,23 @@ type paceStats struct {
 	Batches     uint64 `json:"batches"`      // ticks that handed something on
 	MaxLagNs    int64  `json:"max_lag_ns"`   // the longest a due message waited for its tick
 	LateBatches uint64 `json:"late_batches"` // ticks whose first message waited more than 1 ms
-	// WindowFirstNs and WindowLastNs are when the first and the last message
-	// of the window were handed on (ns since the Unix epoch).
+	// WindowStartNs is when the window was scheduled to start;
+	// WindowFirstNs and WindowLastNs are when its first and its last
+	// message were handed on (ns since the Unix epoch).
+	WindowStartNs int64 `json:"window_start_ns"`
 	WindowFirstNs int64 `json:"window_first_ns"`
 	WindowLastNs  int64 `json:"window_last_ns"`
 	Complete      bool  `json:"complete"` // every message was handed on before the deadline
 }
 
-// achievedRate returns the rate at which the window's messages went out:
+// achievedRate returns the rate at which the window's messages went out,
+// from the window's scheduled start to when its last message was handed on:
 // below the schedule's when the sender could not keep up.
 func (p paceStats) achievedRate() float64 {
-	if p.InWindow < 2 || p.WindowLastNs <= p.WindowFirstNs {
+	if p.InWindow < 2 || p.WindowLastNs <= p.WindowStartNs {
 		return 0
 	}
-	return float64(p.InWindow-1) / float64(p.WindowLastNs-p.WindowFirstNs) * 1e9
+	return float64(p.InWindow) / float64(p.WindowLastNs-p.WindowStartNs) * 1e9
 }
 
 // paceHooks are what a sender does with the stream.
@@ -197,7 +200,7 @@ type paceHooks struct {
 // message was handed on, when stop is set, when deadline (ns since the Unix
 // epoch) passes, or when emit fails.
 func (f *feed) pace(deadline int64, stop *atomic.Bool, h paceHooks) (paceStats, error) {
-	var st paceStats
+	st := paceStats{WindowStartNs: f.start + f.win[0]}
 	buf := make([]byte, 0, batchLimit+synth.MaxEventBytes)
 	if !spinUntil(f.start, stop) {
 		return st, nil

@@ -217,7 +217,7 @@ func TestPace(t *testing.T) {
 	if starts != 1 || ends != 1 {
 		t.Errorf("window hooks ran %d and %d times", starts, ends)
 	}
-	if st.WindowLastNs < st.WindowFirstNs || st.WindowFirstNs < f.start+int64(20*time.Millisecond) {
+	if st.WindowStartNs != f.start+int64(20*time.Millisecond) || st.WindowFirstNs < st.WindowStartNs || st.WindowLastNs < st.WindowFirstNs {
 		t.Errorf("window from %d to %d, run started at %d", st.WindowFirstNs, st.WindowLastNs, f.start)
 	}
 	// Stopping ends the run at once.

@@ -28,6 +28,10 @@ type ThroughputConfig struct {
 	// Retries tries a failed rate again this many times before calling it
 	// failed (this VM stalls at random); 0 = 1, negative = none.
 	Retries int
+	// MaxP99 fails a trial whose p99 latency is above it: queues grew
+	// because something could not keep up, even if nothing was lost yet in
+	// the trial's short window; 0 = 100ms.
+	MaxP99 time.Duration
 	// Instruments, Levels, BusyPoll, Pin, MaxPacket, Interface, Exec,
 	// ChildLogLevel, ProfileDir, Progress and Logger are as in
 	// [LatencyConfig].
@@ -48,7 +52,8 @@ type ThroughputConfig struct {
 type Trial struct {
 	Rate float64 `json:"rate"`
 	// OK: every message of the window was delivered, nothing was given up,
-	// and the publisher kept the rate.
+	// the publisher kept the rate and the p99 latency stayed below the
+	// bound (no queue grew).
 	OK bool `json:"ok"`
 	// Why says what failed.
 	Why            string      `json:"why,omitempty"`
@@ -132,6 +137,9 @@ func RunThroughput(ctx context.Context, cfg ThroughputConfig) (*ThroughputReport
 	if cfg.Retries == 0 {
 		cfg.Retries = 1
 	}
+	if cfg.MaxP99 == 0 {
+		cfg.MaxP99 = 100 * time.Millisecond
+	}
 	if !(cfg.Step > 0 && cfg.Step < 1) {
 		return nil, fmt.Errorf("bench: Step %v: want a fraction in (0, 1)", cfg.Step)
 	}
@@ -161,7 +169,7 @@ func RunThroughput(ctx context.Context, cfg ThroughputConfig) (*ThroughputReport
 			if err != nil {
 				return false, fmt.Errorf("bench: trial at %.0f msg/s: %w", rate, err)
 			}
-			t := judge(rate, lc.Duration, sr)
+			t := judge(rate, lc.Duration, cfg.MaxP99, sr)
 			rep.Trials = append(rep.Trials, t)
 			if cfg.Progress != nil {
 				fmt.Fprintf(cfg.Progress, "trial %.0f msg/s: ok=%v sent %d delivered %d achieved %.0f %s\n",
@@ -219,7 +227,7 @@ func RunThroughput(ctx context.Context, cfg ThroughputConfig) (*ThroughputReport
 const sustainedShare = 0.98
 
 // judge says whether a trial sustained its rate.
-func judge(rate float64, duration time.Duration, sr *seriesRun) Trial {
+func judge(rate float64, duration, maxP99 time.Duration, sr *seriesRun) Trial {
 	s := aggregate("throughput", systems[SystemTickcast], "", rate, duration, []*seriesRun{sr})
 	t := Trial{
 		Rate: rate, Sent: sr.pub.Pace.InWindow, Delivered: sr.sub.Delivered, Lost: s.Lost,
@@ -241,6 +249,8 @@ func judge(rate float64, duration time.Duration, sr *seriesRun) Trial {
 		t.Why = fmt.Sprintf("the subscriber reset its books: %v", sr.sub.Resets)
 	case t.AchievedRate < sustainedShare*rate:
 		t.Why = fmt.Sprintf("the publisher kept only %.0f msg/s", t.AchievedRate)
+	case t.LatencyUs.P99 > float64(maxP99)/1e3:
+		t.Why = fmt.Sprintf("p99 latency %s: queues grew", usLabel(t.LatencyUs.P99))
 	default:
 		t.OK = true
 	}

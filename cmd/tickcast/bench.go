@@ -60,9 +60,11 @@ Trials of tickcast alone (publisher and subscriber processes, lines A/B or
 A) at rising rates: doubling from --start while a trial succeeds, then
 bisecting between the last success and the first failure until they are
 within --step. A trial succeeds when the subscriber delivered every message
-of the window (NACK repair allowed and reported, nothing given up, no reset)
-and the publisher kept at least 98% of the rate. A failed trial is tried
-again --retries times (this VM stalls at random).
+of the window (NACK repair allowed and reported, nothing given up, no reset),
+the publisher kept at least 98% of the rate, and the p99 latency stayed
+below --max-p99 (above it a queue was growing: the loss would only come
+later). A failed trial is tried again --retries times (this VM stalls at
+random).
 
 --json FILE writes the best trial with the latency fields (rate = the highest
 sustained rate), "packets_per_s", "datagrams_per_s" and every trial.
@@ -251,6 +253,7 @@ func runBenchThroughput(ctx context.Context, args []string, stdout, stderr io.Wr
 	duration := fs.Duration("trial", 3*time.Second, "recorded time of each trial")
 	warmup := fs.Duration("warmup", 500*time.Millisecond, "time before each trial's recording (0 = none)")
 	retries := fs.Int("retries", 1, "try a failed rate again this many times before calling it failed")
+	maxP99 := fs.Duration("max-p99", 100*time.Millisecond, "a trial whose p99 latency is higher failed: a queue grew (nothing lost yet)")
 	common := addBenchCommon(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -273,6 +276,9 @@ func runBenchThroughput(ctx context.Context, args []string, stdout, stderr io.Wr
 	if *retries < 0 {
 		return usagef("--retries %d: must not be negative", *retries)
 	}
+	if *maxP99 <= 0 {
+		return usagef("--max-p99 %v: must be positive", *maxP99)
+	}
 	w, r := *warmup, *retries
 	if w == 0 {
 		w = -1
@@ -281,7 +287,7 @@ func runBenchThroughput(ctx context.Context, args []string, stdout, stderr io.Wr
 		r = -1
 	}
 	rep, err := bench.RunThroughput(ctx, bench.ThroughputConfig{
-		Lines: *common.lines, Start: *start, Max: *maxRate, Step: *step, Duration: *duration, Warmup: w, Retries: r,
+		Lines: *common.lines, Start: *start, Max: *maxRate, Step: *step, Duration: *duration, Warmup: w, Retries: r, MaxP99: *maxP99,
 		Instruments: *common.instruments, Levels: *common.levels, BusyPoll: *common.busyPoll, Pin: *common.pin,
 		MaxPacket: *common.maxPacket, Interface: *common.iface, ChildLogLevel: *common.logLvl,
 		ProfileDir: *common.profileDir, Progress: common.progress(stderr),

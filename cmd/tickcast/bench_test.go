@@ -42,6 +42,7 @@ func TestBenchBadFlagsExit2(t *testing.T) {
 		{"bench", "throughput", "--step", "1"},
 		{"bench", "throughput", "--trial", "0s"},
 		{"bench", "throughput", "--retries", "-1"},
+		{"bench", "throughput", "--max-p99", "0s"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {
@@ -61,8 +62,8 @@ func TestBenchHelpExplainsEveryFlag(t *testing.T) {
 	}
 	for bm, flags := range map[string][]string{
 		"latency": {"rate", "duration", "warmup", "peer", "floor", "runs", "hgrm", "plot", "lines", "instruments",
-			"levels", "busy-poll", "pin", "max-packet", "iface", "json", "log-level", "quiet"},
-		"throughput": {"start", "max", "step", "trial", "warmup", "retries", "lines", "busy-poll", "json"},
+			"levels", "busy-poll", "pin", "max-packet", "iface", "json", "log-level", "quiet", "cpuprofile"},
+		"throughput": {"start", "max", "step", "trial", "warmup", "retries", "max-p99", "lines", "busy-poll", "json", "cpuprofile"},
 	} {
 		out.Reset()
 		if code := run([]string{"bench", bm, "--help"}, &out, &out); code != 0 {
