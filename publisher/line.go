@@ -54,6 +54,19 @@ func (l *line) send(now int64, pkts [][]byte) {
 	if l.faults != nil {
 		pkts = l.faults.Apply(now, pkts)
 	}
+	l.write(now, pkts)
+}
+
+// drainFaults sends what the fault injector held back (delay, reorder) and
+// is due at now (everything, with now = math.MaxInt64).
+func (l *line) drainFaults(now int64) {
+	if l.faults == nil || l.killed.Load() {
+		return
+	}
+	l.write(now, l.faults.Drain(now))
+}
+
+func (l *line) write(now int64, pkts [][]byte) {
 	if len(pkts) == 0 {
 		return
 	}

@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/tickcast/tickcast/wire"
@@ -96,6 +97,9 @@ func (s *sequencer) run(ctx context.Context) {
 			if now.Sub(s.lastSend) >= s.p.cfg.Heartbeat {
 				s.heartbeat(wire.FlagHeartbeat)
 			}
+			for _, l := range s.p.lines {
+				l.drainFaults(now.UnixNano()) // injected delay: release what is due
+			}
 		case <-ck:
 			s.checksums(false)
 		case r := <-s.p.snaps:
@@ -120,6 +124,9 @@ drain:
 		}
 	}
 	s.flush()
+	for _, l := range s.p.lines {
+		l.drainFaults(math.MaxInt64)
+	}
 	s.heartbeat(wire.FlagEndOfSession)
 	s.p.log.Info("session ended", "last_seq", s.next-1)
 }
