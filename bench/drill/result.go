@@ -85,9 +85,12 @@ type Result struct {
 	MaxRetries     int     `json:"max_retries"`
 	MaxRTOMs       float64 `json:"max_rto_ms"`
 
-	Rate       float64           `json:"rate"`        // configured messages per second
-	SentRate   float64           `json:"sent_rate"`   // messages per second the publisher achieved
-	DurationS  float64           `json:"duration_s"`  // how long the source ran
+	Rate      float64 `json:"rate"`       // configured messages per second
+	SentRate  float64 `json:"sent_rate"`  // messages per second the publisher achieved
+	DurationS float64 `json:"duration_s"` // how long the source ran
+	// CPUCores is the CPU time the whole drill (publisher, subscriber,
+	// link) used per second of the run, in cores; 0 where not measured.
+	CPUCores   float64           `json:"cpu_cores"`
 	Latency    Percentiles       `json:"latency_us"`  // feed latency per packet: publisher send to handler
 	Gaps       uint64            `json:"gaps"`        // holes the arbiter saw (filled by the other line or NACK, or lost)
 	GapsFilled uint64            `json:"gaps_filled"` // holes filled
@@ -117,6 +120,12 @@ type Diagnostics struct {
 	Rejects    uint64   `json:"rejects"`        // RetransmitRejects the subscriber received
 	QueueDrops uint64   `json:"queue_drops"`    // deliveries dropped because the handler was behind
 	SRTTUs     float64  `json:"nack_srtt_us"`   // smoothed NACK round trip at the end
+
+	// Live packets the publisher's QUIC link server sent to the subscriber
+	// (which uses the link only for snapshots), and dropped because its
+	// queue was full.
+	LinkLiveSent    uint64 `json:"link_live_sent"`
+	LinkLiveDropped uint64 `json:"link_live_dropped"`
 
 	// The publisher's retransmit server (all sessions).
 	RtxRequests       uint64 `json:"rtx_requests"`
@@ -212,7 +221,7 @@ func (r *Result) failures(gapless bool) []string {
 
 // rows writes the common figures, one per row.
 func (r *Result) rows(w io.Writer) {
-	fmt.Fprintf(w, "sent\t%d\t%.0f msg/s for %.1fs (asked %.0f)\n", r.Sent, r.SentRate, r.DurationS, r.Rate)
+	fmt.Fprintf(w, "sent\t%d\t%.0f msg/s for %.1fs (asked %.0f), %.2f cores busy\n", r.Sent, r.SentRate, r.DurationS, r.Rate, r.CPUCores)
 	fmt.Fprintf(w, "delivered\t%d\tin order, exactly once\n", r.Delivered)
 	fmt.Fprintf(w, "lost\t%d\tgiven up to a snapshot\n", r.Lost)
 	fmt.Fprintf(w, "app gaps\t%d\tresets %s\n", r.AppGaps, formatResets(r.Resets))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -29,7 +30,9 @@ type rig struct {
 	rtxAddr        string // "127.0.0.1:0" until the first publisher bound it
 	linkAddr       string
 	start          time.Time // when the first session started
-	ended          time.Time // when the last session was told to end
+	cpuStart       time.Duration
+	ended          time.Time     // when the last session was told to end
+	cpu            time.Duration // CPU time the process used from the start to then
 }
 
 func newRig(f Feed) (*rig, error) {
@@ -103,6 +106,9 @@ type session struct {
 	srcDone, pubDone chan error
 	srcErr, pubErr   error
 	srcEnded, ended  bool
+	// Live packets the link server sent to its clients, and dropped
+	// because a client's queue was full, sampled just before the end.
+	linkSent, linkDropped uint64
 }
 
 // newSession makes a publisher on the rig's groups and ports with a
@@ -141,7 +147,7 @@ func (r *rig) run(ctx context.Context, s *session) {
 	sctx, stopSrc := context.WithCancel(ctx)
 	s.stopPub, s.stopSrc = stopPub, stopSrc
 	if r.start.IsZero() {
-		r.start = time.Now()
+		r.start, r.cpuStart = time.Now(), cpuTime()
 	}
 	go func() { s.pubDone <- s.pub.Run(pctx, nil) }()
 	go func() { s.srcDone <- s.src.Run(sctx, s.pub) }()
@@ -165,6 +171,10 @@ func (s *session) end() error {
 	err := s.endSource()
 	if !s.ended && s.stopPub != nil {
 		s.ended = true
+		for _, p := range s.pub.Stats().Link.Peers {
+			s.linkSent += p.Datagrams
+			s.linkDropped += p.Dropped
+		}
 		s.stopPub()
 		s.pubErr = <-s.pubDone
 	}
@@ -239,12 +249,19 @@ func (r *rig) report(drill string, ran time.Duration, rs *runningSub, pr *probe,
 		return Result{}, fmt.Errorf("drill: subscriber: %w", err)
 	}
 	pubs := make([]publisher.Stats, len(sessions))
+	var linkSent, linkDropped uint64
 	for i, s := range sessions {
 		pubs[i] = s.pub.Stats()
+		linkSent += s.linkSent
+		linkDropped += s.linkDropped
 	}
 	res := Result{Drill: drill, Seed: r.feed.Seed, Rate: r.feed.Rate, DurationS: ran.Seconds(),
 		MaxHeldPackets: r.feed.Gap.MaxHeldPackets, MaxRetries: r.feed.Gap.MaxRetries, MaxRTOMs: millis(r.feed.Gap.MaxRTO)}
 	res.fill(pubs, rs.sub.Stats(), rs.sub.TakeLatency(), pr, v)
+	res.Diagnostics.LinkLiveSent, res.Diagnostics.LinkLiveDropped = linkSent, linkDropped
+	if wall := r.ended.Sub(r.start); wall > 0 {
+		res.CPUCores = math.Round(100*r.cpu.Seconds()/wall.Seconds()) / 100
+	}
 	if ran > 0 {
 		res.SentRate = float64(res.Sent) / ran.Seconds()
 	}
@@ -295,6 +312,7 @@ func (r *rig) finish(ctx context.Context, s *session, rs *runningSub, pr *probe)
 		return time.Since(stopped) > quiet && inStep(s.pub.Stats().NextSeq-1)
 	})
 	r.ended = time.Now()
+	r.cpu = cpuTime() - r.cpuStart
 	if err := s.end(); err != nil {
 		return verdict{}, fmt.Errorf("drill: publisher: %w", err)
 	}
