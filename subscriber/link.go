@@ -48,7 +48,10 @@ func (l *linkLine) requestSnapshot(r wire.SnapshotRequest) error {
 // run keeps the link up until ctx ends.
 func (l *linkLine) run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
-	mode := wire.SubscribeLive
+	mode := wire.SubscribeRecovery // NACK answers and snapshots only: live data comes by multicast
+	if l.cfg.Live {
+		mode = wire.SubscribeLive
+	}
 	for ctx.Err() == nil {
 		l.dials.Add(1)
 		c, err := link.Dial(ctx, link.ClientConfig{

@@ -213,11 +213,15 @@ const (
 	SubscribeLive     SubscribeMode = 1 // live packets from now on
 	SubscribeSnapshot SubscribeMode = 2 // a snapshot first, then live
 	SubscribeFromSeq  SubscribeMode = 3 // retransmit from FromSeq (same session), then live
+	// SubscribeRecovery: no live packets, only answers to NACKs and
+	// snapshot requests (a subscriber that gets the live feed by multicast).
+	SubscribeRecovery SubscribeMode = 4
 )
 
 // Subscribe is tickcast's extension of DESIGN.md for the QUIC link: the first
 // message a client sends on its control stream, one per channel (type 0x44,
-// 32 bytes): 4: u16 channel · 6: u8 mode · 7: reserved · 8: u64 session ·
+// 32 bytes): 4: u16 channel · 6: u8 mode (1 live, 2 snapshot then live, 3
+// from a sequence, 4 recovery only) · 7: reserved · 8: u64 session ·
 // 16: u64 from sequence · 24: 8 reserved. Session and FromSeq matter only for
 // [SubscribeFromSeq].
 type Subscribe struct {

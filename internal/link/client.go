@@ -82,7 +82,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		return nil, errors.New("link: ClientConfig.Subscriptions is empty")
 	}
 	for i, s := range cfg.Subscriptions {
-		if s.Mode < wire.SubscribeLive || s.Mode > wire.SubscribeFromSeq {
+		if s.Mode < wire.SubscribeLive || s.Mode > wire.SubscribeRecovery {
 			return nil, fmt.Errorf("link: ClientConfig.Subscriptions[%d] (channel %d): unknown mode %d", i, s.Channel, s.Mode)
 		}
 	}

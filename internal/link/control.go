@@ -64,7 +64,7 @@ func handleControl(pkt []byte, h controlHandler) error {
 		switch m.Type() {
 		case wire.TypeSubscribe:
 			s, _ := wire.DecodeSubscribe(m.Bytes())
-			if s.Mode < wire.SubscribeLive || s.Mode > wire.SubscribeFromSeq {
+			if s.Mode < wire.SubscribeLive || s.Mode > wire.SubscribeRecovery {
 				return protocolError{fmt.Errorf("subscribe channel %d: unknown mode %d", s.Channel, s.Mode)}
 			}
 			err = h.subscribe(s)

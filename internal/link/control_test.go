@@ -97,12 +97,13 @@ func FuzzControl(f *testing.F) {
 	f.Add(appendFrame(nil, []byte("garbage")))
 	f.Add(appendFrame(nil, mkPacket(0, 1, 1, 1, 1)))
 	f.Add(appendControlFrame(nil, 1, 0, 0, wire.Subscribe{Channel: 1, Mode: 4}))
+	f.Add(appendControlFrame(nil, 1, 0, 0, wire.Subscribe{Channel: 1, Mode: 5}))
 	f.Add(binary.LittleEndian.AppendUint32(nil, 0xffffffff))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var r ctlRecorder
 		_ = readControl(bytes.NewReader(in), &r)
 		for _, s := range r.subs {
-			if s.Mode < wire.SubscribeLive || s.Mode > wire.SubscribeFromSeq {
+			if s.Mode < wire.SubscribeLive || s.Mode > wire.SubscribeRecovery {
 				t.Fatalf("subscribe with mode %d passed on", s.Mode)
 			}
 			if got, err := wire.DecodeSubscribe(s.Append(nil)); err != nil || got != s {

@@ -162,6 +162,36 @@ func TestSnapshotRequest(t *testing.T) {
 	waitFor(t, "snapshot counted", func() bool { return s.Stats().Peers[0].Snapshots == 1 })
 }
 
+// A recovery-only subscription gets no live datagrams, but its NACKs and
+// snapshot requests are answered.
+func TestSubscribeRecoveryOnly(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	s := testServer(t, p, &fakeFeed{session: 5, last: 40}, nil)
+	var rec recorder
+	c := testClient(t, s, ClientConfig{TLS: p.ClientTLS(), Subscriptions: []wire.Subscribe{{Channel: 4, Mode: wire.SubscribeRecovery}}}, &rec)
+	if err := c.RequestSnapshot(wire.SnapshotRequest{Channel: 4}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "snapshot", func() bool { return len(snapshotOf(&rec, 4)) == 3 })
+	for i := uint64(0); i < 50; i++ {
+		s.Publish(4, mkPacket(0, 4, 5, 41+i, 1))
+	}
+	if err := c.Request(wire.RetransmitRequest{Channel: 4, Session: 5, FirstSeq: 10, Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	// The answer comes after any live packet would have: none may arrive.
+	waitFor(t, "the NACK answer", func() bool {
+		return rec.count(func(r recorded) bool { return r.h.Has(wire.FlagRetransmission) }) > 0
+	})
+	if n := rec.count(live); n != 0 {
+		t.Fatalf("%d live packets on a recovery-only link", n)
+	}
+	if st := s.Stats(); len(st.Peers) != 1 || st.Peers[0].Datagrams != 0 || len(st.Peers[0].Channels) != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 func TestSubscribeSnapshotThenLive(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)

@@ -127,6 +127,12 @@ func (c *serverConn) serveControl(ctx context.Context) error {
 // live fan-out, confirms on the control stream, then starts the snapshot or
 // retransmission the mode asks for.
 func (c *serverConn) subscribe(sub wire.Subscribe) error {
+	if sub.Mode == wire.SubscribeRecovery {
+		// No live fan-out: NACKs and snapshot requests only.
+		c.wbuf = appendControlFrame(c.wbuf[:0], sub.Channel, sub.Session, time.Now().UnixNano(), sub)
+		_, err := c.ctrl.Write(c.wbuf)
+		return err
+	}
 	ch := c.s.subscribe(c, sub.Channel)
 	// Live delivery is on from here. The live edge read now covers every
 	// packet Publish may have fanned out without this client (see Publish);
