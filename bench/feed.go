@@ -32,6 +32,7 @@ type feed struct {
 	gen   *synth.Generator
 	sched Schedule
 	start int64    // ns since the Unix epoch of offset 0
+	tick  int64    // ns between ticks when sleeping; 0 = spin
 	total int64    // data messages in the run: those scheduled before its end
 	win   [2]int64 // the recorded window [from, end), offsets in ns
 	want  uint64   // messages scheduled in the window
@@ -55,6 +56,10 @@ type feedConfig struct {
 	Start       int64         `json:"start_ns"` // offset 0, ns since the Unix epoch
 	Warmup      time.Duration `json:"warmup_ns"`
 	Duration    time.Duration `json:"duration_ns"`
+	// Tick, if positive, makes the sender sleep between ticks until the
+	// next message is due and at least Tick passed since the last tick
+	// (Go's timers wake about 1 ms late here); 0 = spin on the clock.
+	Tick time.Duration `json:"tick_ns,omitempty"`
 }
 
 // window returns the recorded window as exchange times: [from, end).
@@ -71,13 +76,14 @@ func newFeed(c feedConfig) (*feed, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Warmup < 0 || c.Duration <= 0 {
-		return nil, fmt.Errorf("warm-up %v, duration %v: want warm-up >= 0 and duration > 0", c.Warmup, c.Duration)
+	if c.Warmup < 0 || c.Duration <= 0 || c.Tick < 0 {
+		return nil, fmt.Errorf("warm-up %v, duration %v, tick %v: want warm-up >= 0, duration > 0 and tick >= 0", c.Warmup, c.Duration, c.Tick)
 	}
 	f := &feed{
 		gen:   gen,
 		sched: sched,
 		start: c.Start,
+		tick:  int64(c.Tick),
 		win:   [2]int64{int64(c.Warmup), int64(c.Warmup + c.Duration)},
 		ev:    make([]byte, 0, synth.MaxEventBytes),
 	}
@@ -195,7 +201,8 @@ type paceHooks struct {
 
 // pace runs the schedule: from the start time on, each tick hands every due
 // event to h.emit in batches of at most batchLimit bytes, then spins until
-// the next event is due. A sender that falls behind keeps the schedule (it
+// the next event is due (or, with a tick, sleeps until it is due and a tick
+// passed). A sender that falls behind keeps the schedule (it
 // catches up without waiting) and counts late ticks. pace returns when every
 // message was handed on, when stop is set, when deadline (ns since the Unix
 // epoch) passes, or when emit fails.
@@ -205,6 +212,8 @@ func (f *feed) pace(deadline int64, stop *atomic.Bool, h paceHooks) (paceStats, 
 	if !spinUntil(f.start, stop) {
 		return st, nil
 	}
+	tickAt := f.start // when the last tick began
+	tickRel := int64(-1) // with a tick: the offset the current tick hands on messages to
 	for !f.done() {
 		if stop.Load() {
 			break
@@ -214,6 +223,13 @@ func (f *feed) pace(deadline int64, stop *atomic.Bool, h paceHooks) (paceStats, 
 			break
 		}
 		rel := now - f.start
+		if f.tick > 0 {
+			// A tick hands on what was due when it began, then waits.
+			if tickRel < 0 {
+				tickRel = rel
+			}
+			rel = tickRel
+		}
 		first := f.idx // the first message the tick may hand on
 		if len(f.ev) > 0 {
 			first = f.evFirst
@@ -221,7 +237,13 @@ func (f *feed) pace(deadline int64, stop *atomic.Bool, h paceHooks) (paceStats, 
 		before := f.inWindow
 		b := f.fill(buf[:0], rel, batchLimit)
 		if len(b) == 0 {
-			spinUntil(min(f.start+f.sched.At(f.evLast), deadline), stop)
+			next := min(f.start+f.sched.At(f.evLast), deadline)
+			if f.tick > 0 {
+				sleepUntil(max(next, tickAt+f.tick), stop)
+			} else {
+				spinUntil(next, stop)
+			}
+			tickAt, tickRel = time.Now().UnixNano(), -1
 			continue
 		}
 		lag := rel - f.sched.At(first)

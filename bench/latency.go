@@ -44,6 +44,11 @@ type LatencyConfig struct {
 	Instruments int
 	// Levels per side of each book; 0 = 50.
 	Levels int
+	// Tick, if positive, makes the senders sleep between ticks (at least
+	// Tick apart; Go's timers wake about 1 ms late here) instead of
+	// spinning on the clock: the schedule gets coarser, and the sender no
+	// longer takes a core; 0 = spin.
+	Tick time.Duration
 	// Lines is "ab" (both lines, the default) or "a".
 	Lines string
 	// Peers to run beside tickcast: "nats".
@@ -100,6 +105,9 @@ func (c *LatencyConfig) normalize() error {
 	case c.Warmup < 0:
 		c.Warmup = 0
 	}
+	if c.Tick < 0 {
+		return fmt.Errorf("bench: Tick %v is negative", c.Tick)
+	}
 	if c.Instruments == 0 {
 		c.Instruments = 100
 	}
@@ -150,6 +158,7 @@ type LatencyReport struct {
 	// receivers.
 	Instruments int     `json:"instruments"`
 	Levels      int     `json:"levels"`
+	TickS       float64 `json:"tick_s"` // the senders' tick; 0 = they spin
 	WarmupS     float64 `json:"warmup_s"`
 	BusyPoll    bool    `json:"busy_poll"`
 	Pinned      bool    `json:"pinned"`
@@ -180,8 +189,12 @@ func (r *LatencyReport) WriteTable(w io.Writer) {
 	if r.Lines == "a" {
 		lines = "A only"
 	}
-	fmt.Fprintf(w, "latency at %.0f msg/s, %s recorded × %d run(s) after %s warm-up, lines %s, %d instruments, busy-poll %v\n",
-		r.Rate, time.Duration(r.DurationS*1e9), r.Runs, time.Duration(r.WarmupS*1e9), lines, r.Instruments, r.BusyPoll)
+	pacing := "senders spin on the clock"
+	if r.TickS > 0 {
+		pacing = fmt.Sprintf("senders tick every %s", time.Duration(r.TickS*1e9))
+	}
+	fmt.Fprintf(w, "latency at %.0f msg/s, %s recorded × %d run(s) after %s warm-up, lines %s, %d instruments, %s, busy-poll %v\n",
+		r.Rate, time.Duration(r.DurationS*1e9), r.Runs, time.Duration(r.WarmupS*1e9), lines, r.Instruments, pacing, r.BusyPoll)
 	fmt.Fprintf(w, "%s; µs\n\n", method)
 	writeSeriesTable(w, r.All())
 	fmt.Fprintln(w)
@@ -222,6 +235,7 @@ func RunLatency(ctx context.Context, cfg LatencyConfig) (*LatencyReport, error) 
 	rep := &LatencyReport{
 		Series:      *aggregate("latency", systems[SystemTickcast], cfg.Lines, cfg.Rate, cfg.Duration, runs[SystemTickcast]),
 		Instruments: cfg.Instruments,
+		TickS:       cfg.Tick.Seconds(),
 		Levels:      cfg.Levels,
 		WarmupS:     cfg.Warmup.Seconds(),
 		BusyPoll:    cfg.BusyPoll,
@@ -298,7 +312,8 @@ func (r *runner) run(ctx context.Context, sys system, rate float64, warmup, dura
 	}
 	deadline := time.Now().Add(childSetup + warmup + 2*duration + 20*time.Second)
 	base := childConfig{
-		Feed:       feedConfig{Rate: rate, Instruments: cfg.Instruments, Levels: cfg.Levels, Seed: 1, Warmup: warmup, Duration: duration},
+		Feed: feedConfig{Rate: rate, Instruments: cfg.Instruments, Levels: cfg.Levels, Seed: 1,
+			Warmup: warmup, Duration: duration, Tick: cfg.Tick},
 		Interface:  cfg.Interface,
 		MaxPacket:  cfg.MaxPacket,
 		DeadlineNs: deadline.UnixNano(),

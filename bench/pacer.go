@@ -83,3 +83,16 @@ func spinUntil(t int64, stop *atomic.Bool) bool {
 		}
 	}
 }
+
+// sleepUntil sleeps until the wall clock reaches t (ns since the Unix epoch)
+// or stop is set, in slices of at most 50 ms; it wakes as late as Go's
+// timers do.
+func sleepUntil(t int64, stop *atomic.Bool) {
+	for !stop.Load() {
+		left := time.Duration(t - time.Now().UnixNano())
+		if left <= 0 {
+			return
+		}
+		time.Sleep(min(left, 50*time.Millisecond))
+	}
+}

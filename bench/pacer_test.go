@@ -260,3 +260,31 @@ func TestPacker(t *testing.T) {
 		t.Errorf("end packet %+v", end)
 	}
 }
+
+func TestPaceWithTicks(t *testing.T) {
+	f, err := newFeed(feedConfig{Rate: 50_000, Instruments: 3, Levels: 5, Duration: 50 * time.Millisecond, Tick: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.start = time.Now().UnixNano()
+	var stop atomic.Bool
+	var batches, msgs int
+	st, err := f.pace(time.Now().Add(time.Minute).UnixNano(), &stop, paceHooks{emit: func(b []byte, now int64) error {
+		batches++
+		walk(t, b, func(m []byte) {
+			if exch := int64(binary.LittleEndian.Uint64(m[exchTimeOff:])); exch > now {
+				t.Fatalf("message scheduled at %d sent at %d", exch, now)
+			}
+			msgs++
+		})
+		return nil
+	}})
+	if err != nil || !st.Complete || uint64(msgs) != st.Messages || st.InWindow != 2500 {
+		t.Fatalf("pace: %v, %+v, %d messages", err, st, msgs)
+	}
+	// 2500 messages in 50 ms with ticks at least 5 ms apart: a few batches,
+	// not one per message.
+	if batches > 12 { // a tick at the start, then one at most every 5 ms, and the last
+		t.Errorf("%d batches: the sender did not wait a tick between them", batches)
+	}
+}

@@ -28,6 +28,10 @@ type ThroughputConfig struct {
 	// Retries tries a failed rate again this many times before calling it
 	// failed (this VM stalls at random); 0 = 1, negative = none.
 	Retries int
+	// Tick is the publisher's pacing (see [LatencyConfig]): 0 = 1ms, so
+	// that the benchmark's own sender does not take a core from the system
+	// under test; negative = spin.
+	Tick time.Duration
 	// MaxP99 fails a trial whose p99 latency is above it: queues grew
 	// because something could not keep up, even if nothing was lost yet in
 	// the trial's short window; 0 = 100ms.
@@ -76,6 +80,7 @@ type ThroughputReport struct {
 	// Ceiling is true when the search reached Max without a failure: the
 	// true limit is higher.
 	Ceiling bool    `json:"ceiling"`
+	TickS   float64 `json:"tick_s"` // the publisher's tick; 0 = it spins
 	Trials  []Trial `json:"trials"`
 	Host    Host    `json:"host"`
 	Note    string  `json:"note"`
@@ -83,8 +88,12 @@ type ThroughputReport struct {
 
 // WriteTable writes the report for a person.
 func (r *ThroughputReport) WriteTable(w io.Writer) {
-	fmt.Fprintf(w, "throughput search, tickcast, lines %s, %s per trial (zero loss at the subscriber; NACK repair allowed)\n\n",
-		r.Lines, time.Duration(r.DurationS*1e9))
+	pacing := "spinning"
+	if r.TickS > 0 {
+		pacing = fmt.Sprintf("%s ticks", time.Duration(r.TickS*1e9))
+	}
+	fmt.Fprintf(w, "throughput search, tickcast, lines %s, %s per trial, publisher paced in %s (zero loss at the subscriber; NACK repair allowed)\n\n",
+		r.Lines, time.Duration(r.DurationS*1e9), pacing)
 	fmt.Fprintf(w, "%12s  %-4s  %10s  %10s  %7s  %10s  %12s  %5s  %8s  %8s  %s\n",
 		"rate", "ok", "sent", "delivered", "lost", "achieved", "datagrams/s", "NACKs", "p50 µs", "p99 µs", "why")
 	for _, t := range r.Trials {
@@ -137,6 +146,12 @@ func RunThroughput(ctx context.Context, cfg ThroughputConfig) (*ThroughputReport
 	if cfg.Retries == 0 {
 		cfg.Retries = 1
 	}
+	switch {
+	case cfg.Tick == 0:
+		cfg.Tick = time.Millisecond
+	case cfg.Tick < 0:
+		cfg.Tick = 0
+	}
 	if cfg.MaxP99 == 0 {
 		cfg.MaxP99 = 100 * time.Millisecond
 	}
@@ -147,7 +162,7 @@ func RunThroughput(ctx context.Context, cfg ThroughputConfig) (*ThroughputReport
 		return nil, fmt.Errorf("bench: Start %v above Max %v", cfg.Start, cfg.Max)
 	}
 	lc := LatencyConfig{
-		Rate: cfg.Start, Duration: cfg.Duration, Warmup: cfg.Warmup, Instruments: cfg.Instruments, Levels: cfg.Levels,
+		Rate: cfg.Start, Duration: cfg.Duration, Warmup: cfg.Warmup, Instruments: cfg.Instruments, Levels: cfg.Levels, Tick: cfg.Tick,
 		Lines: cfg.Lines, Runs: 1, BusyPoll: cfg.BusyPoll, Pin: cfg.Pin, MaxPacket: cfg.MaxPacket,
 		Interface: cfg.Interface, Exec: cfg.Exec, ChildLogLevel: cfg.ChildLogLevel, ProfileDir: cfg.ProfileDir,
 		Logger: cfg.Logger,
@@ -160,7 +175,7 @@ func RunThroughput(ctx context.Context, cfg ThroughputConfig) (*ThroughputReport
 	}
 	r := &runner{cfg: lc}
 	defer r.close()
-	rep := &ThroughputReport{Host: thisHost(), Note: NoisyNote}
+	rep := &ThroughputReport{Host: thisHost(), Note: NoisyNote, TickS: cfg.Tick.Seconds()}
 	var best *seriesRun
 	try := func(rate float64) (bool, error) {
 		rate = math.Round(rate/1000) * 1000

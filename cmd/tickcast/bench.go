@@ -166,6 +166,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 	duration := fs.Duration("duration", 10*time.Second, "recorded time of each run")
 	warmup := fs.Duration("warmup", time.Second, "time before recording starts (0 = none)")
 	peer := fs.String("peer", "", "peers to run beside tickcast, comma-separated: nats (\"\" = none)")
+	tick := fs.Duration("tick", 0, "senders sleep between ticks at least this far apart instead of spinning on the clock (0 = spin: a µs schedule, a core each)")
 	floor := fs.Bool("floor", true, "run the raw-UDP floor too")
 	runs := fs.Int("runs", 1, "repeat the whole comparison this many times (figures merge; the range shows the spread)")
 	hgrm := fs.String("hgrm", "", "write one .hgrm percentile distribution (µs) per series into this directory")
@@ -184,6 +185,9 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		return usagef("--duration %v: must be positive", *duration)
 	}
 	if err := nonNegative("warmup", *warmup); err != nil {
+		return err
+	}
+	if err := nonNegative("tick", *tick); err != nil {
 		return err
 	}
 	if *runs < 1 {
@@ -207,7 +211,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		w = -1 // the library's "none"
 	}
 	rep, err := bench.RunLatency(ctx, bench.LatencyConfig{
-		Rate: *rate, Duration: *duration, Warmup: w, Instruments: *common.instruments, Levels: *common.levels,
+		Rate: *rate, Duration: *duration, Warmup: w, Tick: *tick, Instruments: *common.instruments, Levels: *common.levels,
 		Lines: *common.lines, Peers: peers, NoFloor: !*floor, Runs: *runs, BusyPoll: *common.busyPoll,
 		Pin: *common.pin, MaxPacket: *common.maxPacket, Interface: *common.iface, ChildLogLevel: *common.logLvl,
 		ProfileDir: *common.profileDir, Progress: common.progress(stderr),
@@ -253,6 +257,7 @@ func runBenchThroughput(ctx context.Context, args []string, stdout, stderr io.Wr
 	duration := fs.Duration("trial", 3*time.Second, "recorded time of each trial")
 	warmup := fs.Duration("warmup", 500*time.Millisecond, "time before each trial's recording (0 = none)")
 	retries := fs.Int("retries", 1, "try a failed rate again this many times before calling it failed")
+	tick := fs.Duration("tick", time.Millisecond, "the publisher sleeps between ticks at least this far apart, so the benchmark's sender does not take a core (0 = spin on the clock)")
 	maxP99 := fs.Duration("max-p99", 100*time.Millisecond, "a trial whose p99 latency is higher failed: a queue grew (nothing lost yet)")
 	common := addBenchCommon(fs)
 	if err := parse(fs, args); err != nil {
@@ -276,18 +281,24 @@ func runBenchThroughput(ctx context.Context, args []string, stdout, stderr io.Wr
 	if *retries < 0 {
 		return usagef("--retries %d: must not be negative", *retries)
 	}
+	if err := nonNegative("tick", *tick); err != nil {
+		return err
+	}
 	if *maxP99 <= 0 {
 		return usagef("--max-p99 %v: must be positive", *maxP99)
 	}
-	w, r := *warmup, *retries
+	w, r, tk := *warmup, *retries, *tick
 	if w == 0 {
 		w = -1
+	}
+	if tk == 0 {
+		tk = -1
 	}
 	if r == 0 {
 		r = -1
 	}
 	rep, err := bench.RunThroughput(ctx, bench.ThroughputConfig{
-		Lines: *common.lines, Start: *start, Max: *maxRate, Step: *step, Duration: *duration, Warmup: w, Retries: r, MaxP99: *maxP99,
+		Lines: *common.lines, Start: *start, Max: *maxRate, Step: *step, Duration: *duration, Warmup: w, Retries: r, Tick: tk, MaxP99: *maxP99,
 		Instruments: *common.instruments, Levels: *common.levels, BusyPoll: *common.busyPoll, Pin: *common.pin,
 		MaxPacket: *common.maxPacket, Interface: *common.iface, ChildLogLevel: *common.logLvl,
 		ProfileDir: *common.profileDir, Progress: common.progress(stderr),

@@ -61,9 +61,9 @@ func TestBenchHelpExplainsEveryFlag(t *testing.T) {
 		t.Errorf("bench --help: exit %d:\n%s", code, out.String())
 	}
 	for bm, flags := range map[string][]string{
-		"latency": {"rate", "duration", "warmup", "peer", "floor", "runs", "hgrm", "plot", "lines", "instruments",
+		"latency": {"rate", "duration", "warmup", "tick", "peer", "floor", "runs", "hgrm", "plot", "lines", "instruments",
 			"levels", "busy-poll", "pin", "max-packet", "iface", "json", "log-level", "quiet", "cpuprofile"},
-		"throughput": {"start", "max", "step", "trial", "warmup", "retries", "max-p99", "lines", "busy-poll", "json", "cpuprofile"},
+		"throughput": {"start", "max", "step", "trial", "warmup", "retries", "max-p99", "tick", "lines", "busy-poll", "json", "cpuprofile"},
 	} {
 		out.Reset()
 		if code := run([]string{"bench", bm, "--help"}, &out, &out); code != 0 {
