@@ -212,7 +212,7 @@ func (f *feed) pace(deadline int64, stop *atomic.Bool, h paceHooks) (paceStats, 
 	if !spinUntil(f.start, stop) {
 		return st, nil
 	}
-	tickAt := f.start // when the last tick began
+	tickAt := f.start    // when the last tick began
 	tickRel := int64(-1) // with a tick: the offset the current tick hands on messages to
 	for !f.done() {
 		if stop.Load() {
