@@ -33,8 +33,10 @@ func (a *Arbiter) closeHoles(now int64) {
 	for i < len(a.holes) && a.holes[i].end <= a.next {
 		if h := &a.holes[i]; !h.lost {
 			a.stats.GapsFilled++
-			if a.cfg.OnRepair != nil && now != 0 && now >= h.opened {
-				a.cfg.OnRepair(time.Duration(now-h.opened), h.attempts)
+			if a.cfg.OnRepair != nil && now != 0 {
+				// The filling copy may carry a kernel timestamp from before
+				// the hole was noticed: it was filled at once.
+				a.cfg.OnRepair(time.Duration(max(now-h.opened, 0)), h.attempts)
 			}
 		}
 		i++

@@ -196,8 +196,8 @@ func (s *sequencer) flush() {
 	if len(s.queued) == 0 {
 		return
 	}
-	now := time.Now()
-	s.send(now.UnixNano(), s.queued)
+	// Into the retransmit cache first: a NACK for a packet that another
+	// line already delivered must never find it "not yet sent".
 	var msgs uint64
 	for _, raw := range s.queued {
 		p, err := wire.Parse(raw)
@@ -207,6 +207,8 @@ func (s *sequencer) flush() {
 		msgs += uint64(p.Count)
 		s.p.cache.Put(p)
 	}
+	now := time.Now()
+	s.send(now.UnixNano(), s.queued)
 	s.p.stats.packets.Add(uint64(len(s.queued)))
 	s.p.stats.messages.Add(msgs)
 	s.p.stats.next.Store(s.next)
@@ -214,11 +216,27 @@ func (s *sequencer) flush() {
 	s.lastSend = now
 }
 
-// send writes pkts to every line and to the link subscribers.
+// abChunk is how many packets go to line A before the same go to line B.
+// One sendmmsg per line for a whole flush would hold every B copy back by
+// A's entire syscall (on loopback ~7 µs a datagram: 450 µs for 64 packets,
+// longer than the subscribers' arbitration window); chunks keep the lines
+// within a few datagrams of each other for a few more syscalls.
+const abChunk = 8
+
+// send writes pkts to every line, a chunk at a time, and to the link
+// subscribers.
 func (s *sequencer) send(now int64, pkts [][]byte) {
-	for _, l := range s.p.lines {
-		l.send(now, pkts)
+	for len(pkts) > 0 {
+		n := min(len(pkts), abChunk)
+		for _, l := range s.p.lines {
+			l.send(now, pkts[:n])
+		}
+		s.publishLink(pkts[:n])
+		pkts = pkts[n:]
 	}
+}
+
+func (s *sequencer) publishLink(pkts [][]byte) {
 	if s.p.link != nil {
 		for _, pkt := range pkts {
 			s.p.link.Publish(s.p.cfg.Channel, pkt)

@@ -51,26 +51,48 @@ func (d *dispatcher) get(id uint32) *inst {
 	return d.insts.Get(id, func(in *inst) { in.def.Instrument, in.synced = id, d.whole })
 }
 
+// readerDrain bounds what a line reader dispatches per call: past it, the
+// background loop takes over, so a reader stuck dispatching for the other
+// line never lets its own socket overflow.
+const readerDrain = 256
+
 // tryDispatch drains the queue on the calling goroutine unless another
 // goroutine is already dispatching. Callers offer packets to the stream
 // first, then call it (never with the stream locked). The re-check after
 // Unlock closes the window in which another goroutine queued an item and
-// found the lock taken.
+// found the lock taken; when the bounded drain stops early, the background
+// loop is woken to finish.
 func (s *Subscriber) tryDispatch() {
-	for len(s.q.ready) > 0 || s.q.dropped.Load() || len(s.snaps) > 0 {
+	for s.pending() {
 		if !s.dmu.TryLock() {
 			return
 		}
-		s.disp.drain()
+		more := s.disp.drain(readerDrain)
 		s.dmu.Unlock()
+		if more {
+			select {
+			case s.drainKick <- struct{}{}:
+			default:
+			}
+			return
+		}
 	}
 }
 
-// drain processes everything waiting: snapshot packets, then deliveries in
-// order. dmu held.
-func (d *dispatcher) drain() {
+// pending reports whether anything waits for the dispatcher.
+func (s *Subscriber) pending() bool {
+	return len(s.q.ready) > 0 || s.q.dropped.Load() || len(s.snaps) > 0
+}
+
+// drain processes what is waiting, snapshot packets first, then deliveries
+// in order, at most limit items (0 = all); it reports whether it stopped
+// at the limit with more waiting. dmu held.
+func (d *dispatcher) drain(limit int) bool {
 	q := d.s.q
-	for {
+	for n := 0; ; n++ {
+		if limit > 0 && n == limit {
+			return d.s.pending()
+		}
 		select {
 		case it := <-d.s.snaps:
 			d.snapshotPacket(it)
@@ -89,7 +111,7 @@ func (d *dispatcher) drain() {
 			d.startRecovery(ResetOverrun)
 			continue
 		}
-		return
+		return false
 	}
 }
 
@@ -114,7 +136,11 @@ func (d *dispatcher) run(ctx context.Context) {
 			// holding dmu takes them: taking one here and then waiting for
 			// the lock would let a later packet overtake it.
 			s.dmu.Lock()
-			d.drain()
+			d.drain(0)
+			s.dmu.Unlock()
+		case <-s.drainKick:
+			s.dmu.Lock()
+			d.drain(0)
 			s.dmu.Unlock()
 		case f := <-s.onDisp:
 			s.dmu.Lock()

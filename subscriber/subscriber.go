@@ -30,14 +30,15 @@ type Subscriber struct {
 	dmu     sync.Mutex // held by whichever goroutine runs the dispatcher
 	stats   counters
 
-	runOnce  sync.Once
-	lineEvt  chan lineEvent
-	sumReq   chan chan BookSums
-	onDisp   chan func(*dispatcher) // runs a function on the dispatcher goroutine (tests)
-	snaps    chan *item             // snapshot packets from the link, never dropped
-	snapKick chan struct{}          // a snapshot packet is waiting
-	quit     <-chan struct{}        // Run's context is done
-	stopped  chan struct{}          // closed when Run has returned
+	runOnce   sync.Once
+	lineEvt   chan lineEvent
+	sumReq    chan chan BookSums
+	onDisp    chan func(*dispatcher) // runs a function on the dispatcher goroutine (tests)
+	snaps     chan *item             // snapshot packets from the link, never dropped
+	snapKick  chan struct{}          // a snapshot packet is waiting
+	drainKick chan struct{}          // a reader left work for the background loop
+	quit      <-chan struct{}        // Run's context is done
+	stopped   chan struct{}          // closed when Run has returned
 }
 
 type lineEvent struct {
@@ -51,16 +52,17 @@ func New(cfg Config) (*Subscriber, error) {
 		return nil, err
 	}
 	s := &Subscriber{
-		cfg:      cfg,
-		log:      cfg.Logger.With("channel", cfg.Channel),
-		q:        newQueue(cfg.Queue),
-		lat:      newLatencies(),
-		lineEvt:  make(chan lineEvent, 64),
-		sumReq:   make(chan chan BookSums),
-		onDisp:   make(chan func(*dispatcher)),
-		snaps:    make(chan *item, 64),
-		snapKick: make(chan struct{}, 1),
-		stopped:  make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger.With("channel", cfg.Channel),
+		q:         newQueue(cfg.Queue),
+		lat:       newLatencies(),
+		lineEvt:   make(chan lineEvent, 64),
+		sumReq:    make(chan chan BookSums),
+		onDisp:    make(chan func(*dispatcher)),
+		snaps:     make(chan *item, 64),
+		snapKick:  make(chan struct{}, 1),
+		drainKick: make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
 	}
 	lines := len(cfg.Lines)
 	if cfg.Link != nil {

@@ -38,8 +38,7 @@ func newFlags(name, synopsis, notes string, stdout io.Writer) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-		return errHelp
+		return errHelp // Parse has printed the usage
 	}
 	if err != nil {
 		return usageError{err.Error()}
