@@ -29,10 +29,11 @@ const (
 )
 
 // queue is the bounded hand-off between the arbiter (its Sink, called under
-// the stream's lock) and the dispatcher goroutine. Items cycle between free
-// and ready, so steady state does not allocate; when free is empty the
-// handler is behind by Queue packets and the subscriber drops and recovers
-// instead of growing.
+// the stream's lock) and the dispatcher (run by whichever goroutine holds
+// Subscriber.dmu, usually the reader that just offered the packets). Items
+// cycle between free and ready, so steady state does not allocate; when free
+// is empty the handler is behind by Queue packets and the subscriber drops
+// and recovers instead of growing.
 type queue struct {
 	ready   chan *item
 	free    chan *item
