@@ -21,7 +21,8 @@ type inst struct {
 // books holds every instrument of the channel. Owned by the sequencer.
 type books struct {
 	instrument.Table[inst]
-	resyncs int // instruments cleared since the last resync checksums
+	resyncs int    // instruments cleared since the last resync checksums
+	exch    uint64 // the latest exchange time of any message: the feed's clock
 }
 
 func (b *books) get(id uint32) *inst {
@@ -39,11 +40,13 @@ func (b *books) apply(m wire.Message) {
 		in := b.get(u.Instrument)
 		in.book.Apply(u.Side, u.Price, u.Qty)
 		in.exch = max(in.exch, u.ExchTime)
+		b.exch = max(b.exch, u.ExchTime)
 		in.dirty = true
 	case wire.TypeTrade:
 		t := m.Trade()
 		in := b.get(t.Instrument)
 		in.exch = max(in.exch, t.ExchTime)
+		b.exch = max(b.exch, t.ExchTime)
 	case wire.TypeBookClear:
 		c := m.BookClear()
 		in := b.get(c.Instrument)

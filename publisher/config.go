@@ -52,8 +52,9 @@ type Config struct {
 	// 0 = 100ms.
 	Heartbeat time.Duration
 	// ChecksumEvery sends a BookChecksum this often for every instrument
-	// whose book changed since its last one; 0 = 1s, negative = only after
-	// a resync.
+	// whose book changed since its last one, on the feed's clock (exchange
+	// times), so a replay gets them at the same sequences; 0 = 1s,
+	// negative = only after a resync.
 	ChecksumEvery time.Duration
 	// QueueBatches bounds the input queue from the sources, in batches;
 	// 0 = 256. A full queue blocks the source (nothing is dropped).

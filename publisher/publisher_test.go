@@ -43,15 +43,15 @@ func (s finiteSource) Run(ctx context.Context, sink source.Sink) error {
 	return nil
 }
 
-// capture reads one line until it has seen the end of session.
-type capture struct {
+// lineCapture reads one line until it has seen the end of session.
+type lineCapture struct {
 	pkts map[uint64][]byte // sequenced packets by first seq
 	hbs  []wire.Header
 	eos  *wire.Header
 	bad  int
 }
 
-func readLine(t *testing.T, r *mcast.Receiver, c *capture, done chan<- struct{}) {
+func readLine(t *testing.T, r *mcast.Receiver, c *lineCapture, done chan<- struct{}) {
 	defer close(done)
 	c.pkts = map[uint64][]byte{}
 	for c.eos == nil {
@@ -105,7 +105,7 @@ func TestPublisherEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var capA, capB capture
+	var capA, capB lineCapture
 	doneA, doneB := make(chan struct{}), make(chan struct{})
 	go readLine(t, recvA, &capA, doneA)
 	go readLine(t, recvB, &capB, doneB)
@@ -140,7 +140,7 @@ func TestPublisherEndToEnd(t *testing.T) {
 	<-doneB
 
 	// Both lines carried the same packets, gap-free, and ended the session.
-	for name, c := range map[string]*capture{"A": &capA, "B": &capB} {
+	for name, c := range map[string]*lineCapture{"A": &capA, "B": &capB} {
 		if c.eos == nil || c.eos.Seq != last+1 || c.eos.Session != pub.Session() || c.eos.Channel != 7 {
 			t.Fatalf("line %s: end of session %+v, want seq %d", name, c.eos, last+1)
 		}

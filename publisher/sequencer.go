@@ -26,6 +26,8 @@ type sequencer struct {
 	queued   [][]byte // finished packets not yet sent (views of bufs)
 	lastSend time.Time
 	scratch  []byte
+
+	nextChecksum int64 // feed time of the next periodic checksums, ns
 }
 
 func (s *sequencer) init(p *Publisher) {
@@ -44,12 +46,6 @@ func (s *sequencer) init(p *Publisher) {
 func (s *sequencer) run(ctx context.Context) {
 	hb := time.NewTicker(s.p.cfg.Heartbeat / 4)
 	defer hb.Stop()
-	var ck <-chan time.Time
-	if s.p.cfg.ChecksumEvery > 0 {
-		t := time.NewTicker(s.p.cfg.ChecksumEvery)
-		defer t.Stop()
-		ck = t.C
-	}
 	var linger *time.Timer
 	if s.p.cfg.Linger > 0 {
 		linger = time.NewTimer(time.Hour)
@@ -66,8 +62,6 @@ func (s *sequencer) run(ctx context.Context) {
 			// at the timers and requests every few batches.
 			if busy++; busy&15 == 0 {
 				select {
-				case <-ck:
-					s.checksums(false)
 				case r := <-s.p.snaps:
 					s.snapshot(r)
 				case <-ctx.Done():
@@ -100,8 +94,6 @@ func (s *sequencer) run(ctx context.Context) {
 			for _, l := range s.p.lines {
 				l.drainFaults(now.UnixNano()) // injected delay: release what is due
 			}
-		case <-ck:
-			s.checksums(false)
 		case r := <-s.p.snaps:
 			s.snapshot(r)
 		case <-ctx.Done():
@@ -146,7 +138,7 @@ func (s *sequencer) take(b *batch) {
 		s.add(m.Bytes())
 	}
 	s.p.free <- b
-	s.resyncChecksums()
+	s.scheduledChecksums()
 }
 
 // add appends one encoded message to the current packet, starting a new
@@ -276,10 +268,28 @@ func (s *sequencer) checksums(resyncOnly bool) {
 	}
 }
 
-// resyncChecksums sends the checksums owed after a resync once the batch
-// that carried the new book was sequenced (sources end batches on event
-// boundaries).
-func (s *sequencer) resyncChecksums() {
+// scheduledChecksums runs after every batch (sources end batches on event
+// boundaries): the checksums owed after a resync, and every ChecksumEvery
+// of the feed's own clock (the latest exchange time seen, or the wall clock
+// for a source without exchange times) those of the books that changed.
+// Because the schedule follows the data, not a timer, a replayed capture
+// gets its checksums at the same sequences as the original run.
+func (s *sequencer) scheduledChecksums() {
+	every := s.p.cfg.ChecksumEvery
+	if every > 0 {
+		now := int64(s.books.exch)
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
+		switch {
+		case s.nextChecksum == 0:
+			s.nextChecksum = now + int64(every)
+		case now >= s.nextChecksum:
+			s.checksums(false)
+			s.nextChecksum = now + int64(every)
+			return
+		}
+	}
 	if s.books.resyncs > 0 {
 		s.checksums(true)
 	}
