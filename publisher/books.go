@@ -52,6 +52,7 @@ func (b *books) apply(m wire.Message) {
 		in := b.get(c.Instrument)
 		in.book.Clear()
 		in.exch = max(in.exch, c.ExchTime)
+		b.exch = max(b.exch, c.ExchTime)
 		in.dirty = true
 		if !in.resync {
 			in.resync = true

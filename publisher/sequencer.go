@@ -27,7 +27,8 @@ type sequencer struct {
 	lastSend time.Time
 	scratch  []byte
 
-	nextChecksum int64 // feed time of the next periodic checksums, ns
+	nextChecksum   int64 // feed time of the next periodic checksums, ns
+	checksumOnExch bool  // nextChecksum is on the exchange-time clock
 }
 
 func (s *sequencer) init(p *Publisher) {
@@ -275,18 +276,19 @@ func (s *sequencer) checksums(resyncOnly bool) {
 // Because the schedule follows the data, not a timer, a replayed capture
 // gets its checksums at the same sequences as the original run.
 func (s *sequencer) scheduledChecksums() {
-	every := s.p.cfg.ChecksumEvery
-	if every > 0 {
-		now := int64(s.books.exch)
+	if every := int64(s.p.cfg.ChecksumEvery); every > 0 {
+		now, exch := int64(s.books.exch), true
 		if now == 0 {
-			now = time.Now().UnixNano()
+			now, exch = time.Now().UnixNano(), false // no exchange time yet
 		}
 		switch {
-		case s.nextChecksum == 0:
-			s.nextChecksum = now + int64(every)
+		case s.nextChecksum == 0 || exch != s.checksumOnExch:
+			// Start the schedule, or move it to the exchange-time clock
+			// once the source provides one.
+			s.nextChecksum, s.checksumOnExch = now+every, exch
 		case now >= s.nextChecksum:
 			s.checksums(false)
-			s.nextChecksum = now + int64(every)
+			s.nextChecksum = now + every
 			return
 		}
 	}
