@@ -72,6 +72,29 @@ func TestLossDuplicationReorderOnBothLines(t *testing.T) {
 		st.Gap.Gaps, st.Gap.GapsFilled, st.Gap.Nacks, st.Gap.Retransmitted, st.LostMessages, st.Snapshots)
 }
 
+// A remote subscriber: no multicast at all, the live feed, NACKs and
+// snapshots all over the QUIC link.
+func TestLinkOnlySubscriber(t *testing.T) {
+	f := startFeed(t, feedOpts{rate: 10_000})
+	rec := newRecorder()
+	cfg := f.config(rec, nil, nil)
+	cfg.Lines = nil
+	cfg.RetransmitAddr = netip.AddrPort{}
+	cfg.Link.Live = true
+	r := startSub(t, cfg)
+	waitFor(t, "the link", func() bool { return r.sub.Stats().LinkDials > 0 })
+	f.run()
+	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
+	booksMatch(t, f, r)
+	st := r.sub.Stats()
+	if len(st.Lines) != 1 || st.Lines[0].Won == 0 {
+		t.Fatalf("the link did not carry the feed: %+v", st.Lines)
+	}
+	if st.LostMessages != 0 {
+		t.Fatalf("%d messages lost", st.LostMessages)
+	}
+}
+
 func TestBusyPoll(t *testing.T) {
 	f := startFeed(t, feedOpts{})
 	a := &fault.Config{DropRate: 0.02, Seed: 5}
