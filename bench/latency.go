@@ -72,6 +72,9 @@ type LatencyConfig struct {
 	Exec []string
 	// ChildLogLevel is the children's log level; "" = warn.
 	ChildLogLevel string
+	// ChildStderr, if set, gets the children's stderr (their logs); it is
+	// kept only to explain a failure otherwise.
+	ChildStderr io.Writer
 	// ProfileDir, if set, gets a CPU profile of every child process, named
 	// after its system, role and run: tickcast-pub-1.pprof, …
 	ProfileDir string
@@ -353,7 +356,7 @@ func (r *runner) run(ctx context.Context, sys system, rate float64, warmup, dura
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, childSetup)
 	defer cancel()
-	sub, err := startChild(cfg.Exec, subCfg)
+	sub, err := startChild(cfg.Exec, subCfg, cfg.ChildStderr)
 	if err != nil {
 		return nil, err
 	}
@@ -361,7 +364,7 @@ func (r *runner) run(ctx context.Context, sys system, rate float64, warmup, dura
 	if err := sub.waitReady(setupCtx); err != nil {
 		return nil, err
 	}
-	pub, err := startChild(cfg.Exec, pubCfg)
+	pub, err := startChild(cfg.Exec, pubCfg, cfg.ChildStderr)
 	if err != nil {
 		return nil, err
 	}

@@ -265,7 +265,7 @@ func TestChildStopsWithItsParent(t *testing.T) {
 		Role: "sub", Groups: groups, Interface: "lo",
 		Feed:       feedConfig{Rate: 1000, Instruments: 1, Levels: 1, Duration: time.Hour},
 		DeadlineNs: time.Now().Add(time.Hour).UnixNano(),
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

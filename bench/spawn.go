@@ -37,13 +37,17 @@ func defaultExec() ([]string, error) {
 }
 
 // startChild starts a child for c.Role with exe (and the role as its last
-// argument, for ps) and hands it its configuration.
-func startChild(exe []string, c childConfig) (*childProc, error) {
+// argument, for ps) and hands it its configuration. The child's stderr is
+// kept to explain a failure, and copied to stderr if that is not nil.
+func startChild(exe []string, c childConfig, stderr io.Writer) (*childProc, error) {
 	cmd := exec.Command(exe[0], append(exe[1:len(exe):len(exe)], c.Role)...)
 	cmd.Env = append(os.Environ(), ChildEnv+"="+c.Role)
 	setChildAttrs(cmd)
 	p := &childProc{role: c.Role, cmd: cmd, msgs: make(chan childMsg, 4), stderr: &tail{max: 16 << 10}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
+	if stderr != nil {
+		cmd.Stderr = io.MultiWriter(p.stderr, stderr)
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

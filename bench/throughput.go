@@ -37,7 +37,7 @@ type ThroughputConfig struct {
 	// the trial's short window; 0 = 100ms.
 	MaxP99 time.Duration
 	// Instruments, Levels, BusyPoll, Pin, MaxPacket, Interface, Exec,
-	// ChildLogLevel, ProfileDir, Progress and Logger are as in
+	// ChildLogLevel, ChildStderr, ProfileDir, Progress and Logger are as in
 	// [LatencyConfig].
 	Instruments   int
 	Levels        int
@@ -47,6 +47,7 @@ type ThroughputConfig struct {
 	Interface     string
 	Exec          []string
 	ChildLogLevel string
+	ChildStderr   io.Writer
 	ProfileDir    string
 	Progress      io.Writer
 	Logger        *slog.Logger
@@ -164,7 +165,7 @@ func RunThroughput(ctx context.Context, cfg ThroughputConfig) (*ThroughputReport
 	lc := LatencyConfig{
 		Rate: cfg.Start, Duration: cfg.Duration, Warmup: cfg.Warmup, Instruments: cfg.Instruments, Levels: cfg.Levels, Tick: cfg.Tick,
 		Lines: cfg.Lines, Runs: 1, BusyPoll: cfg.BusyPoll, Pin: cfg.Pin, MaxPacket: cfg.MaxPacket,
-		Interface: cfg.Interface, Exec: cfg.Exec, ChildLogLevel: cfg.ChildLogLevel, ProfileDir: cfg.ProfileDir,
+		Interface: cfg.Interface, Exec: cfg.Exec, ChildLogLevel: cfg.ChildLogLevel, ChildStderr: cfg.ChildStderr, ProfileDir: cfg.ProfileDir,
 		Logger: cfg.Logger,
 	}
 	if err := lc.normalize(); err != nil {

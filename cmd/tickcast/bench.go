@@ -121,7 +121,7 @@ func addBenchCommon(fs interface {
 		maxPacket:   fs.Int("max-packet", 1200, "packet size limit in bytes (tickcast and floor), up to 8192"),
 		iface:       fs.String("iface", "lo", "interface of the multicast lines"),
 		jsonOut:     fs.String("json", "", "write the figures as JSON to this file"),
-		logLvl:      fs.String("log-level", "warn", "the child processes' log level: debug, info, warn, error"),
+		logLvl:      fs.String("log-level", "warn", "the child processes' log level: debug, info, warn, error (their logs go to stderr)"),
 		profileDir:  fs.String("cpuprofile", "", "write a CPU profile of every child process into this directory (go tool pprof)"),
 		quiet:       fs.Bool("quiet", false, "no progress lines on stderr"),
 	}
@@ -214,7 +214,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		Rate: *rate, Duration: *duration, Warmup: w, Tick: *tick, Instruments: *common.instruments, Levels: *common.levels,
 		Lines: *common.lines, Peers: peers, NoFloor: !*floor, Runs: *runs, BusyPoll: *common.busyPoll,
 		Pin: *common.pin, MaxPacket: *common.maxPacket, Interface: *common.iface, ChildLogLevel: *common.logLvl,
-		ProfileDir: *common.profileDir, Progress: common.progress(stderr),
+		ProfileDir: *common.profileDir, Progress: common.progress(stderr), ChildStderr: stderr,
 	})
 	if err != nil {
 		return err
@@ -301,7 +301,7 @@ func runBenchThroughput(ctx context.Context, args []string, stdout, stderr io.Wr
 		Lines: *common.lines, Start: *start, Max: *maxRate, Step: *step, Duration: *duration, Warmup: w, Retries: r, Tick: tk, MaxP99: *maxP99,
 		Instruments: *common.instruments, Levels: *common.levels, BusyPoll: *common.busyPoll, Pin: *common.pin,
 		MaxPacket: *common.maxPacket, Interface: *common.iface, ChildLogLevel: *common.logLvl,
-		ProfileDir: *common.profileDir, Progress: common.progress(stderr),
+		ProfileDir: *common.profileDir, Progress: common.progress(stderr), ChildStderr: stderr,
 	})
 	if err != nil {
 		return err
