@@ -138,10 +138,10 @@ func runUDPPubChild(ctx context.Context, c *childConfig, env *childEnv) (any, er
 // floorLine is one line of the floor's receiver, owned by the goroutine
 // reading it.
 type floorLine struct {
-	recv             *mcast.Receiver
-	lat, uncorrected *latency.Recorder
-	delivered        uint64
-	err              error
+	recv                      *mcast.Receiver
+	lat, uncorrected, network *latency.Recorder
+	delivered                 uint64
+	err                       error
 }
 
 // floorRecv is the floor's receiver: first copy wins by a high-water mark
@@ -182,7 +182,7 @@ func (f *floorRecv) batch(l *floorLine, dgs []mcast.Datagram, now int64) {
 				break
 			}
 		}
-		off := wire.HeaderLen
+		off, recorded := wire.HeaderLen, false
 		for s := seq; s < last && off+wire.MsgHeaderLen <= len(b); s++ {
 			n := int(binary.LittleEndian.Uint16(b[off:]))
 			if n < wire.MsgHeaderLen || off+n > len(b) {
@@ -194,10 +194,14 @@ func (f *floorRecv) batch(l *floorLine, dgs []mcast.Datagram, now int64) {
 						l.lat.RecordNanos(now - int64(exch))
 						l.uncorrected.RecordNanos(now - sent)
 						l.delivered++
+						recorded = true
 					}
 				}
 			}
 			off += n
+		}
+		if recorded && d.KernelTime != 0 {
+			l.network.RecordNanos(d.KernelTime - sent)
 		}
 	}
 }
@@ -243,11 +247,12 @@ func runUDPSubChild(ctx context.Context, c *childConfig, env *childEnv) (any, er
 		}
 	}()
 	for _, g := range c.Groups {
-		r, err := mcast.Listen(mcast.RecvConfig{Group: g, Interface: c.Interface, Logger: env.log})
+		r, err := mcast.Listen(mcast.RecvConfig{Group: g, Interface: c.Interface, Timestamps: true, Logger: env.log})
 		if err != nil {
 			return nil, err
 		}
-		f.lines = append(f.lines, &floorLine{recv: r, lat: latency.NewRecorder(maxLatency), uncorrected: latency.NewRecorder(maxLatency)})
+		f.lines = append(f.lines, &floorLine{recv: r, lat: latency.NewRecorder(maxLatency),
+			uncorrected: latency.NewRecorder(maxLatency), network: latency.NewRecorder(maxLatency)})
 	}
 	var wg sync.WaitGroup
 	var stop atomic.Bool
@@ -273,7 +278,8 @@ func runUDPSubChild(ctx context.Context, c *childConfig, env *childEnv) (any, er
 		l.recv.Close()
 	}
 	wg.Wait()
-	r := subResult{Latency: latency.NewRecorder(maxLatency), Uncorrected: latency.NewRecorder(maxLatency)}
+	r := subResult{Latency: latency.NewRecorder(maxLatency), Uncorrected: latency.NewRecorder(maxLatency),
+		Network: latency.NewRecorder(maxLatency)}
 	select {
 	case <-f.end:
 		r.EndSeen = true
@@ -286,6 +292,7 @@ func runUDPSubChild(ctx context.Context, c *childConfig, env *childEnv) (any, er
 		r.Delivered += l.delivered
 		r.Latency.Merge(l.lat)
 		r.Uncorrected.Merge(l.uncorrected)
+		r.Network.Merge(l.network)
 		r.Datagrams += l.recv.Stats().Datagrams
 	}
 	r.Proc = self("floor receiver")

@@ -173,7 +173,7 @@ type LatencyReport struct {
 // method says how latency is measured, for reports.
 const method = "latency = receive (handler) time − scheduled send time per message, on one clock " +
 	"(coordinated-omission free, as wrk2); the sender spins to a schedule of message i at start + i/rate; " +
-	"uncorrected = handler time − packet send time"
+	"uncorrected = handler time − packet send time; to the kernel = kernel receive timestamp − packet send time, per packet"
 
 // All returns every series, tickcast first.
 func (r *LatencyReport) All() []*Series {
@@ -410,6 +410,7 @@ func aggregate(scenario string, sys system, lines string, rate float64, duration
 	if sys.name != SystemNATS {
 		s.Lines = lines
 		s.Uncorrected = latency.NewRecorder(maxLatency)
+		s.Network = latency.NewRecorder(maxLatency)
 	}
 	if sys.name == SystemTickcast {
 		s.Repair = &Repair{}
@@ -428,6 +429,9 @@ func aggregate(scenario string, sys system, lines string, rate float64, duration
 		s.Latency.Merge(r.sub.Latency)
 		if s.Uncorrected != nil && r.sub.Uncorrected != nil {
 			s.Uncorrected.Merge(r.sub.Uncorrected)
+		}
+		if s.Network != nil && r.sub.Network != nil {
+			s.Network.Merge(r.sub.Network)
 		}
 		p := percentilesOf(r.sub.Latency)
 		s.PerRun = append(s.PerRun, RunFigures{Sent: sent, Delivered: got, Lost: lost, LatencyUs: p})
@@ -471,6 +475,10 @@ func aggregate(scenario string, sys system, lines string, rate float64, duration
 	if s.Uncorrected != nil {
 		u := percentilesOf(s.Uncorrected)
 		s.UncorrectedUs = &u
+	}
+	if s.Network != nil && s.Network.Count() > 0 {
+		n := percentilesOf(s.Network)
+		s.NetworkUs = &n
 	}
 	if len(runs) > 1 {
 		s.RangeUs = &PercentileRange{Min: percentilesFrom(mins), Max: percentilesFrom(maxs)}

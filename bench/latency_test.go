@@ -137,6 +137,9 @@ func TestLatencyTickcastAndFloor(t *testing.T) {
 		t.Errorf("tickcast sent %d, delivered %d, lost %d, dups %d; want 2 runs × 2000, all delivered once",
 			rep.Sent, rep.Delivered, rep.Lost, rep.DuplicatesDelivered)
 	}
+	if rep.NetworkUs == nil || rep.Peers[SystemFloor].NetworkUs == nil {
+		t.Errorf("no kernel-receive figures: tickcast %v, floor %v", rep.NetworkUs, rep.Peers[SystemFloor].NetworkUs)
+	}
 	if rep.UncorrectedUs == nil || rep.RangeUs == nil || len(rep.PerRun) != 2 || rep.Ratio[SystemFloor].P50 <= 0 {
 		t.Errorf("missing figures: uncorrected %v, range %v, per run %v, ratio %v", rep.UncorrectedUs, rep.RangeUs, rep.PerRun, rep.Ratio)
 	}
@@ -148,7 +151,7 @@ func TestLatencyTickcastAndFloor(t *testing.T) {
 	}
 	var table bytes.Buffer
 	rep.WriteTable(&table)
-	for _, want := range []string{"tickcast", "uncorrected", "floor (raw UDP)", "tickcast / floor", "range (2 runs)", "noisy"} {
+	for _, want := range []string{"tickcast", "uncorrected", "to the kernel", "floor (raw UDP)", "tickcast / floor", "range (2 runs)", "noisy", "per run"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}

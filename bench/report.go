@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -114,6 +115,10 @@ type Series struct {
 	// UncorrectedUs is handler time − packet send time (what a sender's
 	// own timestamps show; tickcast and floor).
 	UncorrectedUs *Percentiles `json:"uncorrected_latency_us,omitempty"`
+	// NetworkUs is the kernel's receive timestamp − packet send time, per
+	// packet: the sender's queueing after it stamped the packet, and the
+	// kernel; what uncorrected adds to it is the receiver's own time.
+	NetworkUs *Percentiles `json:"network_latency_us,omitempty"`
 	// RangeUs is each percentile's spread over the runs.
 	RangeUs *PercentileRange `json:"range_us,omitempty"`
 	// Ratio is this series' percentiles over another's, by system.
@@ -134,9 +139,10 @@ type Series struct {
 	PerRun    []RunFigures `json:"per_run,omitempty"`
 	Warnings  []string     `json:"warnings,omitempty"`
 
-	// Latency and Uncorrected are the histograms over every run.
+	// Latency, Uncorrected and Network are the histograms over every run.
 	Latency     *latency.Recorder `json:"-"`
 	Uncorrected *latency.Recorder `json:"-"`
+	Network     *latency.Recorder `json:"-"`
 }
 
 // Host describes the machine.
@@ -207,6 +213,9 @@ func writeSeriesTable(w io.Writer, all []*Series) {
 		if s.UncorrectedUs != nil {
 			row("  uncorrected", append([]string{"", "", "", "", ""}, pct(*s.UncorrectedUs, fmtUs)...)...)
 		}
+		if s.NetworkUs != nil {
+			row("  to the kernel", append([]string{"", "", "", "", ""}, pct(*s.NetworkUs, fmtUs)...)...)
+		}
 		if s.RangeUs != nil {
 			lo, hi := s.RangeUs.Min.list(), s.RangeUs.Max.list()
 			var cells []string
@@ -242,9 +251,7 @@ func writeDetails(w io.Writer, all []*Series) {
 			fmt.Fprintf(w, "  repair: %d gaps, %d filled, %d NACKs, %d retransmitted, %d given up, resets %v\n",
 				r.Gaps, r.GapsFilled, r.NACKs, r.Retransmitted, r.GaveUp, r.Resets)
 		}
-		for _, p := range s.Processes {
-			fmt.Fprintf(w, "  %s: pid %d, cpus %s, %.2fs user + %.2fs sys\n", p.Role, p.PID, p.CPUs, p.UserS, p.SysS)
-		}
+		writeProcesses(w, s.Processes)
 		for _, warn := range s.Warnings {
 			fmt.Fprintf(w, "  warning: %s\n", warn)
 		}
@@ -284,4 +291,37 @@ func WriteHgrm(dir string, all []*Series) ([]string, error) {
 		}
 	}
 	return paths, nil
+}
+
+// writeProcesses writes one line per role: its processes, their CPUs and
+// the CPU time they used, on average over the runs.
+func writeProcesses(w io.Writer, procs []Process) {
+	var roles []string
+	by := map[string][]Process{}
+	for _, p := range procs {
+		if _, ok := by[p.Role]; !ok {
+			roles = append(roles, p.Role)
+		}
+		by[p.Role] = append(by[p.Role], p)
+	}
+	for _, role := range roles {
+		ps := by[role]
+		var pids, cpus []string
+		var user, sys float64
+		for _, p := range ps {
+			pids = append(pids, fmt.Sprint(p.PID))
+			if !slices.Contains(cpus, p.CPUs) {
+				cpus = append(cpus, p.CPUs)
+			}
+			user += p.UserS
+			sys += p.SysS
+		}
+		n := float64(len(ps))
+		per := ""
+		if len(ps) > 1 {
+			per = " per run"
+		}
+		fmt.Fprintf(w, "  %s: pid %s on cpus %s, %.2fs user + %.2fs sys%s\n",
+			role, strings.Join(pids, ", "), strings.Join(cpus, " / "), user/n, sys/n, per)
+	}
 }

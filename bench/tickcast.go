@@ -47,9 +47,12 @@ type subResult struct {
 	Delivered  uint64 `json:"delivered"`
 	Duplicates uint64 `json:"duplicates"`
 	// Latency is receive (handler) time − scheduled time per message;
-	// Uncorrected is handler time − packet send time (tickcast and floor).
+	// Uncorrected is handler time − packet send time (tickcast and floor);
+	// Network is the kernel's receive timestamp − packet send time, per
+	// packet (tickcast and floor).
 	Latency     *latency.Recorder `json:"latency"`
 	Uncorrected *latency.Recorder `json:"uncorrected,omitempty"`
+	Network     *latency.Recorder `json:"network,omitempty"`
 	// EndSeen: the sender's end of session arrived (else the deadline ended
 	// the run).
 	EndSeen bool `json:"end_seen"`
@@ -201,13 +204,13 @@ func runPubChild(ctx context.Context, c *childConfig, env *childEnv) (any, error
 // of the tickcast benchmark. It runs on the subscriber's dispatching
 // goroutine, which owns it.
 type subHandler struct {
-	win              window
-	lat, uncorrected *latency.Recorder
-	delivered, dups  uint64
-	lastSeq          uint64
-	lastSend, now    int64 // the current packet's send time, and when its first message was handled
-	eos              chan struct{}
-	eosSeen          bool
+	win                       window
+	lat, uncorrected, network *latency.Recorder
+	delivered, dups           uint64
+	lastSeq                   uint64
+	lastSend, now             int64 // the current packet's send time, and when its first message was handled
+	eos                       chan struct{}
+	eosSeen                   bool
 }
 
 func (h *subHandler) HandleEvent(e *subscriber.Event) {
@@ -236,6 +239,9 @@ func (h *subHandler) HandleEvent(e *subscriber.Event) {
 	}
 	if e.SendTime != h.lastSend { // one clock reading per packet
 		h.lastSend, h.now = e.SendTime, time.Now().UnixNano()
+		if e.RecvTime != 0 {
+			h.network.RecordNanos(e.RecvTime - e.SendTime)
+		}
 	}
 	h.lat.RecordNanos(h.now - int64(exch))
 	h.uncorrected.RecordNanos(h.now - e.SendTime)
@@ -248,9 +254,11 @@ func runSubChild(ctx context.Context, c *childConfig, env *childEnv) (any, error
 	h := &subHandler{
 		lat:         latency.NewRecorder(maxLatency),
 		uncorrected: latency.NewRecorder(maxLatency),
+		network:     latency.NewRecorder(maxLatency),
 		eos:         make(chan struct{}),
 	}
-	cfg := subscriber.Config{Channel: benchChannel, RetransmitAddr: c.Retransmit, Handler: h, Logger: env.log}
+	cfg := subscriber.Config{Channel: benchChannel, RetransmitAddr: c.Retransmit, Handler: h, Logger: env.log,
+		KernelTimestamps: true}
 	for _, g := range c.Groups {
 		cfg.Lines = append(cfg.Lines, subscriber.Line{Group: g, Interface: c.Interface})
 	}
@@ -277,7 +285,7 @@ func runSubChild(ctx context.Context, c *childConfig, env *childEnv) (any, error
 	st := sub.Stats()
 	r := subResult{
 		Delivered: h.delivered, Duplicates: h.dups,
-		Latency: h.lat, Uncorrected: h.uncorrected,
+		Latency: h.lat, Uncorrected: h.uncorrected, Network: h.network,
 		EndSeen:       h.eosSeen,
 		GaveUp:        st.LostMessages,
 		Gaps:          st.Gap.Gaps,
