@@ -89,11 +89,11 @@ type ThroughputReport struct {
 
 // WriteTable writes the report for a person.
 func (r *ThroughputReport) WriteTable(w io.Writer) {
-	pacing := "spinning"
+	pacing := "by spinning on the clock"
 	if r.TickS > 0 {
-		pacing = fmt.Sprintf("%s ticks", time.Duration(r.TickS*1e9))
+		pacing = fmt.Sprintf("in %s ticks", time.Duration(r.TickS*1e9))
 	}
-	fmt.Fprintf(w, "throughput search, tickcast, lines %s, %s per trial, publisher paced in %s (zero loss at the subscriber; NACK repair allowed)\n\n",
+	fmt.Fprintf(w, "throughput search, tickcast, lines %s, %s per trial, publisher paced %s (zero loss at the subscriber; NACK repair allowed)\n\n",
 		r.Lines, time.Duration(r.DurationS*1e9), pacing)
 	fmt.Fprintf(w, "%12s  %-4s  %10s  %10s  %7s  %10s  %12s  %5s  %8s  %8s  %s\n",
 		"rate", "ok", "sent", "delivered", "lost", "achieved", "datagrams/s", "NACKs", "p50 µs", "p99 µs", "why")
