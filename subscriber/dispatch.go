@@ -45,6 +45,7 @@ type dispatcher struct {
 	heldMax    int       // beyond this the backlog is dropped and a newer snapshot asked
 	snapDue    time.Time // when to (re)send the snapshot request; zero = not pending
 	snapSeen   bool      // snapshot packets of the current request arrived
+	exch       []uint64  // exchange times of the packet being applied
 }
 
 func (d *dispatcher) get(id uint32) *inst {
@@ -220,7 +221,13 @@ func (d *dispatcher) arbiterEvent(e gap.Event) {
 func (d *dispatcher) apply(it *item) bool {
 	p := it.pkt
 	now := time.Now().UnixNano()
-	d.s.lat.recordPacket(now, p.SendTime, it.rxTime)
+	d.exch = d.exch[:0]
+	applied := uint64(0)
+	defer func() {
+		// One lock and one atomic add per packet, not per message.
+		d.s.lat.record(now, p.SendTime, it.rxTime, d.exch)
+		d.s.stats.messages.Add(applied)
+	}()
 	msgs := p.Messages()
 	for i := 0; msgs.Next(); i++ {
 		if i < it.skip {
@@ -237,22 +244,22 @@ func (d *dispatcher) apply(it *item) bool {
 			return false
 		}
 		d.expect = seq + 1
-		d.message(msgs.Message(), seq, p.SendTime, it.rxTime, now)
+		applied++
+		d.message(msgs.Message(), seq, p.SendTime, it.rxTime)
 	}
 	d.s.stats.applied.Store(d.expect - 1)
 	return true
 }
 
 // message applies one market message and tells the handler.
-func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime, now int64) {
+func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime int64) {
 	h := d.s.cfg.Handler
-	d.s.stats.messages.Add(1)
 	switch m.Type() {
 	case wire.TypeLevelUpdate:
 		u := m.LevelUpdate()
 		in := d.get(u.Instrument)
 		in.book.Apply(u.Side, u.Price, u.Qty)
-		d.s.lat.recordExchange(now, u.ExchTime)
+		d.exch = append(d.exch, u.ExchTime)
 		if h != nil {
 			d.ev = Event{Kind: EventLevel, Seq: seq, Session: d.session, Instrument: u.Instrument,
 				Level: u, Book: &in.book, SendTime: sendTime, RecvTime: rxTime}
@@ -265,7 +272,7 @@ func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime, now i
 		}
 	case wire.TypeTrade:
 		t := m.Trade()
-		d.s.lat.recordExchange(now, t.ExchTime)
+		d.exch = append(d.exch, t.ExchTime)
 		if h != nil {
 			in := d.get(t.Instrument)
 			d.ev = Event{Kind: EventTrade, Seq: seq, Session: d.session, Instrument: t.Instrument,

@@ -29,21 +29,20 @@ func newLatencies() *latencies {
 	}
 }
 
-func (l *latencies) recordPacket(now, sendTime, rxTime int64) {
+// record takes one packet's latencies: its send time, its receive time (0
+// = unknown) and the exchange times of the messages applied, all against
+// now, under one lock.
+func (l *latencies) record(now, sendTime, rxTime int64, exch []uint64) {
 	l.mu.Lock()
 	l.feed.RecordNanos(now - sendTime)
 	if rxTime != 0 {
 		l.network.RecordNanos(rxTime - sendTime)
 	}
-	l.mu.Unlock()
-}
-
-func (l *latencies) recordExchange(now int64, exch uint64) {
-	if exch == 0 {
-		return
+	for _, e := range exch {
+		if e != 0 {
+			l.exchange.RecordNanos(now - int64(e))
+		}
 	}
-	l.mu.Lock()
-	l.exchange.RecordNanos(now - int64(exch))
 	l.mu.Unlock()
 }
 
