@@ -23,11 +23,7 @@ type Process struct {
 // self describes this process.
 func self(role string) Process {
 	p := Process{Role: role, PID: os.Getpid(), CPUs: allowedCPUs()}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		p.UserS = float64(ru.Utime.Nano()) / 1e9
-		p.SysS = float64(ru.Stime.Nano()) / 1e9
-	}
+	p.UserS, p.SysS = cpuTimes()
 	return p
 }
 
