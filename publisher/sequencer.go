@@ -179,7 +179,7 @@ func (s *sequencer) finish() {
 	if s.pb.Count() == 0 {
 		return
 	}
-	s.queued = append(s.queued, s.pb.Finish(time.Now().UnixNano()))
+	s.queued = append(s.queued, s.pb.Finish(0)) // the send time is stamped by flush
 }
 
 // flush sends every finished packet on both lines, then to the retransmit
@@ -189,10 +189,13 @@ func (s *sequencer) flush() {
 	if len(s.queued) == 0 {
 		return
 	}
-	// Into the retransmit cache first: a NACK for a packet that another
-	// line already delivered must never find it "not yet sent".
+	// One clock reading for the flush, stamped into every packet just
+	// before it is sent. Into the retransmit cache first: a NACK for a packet
+	// that another line already delivered must never find it "not yet sent".
+	now := time.Now()
 	var msgs uint64
 	for _, raw := range s.queued {
+		wire.SetSendTime(raw, now.UnixNano())
 		p, err := wire.Parse(raw)
 		if err != nil {
 			continue // our own packet: cannot happen
@@ -200,7 +203,6 @@ func (s *sequencer) flush() {
 		msgs += uint64(p.Count)
 		s.p.cache.Put(p)
 	}
-	now := time.Now()
 	s.send(now.UnixNano(), s.queued)
 	s.p.stats.packets.Add(uint64(len(s.queued)))
 	s.p.stats.messages.Add(msgs)
