@@ -368,3 +368,48 @@ func listen(t *testing.T) (*mcast.Receiver, netip.AddrPort) {
 	t.Cleanup(func() { r.Close() })
 	return r, r.LocalAddr()
 }
+
+// With a linger, a packet that is not full waits for more input, then goes
+// out on the linger timer: several small batches share one packet.
+func TestLingerPacksSmallBatches(t *testing.T) {
+	recv, group := listen(t)
+	pub, err := publisher.New(publisher.Config{
+		A:      publisher.LineConfig{Group: group, Interface: mcasttest.Interface, Loopback: true},
+		Linger: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- pub.Run(ctx, nil) }()
+	for i := 0; i < 5; i++ {
+		if err := pub.Publish(wire.Trade{Instrument: 1, Price: int64(i), Qty: 1}.Append(nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		dgs, err := recv.ReadBatch()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dgs {
+			p, err := wire.Parse(d.Data)
+			if err != nil || p.Has(wire.FlagHeartbeat) {
+				continue
+			}
+			if p.Count != 5 || p.Seq != 1 {
+				t.Fatalf("packet of %d messages from %d, want the 5 batches in one", p.Count, p.Seq)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if err := pub.Publish(wire.Trade{Instrument: 1}.Append(nil)); !errors.Is(err, publisher.ErrClosed) {
+				t.Fatalf("Publish after the end: %v", err)
+			}
+			return
+		}
+	}
+}

@@ -13,8 +13,9 @@ import (
 const maxQueued = 64
 
 // sequencer is the single writer of the channel: it numbers messages, packs
-// them, keeps the books and sends. Everything here is owned by the goroutine
-// running run.
+// them, keeps the books and sends. Everything here is guarded by
+// Publisher.seqMu: whoever holds it is the single writer (usually the
+// source's goroutine, see Publisher.Publish, else run).
 type sequencer struct {
 	p     *Publisher
 	next  uint64 // next sequence to assign
@@ -29,6 +30,7 @@ type sequencer struct {
 
 	nextChecksum   int64 // feed time of the next periodic checksums, ns
 	checksumOnExch bool  // nextChecksum is on the exchange-time clock
+	stopped        bool  // the session ended: no more input
 }
 
 func (s *sequencer) init(p *Publisher) {
@@ -42,92 +44,112 @@ func (s *sequencer) init(p *Publisher) {
 	s.scratch = make([]byte, 0, 64)
 }
 
-// run is the sequencer loop (DESIGN.md, "Smart batching"): take batches
-// while there are any, send as soon as the queue is empty.
+// run is the sequencer's own goroutine. Most input never reaches it: a
+// source's Publish runs the sequencer inline when no one else does (see
+// Publisher.Publish), so a batch is sequenced and sent on the source's
+// goroutine with no hand-off. run takes over what must not wait for input:
+// batches queued while the sequencer was busy, the linger timer, heartbeats,
+// snapshot requests and the end of the session. Everything it touches is
+// guarded by Publisher.seqMu.
 func (s *sequencer) run(ctx context.Context) {
-	hb := time.NewTicker(s.p.cfg.Heartbeat / 4)
+	p := s.p
+	hb := time.NewTicker(p.cfg.Heartbeat / 4)
 	defer hb.Stop()
-	var linger *time.Timer
-	if s.p.cfg.Linger > 0 {
-		linger = time.NewTimer(time.Hour)
-		defer linger.Stop()
-	}
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
+	lingering := false
+
+	p.seqMu.Lock()
 	s.lastSend = time.Now()
 	s.heartbeat(wire.FlagHeartbeat) // announce the session at once
-	busy := 0
+	p.seqMu.Unlock()
 	for {
 		select {
-		case b := <-s.p.in:
-			s.take(b)
-			// Under sustained input the idle select below never runs: look
-			// at the timers and requests every few batches.
-			if busy++; busy&15 == 0 {
-				select {
-				case r := <-s.p.snaps:
-					s.snapshot(r)
-				case <-ctx.Done():
-					s.stop()
-					return
-				default:
-				}
+		case <-p.kick:
+			p.seqMu.Lock()
+			s.drainQueued()
+			open := s.afterInput()
+			p.seqMu.Unlock()
+			if open && !lingering {
+				linger.Reset(p.cfg.Linger)
+				lingering = true
 			}
-			continue
-		default:
-		}
-		busy = 0
-		if linger != nil && s.open {
-			linger.Reset(s.p.cfg.Linger)
-			select {
-			case b := <-s.p.in:
-				s.take(b)
-				continue
-			case <-linger.C:
-			}
-		}
-		s.flush()
-		select {
-		case b := <-s.p.in:
-			s.take(b)
+		case <-linger.C:
+			lingering = false
+			p.seqMu.Lock()
+			s.flush()
+			p.seqMu.Unlock()
 		case now := <-hb.C:
-			if now.Sub(s.lastSend) >= s.p.cfg.Heartbeat {
+			p.seqMu.Lock()
+			if now.Sub(s.lastSend) >= p.cfg.Heartbeat {
 				s.heartbeat(wire.FlagHeartbeat)
 			}
-			for _, l := range s.p.lines {
+			for _, l := range p.lines {
 				l.drainFaults(now.UnixNano()) // injected delay: release what is due
 			}
-		case r := <-s.p.snaps:
+			p.seqMu.Unlock()
+		case r := <-p.snaps:
+			p.seqMu.Lock()
 			s.snapshot(r)
+			p.seqMu.Unlock()
 		case <-ctx.Done():
+			p.seqMu.Lock()
 			s.stop()
+			p.seqMu.Unlock()
 			return
 		}
 	}
 }
 
-// stop drains what the sources already handed over, sends it and ends the
-// session on both lines.
-func (s *sequencer) stop() {
-drain:
+// drainQueued sequences the batches queued while the sequencer was busy,
+// in order. seqMu held.
+func (s *sequencer) drainQueued() {
 	for {
 		select {
 		case b := <-s.p.in:
 			s.take(b)
 		default:
-			break drain
+			return
 		}
 	}
+}
+
+// afterInput sends what the input produced: everything at once without a
+// linger; with one, the finished packets now and the open one when the
+// linger timer fires (it reports true when that timer is needed). seqMu held.
+func (s *sequencer) afterInput() (lingerOpen bool) {
+	if s.p.cfg.Linger == 0 {
+		s.flush()
+		return false
+	}
+	s.sendQueued()
+	return s.open
+}
+
+// stop drains what the sources already handed over, sends it and ends the
+// session on both lines. seqMu held.
+func (s *sequencer) stop() {
+	s.drainQueued()
 	s.flush()
 	for _, l := range s.p.lines {
 		l.drainFaults(math.MaxInt64)
 	}
 	s.heartbeat(wire.FlagEndOfSession)
+	s.stopped = true
 	s.p.log.Info("session ended", "last_seq", s.next-1)
 }
 
-// take sequences one batch from a source and returns it to the free list.
+// take sequences one queued batch and returns it to the free list.
 func (s *sequencer) take(b *batch) {
+	s.takeBytes(b.b)
+	s.p.free <- b
+}
+
+// takeBytes sequences one batch of messages. seqMu held.
+func (s *sequencer) takeBytes(msgs []byte) {
 	s.p.stats.batches.Add(1)
-	rest := b.b
+	rest := msgs
 	for len(rest) > 0 {
 		m, ok := nextMessage(rest)
 		if !ok {
@@ -138,7 +160,6 @@ func (s *sequencer) take(b *batch) {
 		s.books.apply(m)
 		s.add(m.Bytes())
 	}
-	s.p.free <- b
 	s.scheduledChecksums()
 }
 
@@ -186,6 +207,11 @@ func (s *sequencer) finish() {
 // cache and the link subscribers.
 func (s *sequencer) flush() {
 	s.finish()
+	s.sendQueued()
+}
+
+// sendQueued sends the finished packets, leaving an open one open.
+func (s *sequencer) sendQueued() {
 	if len(s.queued) == 0 {
 		return
 	}

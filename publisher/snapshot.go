@@ -142,9 +142,10 @@ func (p *Publisher) BookChecksums(ctx context.Context) (map[uint32]uint32, uint6
 			return nil, 0, ctx.Err()
 		}
 	case <-p.done:
-		// The sequencer has stopped: its books are final and no longer
-		// written, so read them here.
+		// The session ended: the books are final; read them here.
+		p.seqMu.Lock()
 		p.seq.snapshot(r)
+		p.seqMu.Unlock()
 		st = <-r.reply
 	case <-ctx.Done():
 		return nil, 0, ctx.Err()
