@@ -34,8 +34,8 @@ type Publisher struct {
 	rtx   *gap.Server
 	link  *link.Server // the QUIC link server, or nil
 
-	seqMu sync.Mutex    // held by whichever goroutine runs the sequencer
-	in    chan *batch   // batches handed over while the sequencer was busy
+	seqMu sync.Mutex  // held by whichever goroutine runs the sequencer
+	in    chan *batch // batches handed over while the sequencer was busy
 	free  chan *batch
 	kick  chan struct{} // wakes run: a batch was queued, or a packet lingers
 	snaps chan snapRequest
