@@ -143,10 +143,14 @@ func TestPublishSubscribeJSON(t *testing.T) {
 	var subOut, subErr bytes.Buffer
 	code := run([]string{"subscribe", "--a", a.String(), "--b", b.String(), "--retransmit", rtx,
 		"--link", link, "--cert", filepath.Join(dir, "client.pem"), "--key", filepath.Join(dir, "client-key.pem"), "--ca", filepath.Join(dir, "ca.pem"),
-		"--format", "json", "--stats", "--duration", "2s", "--log-level", "error"}, &subOut, &subErr)
+		"--format", "json", "--stats", "--hgrm", filepath.Join(dir, "feed.hgrm"), "--duration", "2s", "--log-level", "error"}, &subOut, &subErr)
 	wg.Wait()
 	if code != 0 || pubCode != 0 {
 		t.Fatalf("subscribe exit %d (%s), publish exit %d (%s)", code, subErr.String(), pubCode, pubErr.String())
+	}
+	hgrm, err := os.ReadFile(filepath.Join(dir, "feed.hgrm"))
+	if err != nil || !strings.Contains(string(hgrm), "Value") || !strings.Contains(string(hgrm), "#[Max =") {
+		t.Fatalf("--hgrm file: %v %q", err, hgrm)
 	}
 	if !strings.Contains(subOut.String(), "line A: datagrams") || !strings.Contains(pubOut.String(), "published") {
 		t.Fatalf("stats missing:\n%s\n%s", subOut.String(), pubOut.String())
