@@ -81,8 +81,8 @@ func (h *held) insert(p wire.Packet, line int, rxTime int64) bool {
 	idx := h.free[len(h.free)-1]
 	h.free = h.free[:len(h.free)-1]
 	s := &h.slots[idx]
-	s.buf = append(s.buf[:0], p.Bytes()...)
-	s.pkt, _ = wire.Parse(s.buf) // already validated: cannot fail
+	s.pkt = p.CopyTo(s.buf)
+	s.buf = s.pkt.Bytes()
 	s.line = line
 	s.rxTime = rxTime
 	h.bytes += len(s.buf)

@@ -24,7 +24,8 @@ type sequencer struct {
 	pb       wire.Builder // the packet being filled
 	open     bool         // pb holds a started packet
 	bufs     [maxQueued][]byte
-	queued   [][]byte // finished packets not yet sent (views of bufs)
+	queued   []wire.Packet // finished packets not yet sent (views of bufs)
+	raw      [][]byte      // their bytes, for the lines
 	lastSend time.Time
 	scratch  []byte
 
@@ -40,7 +41,8 @@ func (s *sequencer) init(p *Publisher) {
 	for i := range s.bufs {
 		s.bufs[i] = make([]byte, 0, p.cfg.MaxPacket)
 	}
-	s.queued = make([][]byte, 0, maxQueued)
+	s.queued = make([]wire.Packet, 0, maxQueued)
+	s.raw = make([][]byte, 0, maxQueued)
 	s.scratch = make([]byte, 0, 64)
 }
 
@@ -200,7 +202,7 @@ func (s *sequencer) finish() {
 	if s.pb.Count() == 0 {
 		return
 	}
-	s.queued = append(s.queued, s.pb.Finish(0)) // the send time is stamped by flush
+	s.queued = append(s.queued, s.pb.FinishPacket(0)) // the send time is stamped by flush
 }
 
 // flush sends every finished packet on both lines, then to the retransmit
@@ -220,16 +222,16 @@ func (s *sequencer) sendQueued() {
 	// that another line already delivered must never find it "not yet sent".
 	now := time.Now()
 	var msgs uint64
-	for _, raw := range s.queued {
-		wire.SetSendTime(raw, now.UnixNano())
-		p, err := wire.Parse(raw)
-		if err != nil {
-			continue // our own packet: cannot happen
-		}
+	s.raw = s.raw[:0]
+	for i := range s.queued {
+		p := &s.queued[i]
+		p.SendTime = now.UnixNano()
+		wire.SetSendTime(p.Bytes(), p.SendTime)
 		msgs += uint64(p.Count)
-		s.p.cache.Put(p)
+		s.p.cache.Put(*p)
+		s.raw = append(s.raw, p.Bytes())
 	}
-	s.send(now.UnixNano(), s.queued)
+	s.send(now.UnixNano(), s.raw)
 	s.p.stats.packets.Add(uint64(len(s.queued)))
 	s.p.stats.messages.Add(msgs)
 	s.p.stats.next.Store(s.next)

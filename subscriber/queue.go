@@ -90,8 +90,8 @@ func (q *queue) Deliver(d gap.Delivery) {
 		return
 	}
 	it.kind = itemPacket
-	it.buf = append(it.buf[:0], d.Packet.Bytes()...)
-	it.pkt, _ = wire.Parse(it.buf) // validated by the reader: cannot fail
+	it.pkt = d.Packet.CopyTo(it.buf)
+	it.buf = it.pkt.Bytes()
 	it.skip, it.line, it.rxTime = d.Skip, d.Line, d.RxTime
 	q.put(it)
 }

@@ -242,8 +242,7 @@ func (s *Subscriber) run(ctx context.Context) error {
 // snapshot with a hole would have to be fetched again. Snapshots are rare,
 // so each packet is a fresh copy.
 func (s *Subscriber) snapshotPacket(p wire.Packet, rx int64) {
-	it := &item{kind: itemSnapshot, buf: append([]byte(nil), p.Bytes()...), rxTime: rx}
-	it.pkt, _ = wire.Parse(it.buf)
+	it := &item{kind: itemSnapshot, pkt: p.CopyTo(nil), rxTime: rx}
 	select {
 	case s.snaps <- it:
 	case <-s.quit:

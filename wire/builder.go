@@ -70,6 +70,14 @@ func Add[M Encoder](p *Builder, m M) bool {
 	return true
 }
 
+// FinishPacket is Finish returning a [Packet] view, without parsing the
+// packet again (the builder made it valid).
+func (p *Builder) FinishPacket(sendTime int64) Packet {
+	b := p.Finish(sendTime)
+	h, _ := ParseHeader(b)
+	return Packet{Header: h, b: b}
+}
+
 // Finish writes the message count and send time and returns the packet. The
 // result aliases the buffer given to Reset.
 func (p *Builder) Finish(sendTime int64) []byte {

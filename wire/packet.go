@@ -42,6 +42,13 @@ func Parse(b []byte) (Packet, error) {
 // Bytes returns the whole encoded packet.
 func (p Packet) Bytes() []byte { return p.b }
 
+// CopyTo copies the packet into buf (reusing its capacity) and returns a
+// view over the copy. The copy is not validated again: it is the same
+// bytes. This is how a packet outlives the buffer it was received in.
+func (p Packet) CopyTo(buf []byte) Packet {
+	return Packet{Header: p.Header, b: append(buf[:0], p.b...)}
+}
+
 // Body returns the encoded messages after the header (nil for the zero Packet).
 func (p Packet) Body() []byte {
 	if len(p.b) < HeaderLen {
