@@ -17,23 +17,12 @@ func Failover(ctx context.Context, cfg FailoverConfig) (*FailoverResult, error) 
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	r, err := newRig(cfg.Feed)
+	d, err := start(ctx, cfg.Feed, nil, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	s, err := r.newSession(cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	pr := newProbe()
-	rs, err := r.subscribe(ctx, s, pr, nil, nil, nil)
-	if err != nil {
-		r.discard(s)
-		return nil, err
-	}
-	defer rs.stop()
-	r.run(ctx, s)
-	defer s.end()
+	defer d.stop()
+	r, s, rs, pr := d.r, d.s, d.rs, d.pr
 	name := lineName(cfg.Line)
 	r.progress("failover drill: %.0f msg/s for %v, line A %s, line B %s on %s; line %s dies at %v",
 		cfg.Rate, cfg.Duration, r.groupA, r.groupB, cfg.Interface, name, cfg.At)

@@ -21,24 +21,13 @@ func Loss(ctx context.Context, cfg LossConfig) (*LossResult, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	r, err := newRig(cfg.Feed)
-	if err != nil {
-		return nil, err
-	}
-	s, err := r.newSession(cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	pr := newProbe()
 	rep := newRepairs()
-	rs, err := r.subscribe(ctx, s, pr, dropping(cfg.LossA, cfg.Seed), dropping(cfg.LossB, cfg.Seed+1), rep.record)
+	d, err := start(ctx, cfg.Feed, dropping(cfg.LossA, cfg.Seed), dropping(cfg.LossB, cfg.Seed+1), rep.record)
 	if err != nil {
-		r.discard(s)
 		return nil, err
 	}
-	defer rs.stop()
-	r.run(ctx, s)
-	defer s.end()
+	defer d.stop()
+	r, s, rs, pr := d.r, d.s, d.rs, d.pr
 	r.progress("loss drill: %.0f msg/s for %v, line A %s loses %.2f%%, line B %s loses %.2f%%, on %s",
 		cfg.Rate, cfg.Duration, r.groupA, cfg.LossA*100, r.groupB, cfg.LossB*100, cfg.Interface)
 

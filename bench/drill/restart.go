@@ -17,23 +17,12 @@ func Restart(ctx context.Context, cfg RestartConfig) (*RestartResult, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	r, err := newRig(cfg.Feed)
+	d, err := start(ctx, cfg.Feed, nil, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	old, err := r.newSession(cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	pr := newProbe()
-	rs, err := r.subscribe(ctx, old, pr, nil, nil, nil)
-	if err != nil {
-		r.discard(old)
-		return nil, err
-	}
-	defer rs.stop()
-	r.run(ctx, old)
-	defer old.end()
+	defer d.stop()
+	r, old, rs, pr := d.r, d.s, d.rs, d.pr
 	r.progress("restart drill: %.0f msg/s for %v, line A %s, line B %s on %s; the publisher restarts at %v",
 		cfg.Rate, cfg.Duration, r.groupA, r.groupB, cfg.Interface, cfg.At)
 

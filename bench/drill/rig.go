@@ -362,3 +362,40 @@ func compare(pub, sub map[uint32]uint32) verdict {
 	}
 	return verdict{match: true}
 }
+
+// drillRun is what every drill starts with: a rig, a publishing session and
+// a subscriber following it through a probe.
+type drillRun struct {
+	r  *rig
+	s  *session
+	rs *runningSub
+	pr *probe
+}
+
+// start builds the rig, starts a subscriber (with the given line faults and
+// repair hook) and then the publisher, so the subscriber sees the session
+// from its first message. The caller defers d.stop().
+func start(ctx context.Context, f Feed, faultsA, faultsB *fault.Config, onRepair func(time.Duration, int)) (*drillRun, error) {
+	r, err := newRig(f)
+	if err != nil {
+		return nil, err
+	}
+	s, err := r.newSession(f.Seed)
+	if err != nil {
+		return nil, err
+	}
+	pr := newProbe()
+	rs, err := r.subscribe(ctx, s, pr, faultsA, faultsB, onRepair)
+	if err != nil {
+		r.discard(s)
+		return nil, err
+	}
+	r.run(ctx, s)
+	return &drillRun{r: r, s: s, rs: rs, pr: pr}, nil
+}
+
+// stop ends the session (if still running) and the subscriber.
+func (d *drillRun) stop() {
+	d.s.end()
+	d.rs.stop()
+}
