@@ -47,10 +47,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	busyPoll := fs.Bool("busy-poll", false, "the subscriber spins on its sockets: lowest latency, costs a core")
 	quiet := fs.Bool("quiet", false, "print only the summary")
 	logger := logFlags(fs, stderr)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	log, err := logger()
+	log, err := parseLogged(fs, args, logger)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,4 +140,27 @@ func nonNegative(name string, d time.Duration) error {
 		return usagef("--%s %v: must not be negative", name, d)
 	}
 	return nil
+}
+
+// channelFlag adds --channel: a channel number, 0..65535, checked while
+// parsing.
+func channelFlag(fs *flag.FlagSet, usage string) *uint16 {
+	c := uint16(1)
+	fs.Func("channel", usage+" (default 1)", func(s string) error {
+		v, err := strconv.ParseUint(s, 10, 16)
+		if err != nil {
+			return fmt.Errorf("want a channel number 0..65535")
+		}
+		c = uint16(v)
+		return nil
+	})
+	return &c
+}
+
+// parseLogged parses args (see parse) and makes the --log-level logger.
+func parseLogged(fs *flag.FlagSet, args []string, logger func() (*slog.Logger, error)) (*slog.Logger, error) {
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	return logger()
 }

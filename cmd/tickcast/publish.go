@@ -69,7 +69,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	replay := fs.String("replay", "", "replay: capture file to replay")
 	speed := fs.Float64("speed", 1, "replay: speed factor (1 = real time, 0 = as fast as possible)")
 	captureFile := fs.String("capture", "", "record what the source delivers to this file (replay it with --source replay)")
-	channel := fs.Uint("channel", 1, "channel number (its own sequence space)")
+	channel := channelFlag(fs, "channel number (its own sequence space)")
 	a := addLineFlags(fs, "a", "239.255.0.1:31001", " (required)")
 	b := addLineFlags(fs, "b", "239.255.0.2:31002", " (\"\" disables line B)")
 	iface := fs.String("iface", "lo", "interface of both lines unless --a-iface/--b-iface say otherwise")
@@ -90,15 +90,9 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
 	statsEvery := fs.Duration("stats-every", 5*time.Second, "log the counters this often (0 = never)")
 	logger := logFlags(fs, stderr)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	log, err := logger()
+	log, err := parseLogged(fs, args, logger)
 	if err != nil {
 		return err
-	}
-	if *channel > 0xffff {
-		return usagef("--channel %d: at most 65535", *channel)
 	}
 	for name, d := range map[string]time.Duration{"linger": *linger, "duration": *duration, "stats-every": *statsEvery} {
 		if err := nonNegative(name, d); err != nil {
@@ -106,7 +100,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	cfg := publisher.Config{
-		Channel:           uint16(*channel),
+		Channel:           *channel,
 		A:                 publisher.LineConfig{Group: a.group.ap, Interface: a.ifaceOr(*iface), TTL: *ttl, Loopback: *loopback, Faults: a.faults.cfg},
 		B:                 publisher.LineConfig{Group: b.group.ap, Interface: b.ifaceOr(*iface), TTL: *ttl, Loopback: *loopback, Faults: b.faults.cfg},
 		MaxPacket:         *maxPacket,

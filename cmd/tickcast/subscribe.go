@@ -33,7 +33,7 @@ Example (with 'tickcast publish --link 127.0.0.1:31020 …' running):
 
 func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("subscribe", "subscribe [flags]", subscribeNotes, stdout)
-	channel := fs.Uint("channel", 1, "channel to follow")
+	channel := channelFlag(fs, "channel to follow")
 	a := addLineFlags(fs, "a", "239.255.0.1:31001", " (\"\" disables)")
 	b := addLineFlags(fs, "b", "239.255.0.2:31002", " (\"\" disables)")
 	iface := fs.String("iface", "lo", "interface of both lines unless --a-iface/--b-iface say otherwise")
@@ -54,15 +54,9 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	hgrm := fs.String("hgrm", "", "write the feed latency histogram (.hgrm percentile distribution, µs) to this file at exit")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
 	logger := logFlags(fs, stderr)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	log, err := logger()
+	log, err := parseLogged(fs, args, logger)
 	if err != nil {
 		return err
-	}
-	if *channel > 0xffff {
-		return usagef("--channel %d: at most 65535", *channel)
 	}
 	if *format != "text" && *format != "json" {
 		return usagef("--format %q: want text or json", *format)
@@ -71,7 +65,7 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	cfg := subscriber.Config{
-		Channel:          uint16(*channel),
+		Channel:          *channel,
 		RetransmitAddr:   rtx.ap,
 		Window:           *window,
 		KernelTimestamps: *timestamps,
