@@ -58,6 +58,9 @@ func TestBadFlagsExit2(t *testing.T) {
 			t.Errorf("%q: exit %d, want 2; stderr %q", args, code, errb.String())
 			continue
 		}
+		if out.Len() != 0 {
+			t.Errorf("%q: a bad flag printed to stdout: %q", args, out.String())
+		}
 		if lines := strings.Count(strings.TrimSpace(errb.String()), "\n"); lines > 0 && !strings.Contains(errb.String(), "level=") {
 			t.Errorf("%q: want one error line, got %q", args, errb.String())
 		}

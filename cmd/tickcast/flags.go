@@ -37,9 +37,14 @@ func newFlags(name, synopsis, notes string, stdout io.Writer) *flag.FlagSet {
 // parse parses args; --help prints usage and returns errHelp, a bad flag a
 // usage error with Go's one-line message.
 func parse(fs *flag.FlagSet, args []string) error {
+	// The flag package prints the usage on any error; only --help should.
+	usage := fs.Usage
+	fs.Usage = func() {}
 	err := fs.Parse(args)
+	fs.Usage = usage
 	if errors.Is(err, flag.ErrHelp) {
-		return errHelp // Parse has printed the usage
+		usage()
+		return errHelp
 	}
 	if err != nil {
 		return usageError{err.Error()}
