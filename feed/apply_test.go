@@ -94,7 +94,7 @@ func TestApplyEveryType(t *testing.T) {
 }
 
 func TestClearBooks(t *testing.T) {
-	s := build(t, randomFeed(1, 500))
+	s := build(randomFeed(1, 500))
 	s.ClearBooks()
 	for _, in := range s.All() {
 		if !in.Book.Empty() {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestChecksumAndVerify(t *testing.T) {
-	s := build(t, randomFeed(2, 2000))
+	s := build(randomFeed(2, 2000))
 	for _, in := range s.All() {
 		c := in.Checksum()
 		bids := in.Book.Top(wire.Bid, nil, in.Book.Depth(wire.Bid))

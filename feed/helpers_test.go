@@ -65,12 +65,15 @@ func randomFeed(seed uint64, n int) []wire.Encoder {
 	return out
 }
 
-// build applies msgs to a fresh State.
-func build(t testing.TB, msgs []wire.Encoder) *feed.State {
-	t.Helper()
+// build applies msgs, valid messages, to a fresh State.
+func build(msgs []wire.Encoder) *feed.State {
 	var s feed.State
 	for _, m := range msgs {
-		s.Apply(msg(t, m))
+		got, err := wire.ReadMessage(m.Append(nil))
+		if err != nil {
+			panic(err)
+		}
+		s.Apply(got)
 	}
 	return &s
 }
