@@ -10,7 +10,8 @@ import "github.com/tickcast/tickcast/wire"
 func (s *State) Apply(m wire.Message) *Instrument {
 	switch m.Type() {
 	case wire.TypeLevelUpdate:
-		return s.ApplyLevelUpdate(m.LevelUpdate())
+		u := m.LevelUpdate()
+		return s.ApplyLevelUpdate(&u)
 	case wire.TypeTrade:
 		return s.ApplyTrade(m.Trade())
 	case wire.TypeBookClear:
@@ -26,7 +27,7 @@ func (s *State) Apply(m wire.Message) *Instrument {
 }
 
 // ApplyLevelUpdate sets one level of the book (quantity 0 removes it).
-func (s *State) ApplyLevelUpdate(u wire.LevelUpdate) *Instrument {
+func (s *State) ApplyLevelUpdate(u *wire.LevelUpdate) *Instrument {
 	in := s.Get(u.Instrument)
 	in.Book.Apply(u.Side, u.Price, u.Qty)
 	s.tick(in, u.ExchTime)

@@ -237,7 +237,7 @@ func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime int64)
 	switch m.Type() {
 	case wire.TypeLevelUpdate:
 		u := m.LevelUpdate()
-		in := d.state.ApplyLevelUpdate(u)
+		in := d.state.ApplyLevelUpdate(&u)
 		d.exch = append(d.exch, u.ExchTime)
 		if h != nil {
 			d.ev = Event{Kind: EventLevel, Seq: seq, Session: d.session, Instrument: u.Instrument,
