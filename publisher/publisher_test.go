@@ -3,12 +3,13 @@ package publisher_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/book"
+	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/internal/mcast"
@@ -155,7 +156,7 @@ func TestPublisherEndToEnd(t *testing.T) {
 		t.Fatalf("A has %d packets, B %d", len(capA.pkts), len(capB.pkts))
 	}
 	msgs := make([][]byte, last+1) // by sequence
-	var books bookSet
+	var books feed.State
 	checksums := 0
 	for seq := uint64(1); seq <= last; {
 		a, b := capA.pkts[seq], capB.pkts[seq]
@@ -176,11 +177,11 @@ func TestPublisherEndToEnd(t *testing.T) {
 			if m.Type() == wire.TypeBookChecksum {
 				c := m.BookChecksum()
 				checksums++
-				if got := books.get(c.Instrument).Checksum(); got != c.CRC {
-					t.Fatalf("seq %d: checksum of instrument %d is %08x, the rebuilt book's %08x", it.Seq(), c.Instrument, c.CRC, got)
+				if in := books.Get(c.Instrument); !in.Verify(c) {
+					t.Fatalf("seq %d: checksum of instrument %d is %+v, the rebuilt book's %+v", it.Seq(), c.Instrument, c, in.Checksum())
 				}
 			}
-			books.apply(m)
+			books.Apply(m)
 		}
 		seq = p.End()
 	}
@@ -194,54 +195,27 @@ func TestPublisherEndToEnd(t *testing.T) {
 		}
 	}
 	// The snapshot rebuilds the books as the stream did at its sequence.
-	var atSnap bookSet
+	var atSnap feed.State
 	for seq := uint64(1); seq <= snap.lastSeq; seq++ {
 		m, _ := wire.ReadMessage(msgs[seq])
-		atSnap.apply(m)
+		atSnap.Apply(m)
 	}
-	if len(snap.books.books) != 5 {
-		t.Fatalf("snapshot has %d instruments, want 5", len(snap.books.books))
+	if snap.end.Instruments != 5 || snap.books.Len() != 5 {
+		t.Fatalf("snapshot has %d instruments (SnapshotEnd says %d), want 5", snap.books.Len(), snap.end.Instruments)
 	}
-	for id, b := range atSnap.books {
-		if got, want := snap.books.get(id).Checksum(), b.Checksum(); got != want {
-			t.Fatalf("snapshot book %d: checksum %08x, stream's %08x", id, got, want)
-		}
+	if want, got := atSnap.Sums(), snap.books.Sums(); !maps.Equal(got, want) {
+		t.Fatalf("snapshot books %08x, the stream's %08x", got, want)
 	}
 	// BookChecksums agrees with the books rebuilt from the whole stream.
 	if sumSeq != last {
 		t.Fatalf("BookChecksums reflects %d, want %d", sumSeq, last)
 	}
-	for id, b := range books.books {
-		if sums[id] != b.Checksum() {
-			t.Fatalf("BookChecksums[%d] = %08x, rebuilt %08x", id, sums[id], b.Checksum())
-		}
+	if want := books.Sums(); !maps.Equal(sums, want) {
+		t.Fatalf("BookChecksums = %08x, rebuilt %08x", sums, want)
 	}
 	st := pub.Stats()
 	if st.Retransmit.Requests == 0 || st.Snapshots == 0 || st.Lines[0].Packets != st.Lines[1].Packets {
 		t.Fatalf("stats %+v", st)
-	}
-}
-
-// bookSet rebuilds books from messages.
-type bookSet struct{ books map[uint32]*book.Book }
-
-func (s *bookSet) get(id uint32) *book.Book {
-	if s.books == nil {
-		s.books = map[uint32]*book.Book{}
-	}
-	if s.books[id] == nil {
-		s.books[id] = &book.Book{}
-	}
-	return s.books[id]
-}
-
-func (s *bookSet) apply(m wire.Message) {
-	switch m.Type() {
-	case wire.TypeLevelUpdate:
-		u := m.LevelUpdate()
-		s.get(u.Instrument).Apply(u.Side, u.Price, u.Qty)
-	case wire.TypeBookClear:
-		s.get(m.BookClear().Instrument).Clear()
 	}
 }
 
@@ -299,7 +273,8 @@ func (h *clientHandler) Reject(wire.RetransmitReject) {
 
 type snapshotResult struct {
 	lastSeq uint64
-	books   bookSet
+	end     wire.SnapshotEnd
+	books   feed.State
 }
 
 // snapshotOverLink fetches a snapshot of all instruments over the QUIC link.
@@ -320,19 +295,12 @@ func snapshotOverLink(t *testing.T, addr string, tp *pki.TestPKI) *snapshotResul
 		if !p.Has(wire.FlagSnapshot) {
 			return
 		}
-		it := p.Messages()
-		for it.Next() {
-			m := it.Message()
-			if m.Type() == wire.TypeSnapshotEnd {
-				e, _ := wire.DecodeSnapshotEnd(m.Bytes())
-				res.lastSeq = e.LastSeq
-				if e.LastSeq != p.Seq {
-					t.Errorf("SnapshotEnd.LastSeq %d, packet seq %d", e.LastSeq, p.Seq)
-				}
-				once.Do(func() { close(done) })
-				return
+		if e, ok := res.books.ApplySnapshot(p); ok {
+			res.lastSeq, res.end = e.LastSeq, e
+			if e.LastSeq != p.Seq {
+				t.Errorf("SnapshotEnd.LastSeq %d, packet seq %d", e.LastSeq, p.Seq)
 			}
-			res.books.apply(m)
+			once.Do(func() { close(done) })
 		}
 	}))
 	if err := c.RequestSnapshot(wire.SnapshotRequest{Channel: 7}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -18,8 +19,9 @@ const maxQueued = 64
 // source's goroutine, see Publisher.Publish, else run).
 type sequencer struct {
 	p     *Publisher
-	next  uint64 // next sequence to assign
-	books books
+	next  uint64              // next sequence to assign
+	books feed.State          // the channel's books, kept current from what is sequenced
+	due   []wire.BookChecksum // the checksums being sequenced, reused
 
 	pb       wire.Builder // the packet being filled
 	open     bool         // pb holds a started packet
@@ -159,7 +161,7 @@ func (s *sequencer) takeBytes(msgs []byte) {
 			break
 		}
 		rest = rest[m.Len():]
-		s.books.apply(m)
+		s.books.Apply(m)
 		s.add(m.Bytes())
 	}
 	s.scheduledChecksums()
@@ -285,16 +287,9 @@ func (s *sequencer) heartbeat(f wire.Flags) {
 // since its last one (resyncOnly: only those cleared since). An idle feed
 // carries only heartbeats.
 func (s *sequencer) checksums(resyncOnly bool) {
-	s.books.resyncs = 0
-	for _, in := range s.books.All() {
-		if resyncOnly && !in.resync || !in.dirty {
-			continue
-		}
-		in.resync, in.dirty = false, false
-		if !in.hasDef {
-			continue
-		}
-		s.scratch = in.checksum().Append(s.scratch[:0])
+	s.due = s.books.DueChecksums(s.due[:0], resyncOnly)
+	for _, c := range s.due {
+		s.scratch = c.Append(s.scratch[:0])
 		s.add(s.scratch)
 		s.p.stats.checksums.Add(1)
 	}
@@ -308,7 +303,7 @@ func (s *sequencer) checksums(resyncOnly bool) {
 // gets its checksums at the same sequences as the original run.
 func (s *sequencer) scheduledChecksums() {
 	if every := int64(s.p.cfg.ChecksumEvery); every > 0 {
-		now, exch := int64(s.books.exch), true
+		now, exch := int64(s.books.ExchTime()), true
 		if now == 0 {
 			now, exch = time.Now().UnixNano(), false // no exchange time yet
 		}
@@ -323,7 +318,7 @@ func (s *sequencer) scheduledChecksums() {
 			return
 		}
 	}
-	if s.books.resyncs > 0 {
+	if s.books.Cleared() > 0 {
 		s.checksums(true)
 	}
 }

@@ -4,49 +4,23 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tickcast/tickcast/book"
+	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/wire"
 )
 
 // snapRequest asks the sequencer for a copy of its books.
 type snapRequest struct {
 	instrument uint32 // 0 = all
-	reply      chan *snapState
-}
-
-// snapState is a consistent copy of the books: everything sequenced up to
-// and including lastSeq, nothing after.
-type snapState struct {
-	lastSeq uint64
-	insts   []snapInstrument
-}
-
-type snapInstrument struct {
-	def        wire.InstrumentDef
-	status     wire.Status
-	exch       uint64
-	bids, asks []book.Level
+	reply      chan *feed.Snapshot
 }
 
 // snapshot copies the books for r. It first sends what is queued, so every
 // sequence the snapshot reflects is on the wire. Sequencer goroutine.
 func (s *sequencer) snapshot(r snapRequest) {
 	s.flush()
-	st := &snapState{lastSeq: s.next - 1}
-	for _, in := range s.books.All() {
-		if !in.hasDef || (r.instrument != 0 && in.def.Instrument != r.instrument) {
-			continue
-		}
-		st.insts = append(st.insts, snapInstrument{
-			def:    in.def,
-			status: in.status,
-			exch:   in.exch,
-			bids:   in.book.Top(wire.Bid, nil, in.book.Depth(wire.Bid)),
-			asks:   in.book.Top(wire.Ask, nil, in.book.Depth(wire.Ask)),
-		})
-	}
+	sn := s.books.Capture(r.instrument, s.next-1)
 	s.p.stats.snapshots.Add(1)
-	r.reply <- st
+	r.reply <- sn
 }
 
 // Snapshot emits a snapshot of channel's books (instrument 0 = all) as
@@ -60,7 +34,7 @@ func (p *Publisher) Snapshot(ctx context.Context, channel uint16, instrument uin
 	if channel != p.cfg.Channel {
 		return fmt.Errorf("publisher: snapshot of channel %d: this publisher serves channel %d", channel, p.cfg.Channel)
 	}
-	r := snapRequest{instrument: instrument, reply: make(chan *snapState, 1)}
+	r := snapRequest{instrument: instrument, reply: make(chan *feed.Snapshot, 1)}
 	select {
 	case p.snaps <- r:
 	case <-p.done:
@@ -68,50 +42,13 @@ func (p *Publisher) Snapshot(ctx context.Context, channel uint16, instrument uin
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	var st *snapState
+	var sn *feed.Snapshot
 	select {
-	case st = <-r.reply:
+	case sn = <-r.reply:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return encodeSnapshot(st, p.wireHeader(wire.FlagSnapshot, st.lastSeq), p.cfg.MaxPacket, emit)
-}
-
-// encodeSnapshot packs st into snapshot packets of at most limit bytes.
-func encodeSnapshot(st *snapState, h wire.Header, limit int, emit func([]byte) error) error {
-	buf := make([]byte, 0, limit)
-	var pb wire.Builder
-	pb.Reset(buf, limit, h)
-	var err error
-	add := func(m wire.Encoder) {
-		if err != nil || wire.Add(&pb, m) {
-			return
-		}
-		if err = emit(pb.Finish(h.SendTime)); err != nil {
-			return
-		}
-		pb.Reset(buf, limit, h)
-		wire.Add(&pb, m)
-	}
-	for i := range st.insts {
-		in := &st.insts[i]
-		add(in.def)
-		add(wire.BookClear{Instrument: in.def.Instrument, ExchTime: in.exch})
-		n := len(in.bids) + len(in.asks)
-		k := 0
-		for side, levels := range [2][]book.Level{in.bids, in.asks} {
-			for _, l := range levels {
-				k++
-				add(wire.LevelUpdate{Instrument: in.def.Instrument, Price: l.Price, Qty: l.Qty, ExchTime: in.exch, Side: wire.Side(side), EndOfEvent: k == n})
-			}
-		}
-		add(wire.InstrumentStatus{Instrument: in.def.Instrument, Status: in.status})
-	}
-	add(wire.SnapshotEnd{Channel: h.Channel, Instruments: uint32(len(st.insts)), LastSeq: st.lastSeq})
-	if err != nil {
-		return err
-	}
-	return emit(pb.Finish(h.SendTime))
+	return sn.Encode(p.wireHeader(wire.FlagSnapshot, sn.LastSeq), p.cfg.MaxPacket, emit)
 }
 
 // Retransmit emits the cached packets holding messages [first, first+count)
@@ -132,12 +69,12 @@ func (p *Publisher) Retransmit(channel uint16, session, first uint64, count uint
 // BookChecksums returns the CRC-32C of every instrument's book (package book)
 // and the last sequence they reflect: what a drill compares subscribers with.
 func (p *Publisher) BookChecksums(ctx context.Context) (map[uint32]uint32, uint64, error) {
-	r := snapRequest{reply: make(chan *snapState, 1)}
-	var st *snapState
+	r := snapRequest{reply: make(chan *feed.Snapshot, 1)}
+	var sn *feed.Snapshot
 	select {
 	case p.snaps <- r:
 		select {
-		case st = <-r.reply:
+		case sn = <-r.reply:
 		case <-ctx.Done():
 			return nil, 0, ctx.Err()
 		}
@@ -146,13 +83,9 @@ func (p *Publisher) BookChecksums(ctx context.Context) (map[uint32]uint32, uint6
 		p.seqMu.Lock()
 		p.seq.snapshot(r)
 		p.seqMu.Unlock()
-		st = <-r.reply
+		sn = <-r.reply
 	case <-ctx.Done():
 		return nil, 0, ctx.Err()
 	}
-	out := make(map[uint32]uint32, len(st.insts))
-	for _, in := range st.insts {
-		out[in.def.Instrument] = book.Checksum(in.bids, in.asks)
-	}
-	return out, st.lastSeq, nil
+	return sn.Sums(), sn.LastSeq, nil
 }

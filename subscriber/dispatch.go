@@ -4,25 +4,10 @@ import (
 	"context"
 	"time"
 
-	"github.com/tickcast/tickcast/book"
+	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/gap"
-	"github.com/tickcast/tickcast/internal/instrument"
 	"github.com/tickcast/tickcast/wire"
 )
-
-// inst is the subscriber's state of one instrument. Owned by the dispatcher.
-type inst struct {
-	def    wire.InstrumentDef
-	hasDef bool
-	book   book.Book
-	status wire.Status
-	snap   bool // touched by the snapshot being applied
-	// synced: the book is complete (rebuilt from a BookClear, a snapshot or
-	// the session's start). Only a synced book is checked against the
-	// publisher's checksums: without a link to fetch a snapshot, a reset
-	// leaves books partial until the source clears them again.
-	synced bool
-}
 
 // dispatcher owns the books: it applies the in-order stream, checks
 // checksums, runs the snapshot recovery and calls the handler. It runs on
@@ -32,12 +17,11 @@ type inst struct {
 // the background loop in run.
 type dispatcher struct {
 	s     *Subscriber
-	insts instrument.Table[inst]
+	state feed.State // the books; only Synced ones are checked against checksums (feed.Instrument)
 	ev    Event
 
 	session uint64
 	expect  uint64 // next sequence to apply; 0 = nothing joined yet
-	whole   bool   // instruments first seen now start synced (the feed was followed from a complete state)
 
 	recovering bool // a snapshot is awaited (mirrored in stats for other goroutines)
 	reason     ResetReason
@@ -46,10 +30,6 @@ type dispatcher struct {
 	snapDue    time.Time // when to (re)send the snapshot request; zero = not pending
 	snapSeen   bool      // snapshot packets of the current request arrived
 	exch       []uint64  // exchange times of the packet being applied
-}
-
-func (d *dispatcher) get(id uint32) *inst {
-	return d.insts.Get(id, func(in *inst) { in.def.Instrument, in.synced = id, d.whole })
 }
 
 // readerDrain bounds what a line reader dispatches per call: past it, the
@@ -257,12 +237,11 @@ func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime int64)
 	switch m.Type() {
 	case wire.TypeLevelUpdate:
 		u := m.LevelUpdate()
-		in := d.get(u.Instrument)
-		in.book.Apply(u.Side, u.Price, u.Qty)
+		in := d.state.ApplyLevelUpdate(&u)
 		d.exch = append(d.exch, u.ExchTime)
 		if h != nil {
 			d.ev = Event{Kind: EventLevel, Seq: seq, Session: d.session, Instrument: u.Instrument,
-				Level: u, Book: &in.book, SendTime: sendTime, RecvTime: rxTime}
+				Level: u, Book: &in.Book, SendTime: sendTime, RecvTime: rxTime}
 			d.defOf(in)
 			h.HandleEvent(&d.ev)
 			if u.EndOfEvent {
@@ -272,74 +251,63 @@ func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime int64)
 		}
 	case wire.TypeTrade:
 		t := m.Trade()
+		in := d.state.ApplyTrade(t)
 		d.exch = append(d.exch, t.ExchTime)
 		if h != nil {
-			in := d.get(t.Instrument)
 			d.ev = Event{Kind: EventTrade, Seq: seq, Session: d.session, Instrument: t.Instrument,
-				Trade: t, Book: &in.book, SendTime: sendTime, RecvTime: rxTime}
+				Trade: t, Book: &in.Book, SendTime: sendTime, RecvTime: rxTime}
 			d.defOf(in)
 			h.HandleEvent(&d.ev)
 		}
-	case wire.TypeBookClear:
-		c := m.BookClear()
-		in := d.get(c.Instrument)
-		in.book.Clear()
-		in.synced = true
 	case wire.TypeInstrumentDef:
-		def := m.InstrumentDef()
-		in := d.get(def.Instrument)
-		in.def, in.hasDef = def, true
+		in := d.state.Apply(m)
 		if h != nil {
-			d.ev = Event{Kind: EventDefinition, Seq: seq, Session: d.session, Instrument: def.Instrument,
-				Def: &in.def, Book: &in.book, SendTime: sendTime, RecvTime: rxTime}
+			d.ev = Event{Kind: EventDefinition, Seq: seq, Session: d.session, Instrument: in.Def.Instrument,
+				Def: &in.Def, Book: &in.Book, SendTime: sendTime, RecvTime: rxTime}
 			h.HandleEvent(&d.ev)
 		}
 	case wire.TypeInstrumentStatus:
-		st := m.InstrumentStatus()
-		in := d.get(st.Instrument)
-		in.status = st.Status
+		in := d.state.Apply(m)
 		if h != nil {
-			d.ev = Event{Kind: EventStatus, Seq: seq, Session: d.session, Instrument: st.Instrument,
-				Status: st.Status, Book: &in.book, SendTime: sendTime, RecvTime: rxTime}
+			d.ev = Event{Kind: EventStatus, Seq: seq, Session: d.session, Instrument: in.Def.Instrument,
+				Status: in.Status, Book: &in.Book, SendTime: sendTime, RecvTime: rxTime}
 			d.defOf(in)
 			h.HandleEvent(&d.ev)
 		}
 	case wire.TypeBookChecksum:
 		d.checksum(m.BookChecksum())
+	default:
+		d.state.Apply(m) // BookClear; anything else is ignored
 	}
 }
 
 // setWhole marks every book complete: the stream is followed from a state
 // that defines all of them (a session's start, a snapshot).
-func (d *dispatcher) setWhole() {
-	d.whole = true
-	for _, in := range d.insts.All() {
-		in.synced = true
-	}
-}
+func (d *dispatcher) setWhole() { d.state.SetWhole(true) }
 
-func (d *dispatcher) defOf(in *inst) {
-	if in.hasDef {
-		d.ev.Def = &in.def
+func (d *dispatcher) defOf(in *feed.Instrument) {
+	if in.HasDef {
+		d.ev.Def = &in.Def
 	}
 }
 
 // checksum compares a book with the publisher's checksum (DESIGN.md,
 // BookChecksum): a disagreement means the book is wrong, so recover.
 func (d *dispatcher) checksum(c wire.BookChecksum) {
-	in := d.get(c.Instrument)
-	if !in.synced {
+	in := d.state.Get(c.Instrument)
+	if !in.Synced {
 		d.s.stats.checksumsSkipped.Add(1)
 		return
 	}
 	d.s.stats.checksums.Add(1)
-	if in.book.Checksum() == c.CRC && in.book.Depth(wire.Bid) == int(c.Bids) && in.book.Depth(wire.Ask) == int(c.Asks) {
+	if in.Verify(c) {
 		return
 	}
 	d.s.stats.mismatches.Add(1)
+	got := in.Checksum()
 	d.s.log.Warn("book checksum mismatch: recovering by snapshot", "instrument", c.Instrument,
-		"want_crc", c.CRC, "got_crc", in.book.Checksum(), "want_levels", [2]uint16{c.Bids, c.Asks},
-		"got_levels", [2]int{in.book.Depth(wire.Bid), in.book.Depth(wire.Ask)})
+		"want_crc", c.CRC, "got_crc", got.CRC, "want_levels", [2]uint16{c.Bids, c.Asks},
+		"got_levels", [2]uint16{got.Bids, got.Asks})
 	d.startRecovery(ResetChecksum)
 }
 
@@ -354,9 +322,7 @@ func (d *dispatcher) emit() {
 func (d *dispatcher) reset(r ResetReason) {
 	d.s.stats.resets[r].Add(1)
 	d.s.log.Info("books reset", "reason", r.String(), "session", d.session, "next_seq", d.expect)
-	for _, in := range d.insts.All() {
-		in.book.Clear()
-	}
+	d.state.ClearBooks()
 	d.ev = Event{Kind: EventReset, Session: d.session, Reset: r, Seq: d.expect}
 	d.emit()
 }
@@ -376,14 +342,9 @@ type BookSums struct {
 }
 
 func (d *dispatcher) checksums() BookSums {
-	out := BookSums{Seq: d.expect - 1, Sums: map[uint32]uint32{}, Recovering: d.recovering}
+	out := BookSums{Seq: d.expect - 1, Sums: d.state.Sums(), Recovering: d.recovering}
 	if d.expect == 0 {
 		out.Seq = 0
-	}
-	for _, in := range d.insts.All() {
-		if in.hasDef {
-			out.Sums[in.def.Instrument] = in.book.Checksum()
-		}
 	}
 	return out
 }

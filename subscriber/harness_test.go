@@ -16,9 +16,9 @@ import (
 	"github.com/tickcast/tickcast/publisher/synth"
 )
 
-// feed is a real publisher on lo: synthetic source, A and B lines, a UDP
+// pubFeed is a real publisher on lo: synthetic source, A and B lines, a UDP
 // retransmit server and a QUIC link.
-type feed struct {
+type pubFeed struct {
 	t      *testing.T
 	pub    *publisher.Publisher
 	groupA netip.AddrPort
@@ -40,7 +40,7 @@ type feedOpts struct {
 	linkAddr    string
 }
 
-func startFeed(t *testing.T, o feedOpts) *feed {
+func startFeed(t *testing.T, o feedOpts) *pubFeed {
 	t.Helper()
 	if o.rate == 0 {
 		o.rate = 20_000
@@ -48,7 +48,7 @@ func startFeed(t *testing.T, o feedOpts) *feed {
 	if o.instruments == 0 {
 		o.instruments = 8
 	}
-	f := &feed{t: t, groupA: o.groupA, groupB: o.groupB, tp: o.tp, done: make(chan error, 1)}
+	f := &pubFeed{t: t, groupA: o.groupA, groupB: o.groupB, tp: o.tp, done: make(chan error, 1)}
 	if !f.groupA.IsValid() {
 		f.groupA, f.groupB = mcasttest.FreeGroup(t), mcasttest.FreeGroup(t)
 	}
@@ -82,14 +82,14 @@ func startFeed(t *testing.T, o feedOpts) *feed {
 
 // run starts publishing (after the subscriber was started, for a clean
 // start from sequence 1; before, for a late join).
-func (f *feed) run() {
+func (f *pubFeed) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	go func() { f.done <- f.pub.Run(ctx, f.gate) }()
 }
 
 // stop ends the session (idempotent).
-func (f *feed) stop() {
+func (f *pubFeed) stop() {
 	if f.cancel == nil {
 		return
 	}
@@ -102,7 +102,7 @@ func (f *feed) stop() {
 
 // config returns a subscriber config for this feed: both lines, NACK over
 // UDP, snapshots over the link.
-func (f *feed) config(h Handler, faultsA, faultsB *fault.Config) Config {
+func (f *pubFeed) config(h Handler, faultsA, faultsB *fault.Config) Config {
 	return Config{
 		Channel: 3,
 		Lines: []Line{
@@ -203,7 +203,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // publisher's last sequence (with the publisher still up to answer NACKs
 // and snapshot requests for the tail), compares every book with the
 // publisher's by checksum, then ends the session.
-func booksMatch(t *testing.T, f *feed, r *running) {
+func booksMatch(t *testing.T, f *pubFeed, r *running) {
 	t.Helper()
 	f.gate.Pause()
 	var (

@@ -28,10 +28,7 @@ func (d *dispatcher) startRecovery(r ResetReason) {
 		if d.s.stats.unrecovered.Add(1) == 1 {
 			d.s.log.Warn("no link configured for snapshots: books restart empty and fill as the source clears them; configure a link to recover", "reason", r.String())
 		}
-		d.whole = false
-		for _, in := range d.insts.All() {
-			in.synced = false
-		}
+		d.state.SetWhole(false)
 		d.setRecovering(false)
 		d.expect = 0
 		d.emitRecovered(0)
@@ -86,31 +83,8 @@ func (d *dispatcher) snapshotPacket(it *item) {
 		return
 	}
 	d.snapSeen = true
-	msgs := it.pkt.Messages()
-	for msgs.Next() {
-		m := msgs.Message()
-		switch m.Type() {
-		case wire.TypeInstrumentDef:
-			def := m.InstrumentDef()
-			in := d.get(def.Instrument)
-			in.def, in.hasDef, in.snap = def, true, true
-		case wire.TypeBookClear:
-			in := d.get(m.BookClear().Instrument)
-			in.book.Clear()
-			in.snap, in.synced = true, true
-		case wire.TypeLevelUpdate:
-			u := m.LevelUpdate()
-			d.get(u.Instrument).book.Apply(u.Side, u.Price, u.Qty)
-		case wire.TypeInstrumentStatus:
-			st := m.InstrumentStatus()
-			d.get(st.Instrument).status = st.Status
-		case wire.TypeSnapshotEnd:
-			end, err := wire.DecodeSnapshotEnd(m.Bytes())
-			if err == nil {
-				d.finishSnapshot(it.pkt.Session, end.LastSeq)
-			}
-			return
-		}
+	if end, ok := d.state.ApplySnapshot(it.pkt); ok {
+		d.finishSnapshot(it.pkt.Session, end.LastSeq)
 	}
 }
 
@@ -136,18 +110,16 @@ func (d *dispatcher) finishSnapshot(session, lastSeq uint64) {
 	d.expect = lastSeq + 1
 	d.s.stream.Advance(lastSeq + 1)
 	if h := d.s.cfg.Handler; h != nil {
-		for _, in := range d.insts.All() {
-			if !in.snap {
+		for _, in := range d.state.All() {
+			if !in.Snapshot {
 				continue
 			}
-			d.ev = Event{Kind: EventSnapshotBook, Session: d.session, Seq: lastSeq, Instrument: in.def.Instrument, Book: &in.book}
+			d.ev = Event{Kind: EventSnapshotBook, Session: d.session, Seq: lastSeq, Instrument: in.Def.Instrument, Book: &in.Book}
 			d.defOf(in)
 			h.HandleEvent(&d.ev)
 		}
 	}
-	for _, in := range d.insts.All() {
-		in.snap = false
-	}
+	d.state.ClearSnapshotMarks()
 	d.s.log.Info("recovered by snapshot", "reason", d.reason.String(), "last_seq", lastSeq, "held", len(d.held))
 	d.emitRecovered(lastSeq)
 	held := d.held

@@ -199,9 +199,9 @@ func TestChecksumMismatchForcesSnapshot(t *testing.T) {
 	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
 	// Corrupt every book behind the feed's back, on the goroutine that owns them.
 	r.sub.onDisp <- func(d *dispatcher) {
-		for _, in := range d.insts.All() {
-			if l, ok := in.book.BestBid(); ok {
-				in.book.Apply(wire.Bid, l.Price, l.Qty+7)
+		for _, in := range d.state.All() {
+			if l, ok := in.Book.BestBid(); ok {
+				in.Book.Apply(wire.Bid, l.Price, l.Qty+7)
 			}
 		}
 	}
