@@ -1,0 +1,117 @@
+package relay
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/tickcast/tickcast/egress"
+	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/intake"
+	"github.com/tickcast/tickcast/wire"
+)
+
+// Channel is one channel a relay carries: where it comes from and where it
+// goes. The zero value of a field means the default given beside it.
+type Channel struct {
+	// ID is the channel number.
+	ID uint16
+	// Lines are upstream multicast lines: a hub on the publisher's LAN
+	// joins its A and B groups.
+	Lines []intake.Line
+	// Upstreams are QUIC links to upstream relays or the publisher. A link
+	// with Live set is one more line (an edge: an A path and a B path to
+	// one or two hubs); one without serves only NACKs and snapshots (a
+	// hub's link to the publisher). Snapshots come from the first
+	// connected link. At least one line or live upstream is required.
+	Upstreams []intake.Link
+	// UpstreamRetransmit is the UDP retransmit server to NACK on the
+	// upstream LAN (a hub: the publisher's); the zero value NACKs over the
+	// upstream links.
+	UpstreamRetransmit netip.AddrPort
+	// Out are the local re-multicast lines (explicit groups, interface,
+	// TTL); none = the channel is served only over the link server.
+	Out []egress.Line
+	// MaxPacket is the largest packet sent on; 0 = 1200 (a QUIC datagram).
+	// Bigger upstream packets are split at message boundaries, never
+	// merged.
+	MaxPacket int
+	// Cache bounds the relay's retransmit cache for the channel.
+	Cache gap.CacheConfig
+	// Heartbeat is sent downstream when nothing was forwarded for this
+	// long while an upstream line is up; 0 = 100ms (the publisher's).
+	Heartbeat time.Duration
+	// Window and LineTimeout tune the upstream arbiter as in the
+	// subscriber; 0 = 200µs and 300ms.
+	Window, LineTimeout time.Duration
+}
+
+// Config configures a [Relay]. The zero value of a field means the default
+// given beside it.
+type Config struct {
+	// Channels relayed: at least one, each ID once.
+	Channels []Channel
+	// RetransmitAddr is the UDP address of the retransmit server that
+	// answers NACKs on the relay's LAN for every channel ("" = none), under
+	// the Retransmit policy (allowed networks, caps, per-requester rate).
+	RetransmitAddr string
+	Retransmit     gap.PolicyConfig
+	// LinkAddr is the UDP address of the QUIC link server for downstream
+	// relays and remote subscribers ("" = none); LinkTLS holds the relay's
+	// certificate and the operator's CA (pki.ServerTLS), required with it.
+	LinkAddr string
+	LinkTLS  *tls.Config
+	// LinkQueue is each downstream's live queue in packets; 0 = 8192. A
+	// downstream whose queue is full loses live packets (counted, by its
+	// certificate name) and recovers by NACK or snapshot.
+	LinkQueue int
+	// SlowCutoff disconnects a downstream whose queue stayed full this
+	// long, with a reason it can read; 0 = 2s, negative = never.
+	SlowCutoff time.Duration
+	// Logger; nil = slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) normalize() error {
+	if len(c.Channels) == 0 {
+		return fmt.Errorf("relay: no channel configured")
+	}
+	seen := map[uint16]bool{}
+	for i := range c.Channels {
+		ch := &c.Channels[i]
+		if seen[ch.ID] {
+			return fmt.Errorf("relay: channel %d configured twice", ch.ID)
+		}
+		seen[ch.ID] = true
+		live := len(ch.Lines)
+		for _, u := range ch.Upstreams {
+			if u.Live {
+				live++
+			}
+		}
+		if live == 0 {
+			return fmt.Errorf("relay: channel %d: no upstream: configure multicast Lines or a Live upstream link", ch.ID)
+		}
+		if len(ch.Out) == 0 && c.LinkAddr == "" {
+			return fmt.Errorf("relay: channel %d: nowhere to send: configure Out lines or LinkAddr", ch.ID)
+		}
+		if ch.MaxPacket == 0 {
+			ch.MaxPacket = wire.DefaultMaxPacket
+		}
+		if ch.Heartbeat == 0 {
+			ch.Heartbeat = 100 * time.Millisecond
+		}
+		if ch.Heartbeat < time.Millisecond {
+			return fmt.Errorf("relay: channel %d: Heartbeat %v below 1ms", ch.ID, ch.Heartbeat)
+		}
+	}
+	if c.LinkAddr != "" && c.LinkTLS == nil {
+		return fmt.Errorf("relay: LinkAddr %s needs LinkTLS (certificates from the operator's CA)", c.LinkAddr)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package relay
+
+import (
+	"github.com/tickcast/tickcast/egress"
+	"github.com/tickcast/tickcast/intake"
+)
+
+// ChannelStats are one channel's counters.
+type ChannelStats struct {
+	// ID is the channel.
+	ID uint16
+	// Packets and Messages forwarded downstream; Heartbeats and
+	// EndOfSession sent while nothing else was.
+	Packets, Messages, Heartbeats, EndOfSession uint64
+	// Whole: the relay's books reflect the feed (it can serve snapshots).
+	Whole bool
+	// Recoveries of the books by snapshot from upstream; SnapshotsIn
+	// received, SnapshotsAhead of what the relay had forwarded (normal),
+	// SnapshotsRetried after a timeout or a too old answer.
+	Recoveries, SnapshotsIn, SnapshotsAhead, SnapshotsRetried uint64
+	// SnapshotsServed to downstreams.
+	SnapshotsServed uint64
+	// NACKs from downstreams: served (from the cache or an upstream
+	// answer), waited for (the relay was repairing the range itself),
+	// forwarded upstream (older than the cache; once per range however
+	// many downstreams asked), refused (with the reason sent back).
+	NacksServed, NacksWaited, NacksUpstream, NacksRefused uint64
+	// StaleIn counts upstream answers to forwarded NACKs.
+	StaleIn uint64
+	// Intake and Egress are the upstream and downstream sides.
+	Intake intake.Stats
+	Egress egress.Stats
+}
+
+// Stats are a relay's counters.
+type Stats struct {
+	// Channels, in the order configured.
+	Channels []ChannelStats
+	// Downstreams connected to the link server, by certificate name.
+	Downstreams []DownstreamStats
+}
+
+// DownstreamStats are one downstream link's counters.
+type DownstreamStats struct {
+	// Name is the downstream's certificate name; Remote its address.
+	Name, Remote string
+	// Queued live packets now; Datagrams sent; Dropped because its queue
+	// was full (it recovers by NACK or snapshot); NACKs and Snapshots it
+	// asked for.
+	Queued                               int
+	Datagrams, Dropped, NACKs, Snapshots uint64
+}
+
+// Stats returns the relay's counters.
+func (r *Relay) Stats() Stats {
+	var st Stats
+	for _, c := range r.order {
+		s := &c.stats
+		st.Channels = append(st.Channels, ChannelStats{
+			ID: c.id, Packets: s.packets.Load(), Messages: s.messages.Load(),
+			Heartbeats: s.heartbeats.Load(), EndOfSession: s.endOfSession.Load(),
+			Whole: c.wholeNow.Load(), Recoveries: s.recoveries.Load(),
+			SnapshotsIn: s.snapshotsIn.Load(), SnapshotsAhead: s.snapshotsAhead.Load(),
+			SnapshotsRetried: s.snapshotsRetried.Load(), SnapshotsServed: s.snapshotsServed.Load(),
+			NacksServed: s.nacksServed.Load(), NacksWaited: s.nacksWaited.Load(),
+			NacksUpstream: s.nacksUpstream.Load(), NacksRefused: s.nacksRefused.Load(),
+			StaleIn: s.staleIn.Load(),
+			Intake:  c.in.Stats(), Egress: c.out.Stats(),
+		})
+	}
+	if r.link != nil {
+		for _, p := range r.link.Stats().Peers {
+			st.Downstreams = append(st.Downstreams, DownstreamStats{
+				Name: p.Name, Remote: p.Remote, Queued: p.Queued,
+				Datagrams: p.Datagrams, Dropped: p.Dropped, NACKs: p.NACKs, Snapshots: p.Snapshots,
+			})
+		}
+	}
+	return st
+}
