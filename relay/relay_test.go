@@ -1,0 +1,266 @@
+package relay
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickcast/tickcast/intake"
+	"github.com/tickcast/tickcast/internal/link"
+	"github.com/tickcast/tickcast/subscriber"
+	"github.com/tickcast/tickcast/wire"
+)
+
+// TestHubEdgeSubscriber runs publisher → hub (multicast) → edge (QUIC) →
+// subscriber (the edge's re-multicast): every hop's books equal the
+// publisher's, and the publisher's send time survives both hops.
+func TestHubEdgeSubscriber(t *testing.T) {
+	base := runtime.NumGoroutine()
+	func() {
+		f := startPublisher(t, 20_000)
+		hub := startRelay(t, hubConfig(t, f))
+		e := edgeConfig(t, "edge", hub.LinkAddr())
+		edge := startRelay(t, e.cfg)
+		sub := subscribe(t, e, edge, "")
+		booksMatch(t, f, []*running{hub, edge}, []*subscriber.Subscriber{sub})
+
+		lat := sub.TakeLatency()
+		if lat.Feed.TotalCount() == 0 {
+			t.Fatal("no latency recorded at the subscriber: the send time was lost on the way")
+		}
+		hs, es := hub.Stats().Channels[0], edge.Stats().Channels[0]
+		if hs.Messages == 0 || es.Messages == 0 {
+			t.Fatalf("nothing forwarded: hub %+v edge %+v", hs, es)
+		}
+		if hs.Recoveries != 0 || es.Recoveries != 0 {
+			t.Fatalf("relays that followed the session from its start recovered: hub %d, edge %d", hs.Recoveries, es.Recoveries)
+		}
+		names := map[string]bool{}
+		for _, d := range hub.Stats().Downstreams {
+			names[d.Name] = true
+		}
+		if !names["edge"] {
+			t.Fatalf("the hub's downstreams are not named by certificate: %+v", hub.Stats().Downstreams)
+		}
+		f.stop()
+		edge.stop(t)
+		hub.stop(t)
+	}()
+	checkNoLeak(t, base)
+}
+
+// TestEdgeAnswersNACKs: a subscriber losing 5 % on both lines has its
+// holes filled by the edge's cache, over UDP; the publisher answers none
+// of its NACKs.
+func TestEdgeAnswersNACKs(t *testing.T) {
+	f := startPublisher(t, 20_000)
+	hub := startRelay(t, hubConfig(t, f))
+	e := edgeConfig(t, "edge", hub.LinkAddr())
+	edge := startRelay(t, e.cfg)
+	sub := subscribe(t, e, edge, "drop=0.05")
+	booksMatch(t, f, []*running{hub, edge}, []*subscriber.Subscriber{sub})
+	if st := edge.Stats().Retransmit; st.Served == 0 {
+		t.Fatalf("the edge's retransmit server served nothing: %+v", st)
+	}
+	if st := sub.Stats(); st.Gap.Lost != 0 {
+		t.Fatalf("the subscriber lost messages the edge had: %+v", st.Gap)
+	}
+}
+
+// TestSnapshotFromEdge: a subscriber joining mid-session recovers its
+// books by snapshot from the edge, not from the publisher.
+func TestSnapshotFromEdge(t *testing.T) {
+	f := startPublisher(t, 20_000)
+	hub := startRelay(t, hubConfig(t, f))
+	e := edgeConfig(t, "edge", hub.LinkAddr())
+	edge := startRelay(t, e.cfg)
+	waitFor(t, "the edge to forward", func() bool { return edge.Stats().Channels[0].Messages > 1000 })
+	sub := subscribe(t, e, edge, "")
+	booksMatch(t, f, []*running{hub, edge}, []*subscriber.Subscriber{sub})
+	if n := edge.Stats().Channels[0].SnapshotsServed; n == 0 {
+		t.Fatal("the late subscriber's snapshot did not come from the edge")
+	}
+}
+
+// TestEdgeRestart: an edge started mid-session recovers its books by
+// snapshot from the hub, then serves its own late subscriber.
+func TestEdgeRestart(t *testing.T) {
+	f := startPublisher(t, 20_000)
+	hub := startRelay(t, hubConfig(t, f))
+	waitFor(t, "the hub to forward", func() bool { return hub.Stats().Channels[0].Messages > 1000 })
+	e := edgeConfig(t, "edge", hub.LinkAddr())
+	edge := startRelay(t, e.cfg)
+	sub := subscribe(t, e, edge, "")
+	booksMatch(t, f, []*running{hub, edge}, []*subscriber.Subscriber{sub})
+	edge.stop(t)
+
+	// The restarted edge: same groups, new process state.
+	edge2 := startRelay(t, e.cfg)
+	sub2 := subscribe(t, e, edge2, "")
+	booksMatch(t, f, []*running{hub, edge2}, []*subscriber.Subscriber{sub2})
+	if n := hub.Stats().Channels[0].SnapshotsServed; n < 2 {
+		t.Fatalf("the hub served %d snapshots, want one per edge start (2)", n)
+	}
+	if hs := edge2.Stats().Channels[0]; hs.Recoveries == 0 || hs.SnapshotsIn == 0 {
+		t.Fatalf("the restarted edge did not recover by snapshot: %+v", hs)
+	}
+}
+
+// TestTwoPaths: an edge with an A path and a B path to two hubs loses
+// nothing when one hub stops, and sees that path go down.
+func TestTwoPaths(t *testing.T) {
+	f := startPublisher(t, 20_000)
+	hubA := startRelay(t, hubConfig(t, f))
+	hubB := startRelay(t, hubConfig(t, f))
+	e := edgeConfig(t, "edge", hubA.LinkAddr(), hubB.LinkAddr())
+	edge := startRelay(t, e.cfg)
+	sub := subscribe(t, e, edge, "")
+	waitFor(t, "the edge to forward", func() bool { return edge.Stats().Channels[0].Messages > 2000 })
+	hubA.stop(t)
+	waitFor(t, "the edge to see path A down", func() bool {
+		return !edge.Stats().Channels[0].Intake.Lines[0].Up
+	})
+	booksMatch(t, f, []*running{hubB, edge}, []*subscriber.Subscriber{sub})
+	if st := sub.Stats(); st.Gap.Lost != 0 || st.Resets != 0 {
+		t.Fatalf("the subscriber lost data when path A died: %+v", st)
+	}
+}
+
+// TestNACKForwardedOnce: two downstreams asking, at once, for a range
+// older than the edge's cache get it, and the edge asks its hub once.
+func TestNACKForwardedOnce(t *testing.T) {
+	f := startPublisher(t, 20_000)
+	hub := startRelay(t, hubConfig(t, f))
+	e := edgeConfig(t, "edge", hub.LinkAddr())
+	e.cfg.Channels[0].Cache.MaxMessages = 1024 // the hub keeps far more
+	edge := startRelay(t, e.cfg)
+	waitFor(t, "the edge to forward past its cache", func() bool { return edge.Stats().Channels[0].Messages > 20_000 })
+	f.gate.Pause()
+
+	session := edge.chans[testChannel].sess.Load()
+	const first, count = 100, 50
+	var wg sync.WaitGroup
+	got := make([]int, 2)
+	for i := range got {
+		wg.Go(func() {
+			got[i] = askRange(t, edge.LinkAddr(), session, first, count)
+		})
+	}
+	wg.Wait()
+	for i, n := range got {
+		if n < count {
+			t.Fatalf("downstream %d got %d of %d messages", i, n, count)
+		}
+	}
+	if n := edge.Stats().Channels[0].NacksUpstream; n != 1 {
+		t.Fatalf("the edge forwarded %d NACKs upstream for one range asked twice, want 1", n)
+	}
+}
+
+// askRange NACKs [first, first+count) over a link to addr and returns the
+// messages of that range it received.
+func askRange(t *testing.T, addr string, session, first uint64, count uint32) int {
+	t.Helper()
+	l := clientTLS(t, "asker")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := link.Dial(ctx, link.ClientConfig{Addr: addr, TLS: l.TLS,
+		Subscriptions: []wire.Subscribe{{Channel: testChannel, Mode: wire.SubscribeLive}}})
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	defer c.Close()
+	var (
+		mu   sync.Mutex
+		seen = map[uint64]bool{}
+		done = make(chan struct{})
+	)
+	go c.Run(ctx, link.HandlerFunc(func(p wire.Packet, _ int64) {
+		if !p.Has(wire.FlagRetransmission) {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for s := p.Seq; s < p.End(); s++ {
+			if s >= first && s < first+uint64(count) {
+				seen[s] = true
+			}
+		}
+		if len(seen) == int(count) {
+			select {
+			case <-done:
+			default:
+				close(done)
+			}
+		}
+	}))
+	if err := c.Request(wire.RetransmitRequest{Channel: testChannel, Session: session, First: first, Count: count}); err != nil {
+		t.Error(err)
+		return 0
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return len(seen)
+}
+
+// TestRefusedCertificates: a downstream without a certificate from the
+// operator's CA is refused by a relay, and a relay refuses an upstream
+// whose certificate is not from it.
+func TestRefusedCertificates(t *testing.T) {
+	f := startPublisher(t, 5_000)
+	hub := startRelay(t, hubConfig(t, f))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := link.Dial(ctx, link.ClientConfig{Addr: hub.LinkAddr(), TLS: testPKI.ForeignClientTLS(),
+		Subscriptions: []wire.Subscribe{{Channel: testChannel, Mode: wire.SubscribeLive}}})
+	if err == nil {
+		t.Fatal("a downstream with a foreign certificate was accepted")
+	}
+	waitFor(t, "the hub to count the refusal", func() bool { return hub.link.Stats().Refused > 0 })
+
+	// A rogue upstream: a link server with a certificate from another CA.
+	rogue := hubConfig(t, f)
+	rogue.LinkTLS = testPKI.ForeignServerTLS()
+	rogueHub := startRelay(t, rogue)
+	e := edgeConfig(t, "edge", rogueHub.LinkAddr())
+	edge := startRelay(t, e.cfg)
+	time.Sleep(500 * time.Millisecond) // give it every chance to (wrongly) connect
+	if st := edge.Stats().Channels[0]; st.Messages != 0 {
+		t.Fatalf("the edge took %d messages from an upstream with a foreign certificate", st.Messages)
+	}
+	if !strings.Contains(edge.Stats().Channels[0].Intake.Links[0].LastError, "certificate") {
+		t.Fatalf("the edge does not say why the upstream is refused: %+v", edge.Stats().Channels[0].Intake.Links[0])
+	}
+}
+
+// TestConfigErrors: bad configurations fail in New with a message naming
+// the problem.
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"none", Config{}, "no channel"},
+		{"no upstream", Config{Channels: []Channel{{ID: 1}}, LinkAddr: "127.0.0.1:0", LinkTLS: testPKI.ServerTLS()}, "no upstream"},
+		{"twice", Config{Channels: []Channel{{ID: 1}, {ID: 1}}}, "twice"},
+		{"link without tls", Config{Channels: []Channel{{ID: 1, Upstreams: []intake.Link{{Addr: "x", Live: true}}}}, LinkAddr: "127.0.0.1:0"}, "LinkTLS"},
+		{"nowhere", Config{Channels: []Channel{{ID: 1, Upstreams: []intake.Link{{Addr: "x", Live: true}}}}}, "nowhere to send"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
