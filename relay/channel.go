@@ -11,6 +11,7 @@ import (
 	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/intake"
+	"github.com/tickcast/tickcast/latency"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -39,6 +40,9 @@ type channel struct {
 	hbBuf    []byte
 	snapDue  time.Time // when to ask upstream for a snapshot again; zero = not recovering
 	upLines  int       // upstream lines up
+	// forward is the latency from the publisher's send time to the moment
+	// the relay sent the packet on, per packet forwarded.
+	forward *latency.Recorder
 
 	// Read by the downstream side (any goroutine).
 	lastSend atomic.Int64  // when a packet was last sent downstream, ns
@@ -57,12 +61,17 @@ type channelCounters struct {
 	nacksRefused, staleIn                                          atomic.Uint64
 }
 
+// maxLatency is the largest latency the histogram resolves; larger values
+// are clamped and counted.
+const maxLatency = time.Minute
+
 func newChannel(cfg Channel, log *slog.Logger) *channel {
 	c := &channel{id: cfg.ID, cfg: cfg, log: log.With("channel", cfg.ID)}
 	c.trimBuf = make([]byte, 0, wire.MaxJumboPacket)
 	c.hbBuf = make([]byte, 0, wire.HeaderLen)
 	c.progress.init()
 	c.stale.init()
+	c.forward = latency.NewRecorder(maxLatency)
 	return c
 }
 
@@ -88,9 +97,11 @@ func (c *channel) Packet(d *intake.Delivery) {
 	c.pktBuf[0] = p.Bytes()
 	c.out.Send(c.pktBuf[:])
 	c.pktBuf[0] = nil
+	now := time.Now().UnixNano()
+	c.forward.RecordNanos(now - p.SendTime)
 	c.stats.packets.Add(1)
 	c.stats.messages.Add(uint64(p.Count))
-	c.lastSend.Store(time.Now().UnixNano())
+	c.lastSend.Store(now)
 	c.sess.Store(c.session)
 	c.next.Store(c.applied + 1)
 	c.progress.broadcast()

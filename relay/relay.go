@@ -11,6 +11,7 @@ import (
 	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/internal/link"
+	"github.com/tickcast/tickcast/latency"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -229,4 +230,18 @@ func (r *Relay) BookSums(channel uint16) (sums map[uint32]uint32, lastSeq uint64
 	}
 	sums, lastSeq, whole = c.sums()
 	return sums, lastSeq, whole, nil
+}
+
+// TakeLatency returns the latency from the publisher's send time to the
+// moment this relay sent each packet of channel on (its hop's share of the
+// end-to-end latency, cumulated), recorded since the previous call, and
+// starts a new interval.
+func (r *Relay) TakeLatency(channel uint16) (*latency.Recorder, error) {
+	c := r.chans[channel]
+	if c == nil {
+		return nil, fmt.Errorf("relay: channel %d is not relayed here", channel)
+	}
+	out := latency.NewRecorder(maxLatency)
+	c.in.Do(func() { out.Merge(c.forward.Interval()) })
+	return out, nil
 }
