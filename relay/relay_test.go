@@ -62,7 +62,7 @@ func TestEdgeAnswersNACKs(t *testing.T) {
 	edge := startRelay(t, e.cfg)
 	sub := subscribe(t, e, edge, "drop=0.05")
 	booksMatch(t, f, []*running{hub, edge}, []*subscriber.Subscriber{sub})
-	if st := edge.Stats().Retransmit; st.Served == 0 {
+	if st := edge.Stats().Retransmit; st.Answered == 0 {
 		t.Fatalf("the edge's retransmit server served nothing: %+v", st)
 	}
 	if st := sub.Stats(); st.Gap.Lost != 0 {

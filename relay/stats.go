@@ -2,6 +2,7 @@ package relay
 
 import (
 	"github.com/tickcast/tickcast/egress"
+	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/intake"
 )
 
@@ -38,6 +39,8 @@ type Stats struct {
 	Channels []ChannelStats
 	// Downstreams connected to the link server, by certificate name.
 	Downstreams []DownstreamStats
+	// Retransmit is the UDP retransmit server's (zero without one).
+	Retransmit gap.ServerStats
 }
 
 // DownstreamStats are one downstream link's counters.
@@ -67,6 +70,9 @@ func (r *Relay) Stats() Stats {
 			StaleIn: s.staleIn.Load(),
 			Intake:  c.in.Stats(), Egress: c.out.Stats(),
 		})
+	}
+	if r.rtx != nil {
+		st.Retransmit = r.rtx.Stats()
 	}
 	if r.link != nil {
 		for _, p := range r.link.Stats().Peers {
