@@ -146,12 +146,12 @@ func (c *channel) Event(e intake.Event) {
 		c.recover()
 	case intake.EventLost:
 		c.log.Warn("upstream loss the relay could not repair: recovering the books by snapshot; downstreams do the same",
-			"session", e.Session, "first", e.Seq, "count", e.Count, "reason", e.Reason)
+			"session", e.Session, "first", e.Seq, "count", e.Count, "reason", e.Reason.String())
 		c.applied = e.Seq + e.Count - 1
 		c.next.Store(c.applied + 1)
 		c.recover()
 	case intake.EventReset:
-		c.log.Warn("intake reset: recovering the books by snapshot", "reason", e.Reason)
+		c.log.Warn("intake reset: recovering the books by snapshot", "reason", e.Reset.String())
 		c.recover()
 	case intake.EventEndOfSession:
 		c.heartbeat(wire.FlagEndOfSession, e.Session, e.Seq)
