@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/publisher/source"
@@ -29,7 +30,7 @@ const (
 type Publisher struct {
 	cfg   Config
 	log   *slog.Logger
-	lines []*line
+	out   *egress.Egress // the lines, the cache and the link server, in that order
 	cache *gap.Cache
 	rtx   *gap.Server
 	link  *link.Server // the QUIC link server, or nil
@@ -68,17 +69,6 @@ func New(cfg Config) (*Publisher, error) {
 	if p.cache, err = gap.NewCache(cfg.Cache); err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
-	for i, lc := range []LineConfig{cfg.A, cfg.B} {
-		if !lc.Enabled() {
-			continue
-		}
-		l, err := openLine(string(rune('A'+i)), lc, cfg.MaxPacket, p.log)
-		if err != nil {
-			p.closeLines()
-			return nil, fmt.Errorf("publisher: %w", err)
-		}
-		p.lines = append(p.lines, l)
-	}
 	if cfg.RetransmitAddr != "" {
 		p.rtx, err = gap.NewServer(gap.ServerConfig{
 			Addr:    cfg.RetransmitAddr,
@@ -87,7 +77,6 @@ func New(cfg Config) (*Publisher, error) {
 			Logger:  p.log,
 		})
 		if err != nil {
-			p.closeLines()
 			return nil, fmt.Errorf("publisher: retransmit server: %w", err)
 		}
 	}
@@ -98,13 +87,32 @@ func New(cfg Config) (*Publisher, error) {
 			return nil, fmt.Errorf("publisher: link server: %w", err)
 		}
 	}
+	var lines []egress.Line
+	for i, lc := range []LineConfig{cfg.A, cfg.B} {
+		if !lc.Enabled() {
+			continue
+		}
+		l := egress.Line{Name: string(rune('A' + i)), Group: lc.Group, Interface: lc.Interface, TTL: lc.TTL, Loopback: lc.Loopback}
+		if lc.Faults != nil {
+			l.Faults = lc.Faults.String() // ParseSpec(c.String()) gives c back
+		}
+		lines = append(lines, l)
+	}
+	ecfg := egress.Config{Channel: cfg.Channel, Lines: lines, MaxPacket: cfg.MaxPacket, Cache: p.cache, Logger: p.log}
+	if p.link != nil {
+		ecfg.Sink = p.link
+	}
+	if p.out, err = egress.New(ecfg); err != nil {
+		p.closeServers()
+		return nil, fmt.Errorf("publisher: %w", err)
+	}
 	p.seq.init(p)
 	return p, nil
 }
 
 func (p *Publisher) closeLines() {
-	for _, l := range p.lines {
-		l.close()
+	if p.out != nil {
+		p.out.Close()
 	}
 }
 
@@ -113,6 +121,9 @@ func (p *Publisher) closeServers() {
 	p.closeLines()
 	if p.rtx != nil {
 		p.rtx.Close()
+	}
+	if p.link != nil {
+		p.link.Close()
 	}
 }
 
@@ -230,7 +241,7 @@ func (p *Publisher) Run(ctx context.Context, src source.Source) error {
 			}
 		}()
 	}
-	p.log.Info("publishing", "lines", len(p.lines), "max_packet", p.cfg.MaxPacket,
+	p.log.Info("publishing", "lines", p.out.Lines(), "max_packet", p.cfg.MaxPacket,
 		"retransmit", p.RetransmitAddr(), "link", p.LinkAddr())
 	p.seq.run(ctx)
 	p.once.Do(func() { close(p.done) })
@@ -246,10 +257,7 @@ func (p *Publisher) Run(ctx context.Context, src source.Source) error {
 // KillLine stops (kill=true) or resumes sending on line LineA or LineB: the
 // failover drill's dead line. Safe from any goroutine.
 func (p *Publisher) KillLine(i int, kill bool) {
-	if i >= 0 && i < len(p.lines) {
-		p.lines[i].killed.Store(kill)
-		p.log.Warn("line state changed by operator", "line", p.lines[i].name, "killed", kill)
-	}
+	p.out.KillLine(i, kill)
 }
 
 // wireHeader returns the header every live packet of this publisher starts from.
