@@ -43,6 +43,9 @@ type Publisher struct {
 	done  chan struct{} // closed when the sequencer stopped
 	once  sync.Once
 
+	closeOnce sync.Once
+	closeErr  error
+
 	seq   sequencer // owned by the sequencer goroutine
 	stats counters
 }
@@ -205,30 +208,35 @@ var _ source.Sink = (*Publisher)(nil)
 
 // Run runs the sequencer, the retransmit server and, if src is not nil, the
 // source, until ctx ends or the source fails. On the way out it sends what is
-// queued and an end of session on both lines, then closes its sockets. Run
-// may be called once.
+// queued and an end of session on both lines, then closes its sockets (as
+// [Publisher.Close]). A failure of the retransmit or link server ends the
+// run too and is returned, wrapped, with the source's. Run may be called once.
 func (p *Publisher) Run(ctx context.Context, src source.Source) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	var srcErr atomic.Value
-	if p.rtx != nil {
+	var errMu sync.Mutex
+	var srvErrs []error
+	// serve runs one server; its failure ends the run and is returned.
+	serve := func(what string, run func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.rtx.Serve(ctx); err != nil {
-				p.log.Error("retransmit server stopped", "err", err)
+			if err := run(ctx); err != nil {
+				p.log.Error(what+" stopped", "err", err)
+				errMu.Lock()
+				srvErrs = append(srvErrs, fmt.Errorf("publisher: %s: %w", what, err))
+				errMu.Unlock()
+				cancel()
 			}
 		}()
 	}
+	if p.rtx != nil {
+		serve("retransmit server", p.rtx.Serve)
+	}
 	if p.link != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.link.Serve(ctx); err != nil {
-				p.log.Error("link server stopped", "err", err)
-			}
-		}()
+		serve("link server", p.link.Serve)
 	}
 	if src != nil {
 		wg.Add(1)
@@ -247,11 +255,36 @@ func (p *Publisher) Run(ctx context.Context, src source.Source) error {
 	p.once.Do(func() { close(p.done) })
 	cancel()
 	wg.Wait()
-	p.closeLines()
+	p.Close()
+	errs := srvErrs
 	if err, ok := srcErr.Load().(error); ok {
-		return fmt.Errorf("publisher: source: %w", err)
+		errs = append([]error{fmt.Errorf("publisher: source: %w", err)}, errs...)
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// Close closes what New opened: the lines, the retransmit server and the
+// link server. Run closes them on its way out, so Close is needed only for
+// a publisher that never runs; it is idempotent and safe after Run.
+func (p *Publisher) Close() error {
+	p.closeOnce.Do(func() {
+		var errs []error
+		if err := p.out.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		if p.rtx != nil {
+			if err := p.rtx.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("publisher: close retransmit server: %w", err))
+			}
+		}
+		if p.link != nil {
+			if err := p.link.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("publisher: close link server: %w", err))
+			}
+		}
+		p.closeErr = errors.Join(errs...)
+	})
+	return p.closeErr
 }
 
 // KillLine stops (kill=true) or resumes sending on line LineA or LineB: the
