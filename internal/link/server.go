@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/quic-go/quic-go"
+	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -37,6 +39,13 @@ type ServerConfig struct {
 	// DefaultQueueLen. A client whose queue is full loses live packets
 	// (counted in its PeerStats.Dropped) and recovers by NACK or snapshot.
 	QueueLen int
+	// Policy admits each NACK (and from-seq subscription) by the client's IP
+	// address and caps its answer: the same gap.Policy the UDP retransmit
+	// server uses, and may share. nil means gap.NewPolicy with every address
+	// allowed (clients are already authenticated by certificate) and the
+	// default caps and rate. A refused request is answered by a
+	// RetransmitReject with the policy's reason and retry-after.
+	Policy *gap.Policy
 	// Logger receives connection events and anomalies, never per-packet
 	// lines; nil means slog.Default().
 	Logger *slog.Logger
@@ -47,6 +56,7 @@ type ServerConfig struct {
 // authenticated clients.
 type Server struct {
 	feed     Feed
+	policy   *gap.Policy
 	log      *slog.Logger
 	queueLen int
 	ln       *quic.Listener
@@ -92,9 +102,18 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		feed:     cfg.Feed,
+		policy:   cfg.Policy,
 		log:      cfg.Logger,
 		queueLen: cfg.QueueLen,
 		conns:    make(map[*serverConn]struct{}),
+	}
+	if s.policy == nil {
+		var err error
+		s.policy, err = gap.NewPolicy(gap.PolicyConfig{Allowed: []netip.Prefix{
+			netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}})
+		if err != nil {
+			return nil, fmt.Errorf("link: default policy: %w", err)
+		}
 	}
 	if s.log == nil {
 		s.log = slog.Default()

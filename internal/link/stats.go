@@ -23,6 +23,7 @@ type PeerStats struct {
 	Oversize  uint64   // live packets dropped: one message alone exceeds the datagram limit
 	NACKs     uint64   // retransmit requests answered (including from-seq subscriptions)
 	Rejects   uint64   // of which answered by a RetransmitReject
+	Refused   uint64   // of which refused by the server's gap.Policy (not allowed, rate limited)
 	Snapshots uint64   // snapshots sent (requests and snapshot subscriptions)
 	Failed    uint64   // answers cut short by a feed or stream error
 	Malformed uint64   // malformed control packets from the client
