@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/tickcast/tickcast/gap"
@@ -39,6 +40,11 @@ type ServerConfig struct {
 	// DefaultQueueLen. A client whose queue is full loses live packets
 	// (counted in its PeerStats.Dropped) and recovers by NACK or snapshot.
 	QueueLen int
+	// SlowCutoff disconnects a client whose live queue has refused every
+	// packet for longer than this (CodeSlowConsumer, with a reason naming
+	// the time and the drops; logged and counted in ServerStats.CutOff).
+	// 0 means DefaultSlowCutoff; negative means never.
+	SlowCutoff time.Duration
 	// Policy admits each NACK (and from-seq subscription) by the client's IP
 	// address and caps its answer: the same gap.Policy the UDP retransmit
 	// server uses, and may share. nil means gap.NewPolicy with every address
@@ -59,9 +65,11 @@ type Server struct {
 	policy   *gap.Policy
 	log      *slog.Logger
 	queueLen int
-	ln       *quic.Listener
-	tr       *quic.Transport
-	udp      *net.UDPConn // ours, so Close frees the port before it returns
+	// slowCutoff is ServerConfig.SlowCutoff with its default; ≤ 0 = never.
+	slowCutoff time.Duration
+	ln         *quic.Listener
+	tr         *quic.Transport
+	udp        *net.UDPConn // ours, so Close frees the port before it returns
 
 	// channels maps a channel to its fan-out state. Publish reads it without
 	// locks; subscriptions copy it on write under mu.
@@ -70,8 +78,8 @@ type Server struct {
 	mu    sync.Mutex
 	conns map[*serverConn]struct{}
 
-	accepted, refused, badPublish atomic.Uint64
-	serving, closed               atomic.Bool
+	accepted, refused, badPublish, cutOffs atomic.Uint64
+	serving, closed                        atomic.Bool
 }
 
 // channel is one channel's fan-out state.
@@ -101,11 +109,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("link: ServerConfig.QueueLen %d is negative", cfg.QueueLen)
 	}
 	s := &Server{
-		feed:     cfg.Feed,
-		policy:   cfg.Policy,
-		log:      cfg.Logger,
-		queueLen: cfg.QueueLen,
-		conns:    make(map[*serverConn]struct{}),
+		feed:       cfg.Feed,
+		policy:     cfg.Policy,
+		log:        cfg.Logger,
+		queueLen:   cfg.QueueLen,
+		slowCutoff: cfg.SlowCutoff,
+		conns:      make(map[*serverConn]struct{}),
 	}
 	if s.policy == nil {
 		var err error
@@ -117,6 +126,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.slowCutoff == 0 {
+		s.slowCutoff = DefaultSlowCutoff
 	}
 	if s.queueLen == 0 {
 		s.queueLen = DefaultQueueLen
@@ -290,6 +302,7 @@ func (s *Server) Stats() ServerStats {
 		Accepted:   s.accepted.Load(),
 		Refused:    s.refused.Load(),
 		BadPublish: s.badPublish.Load(),
+		CutOff:     s.cutOffs.Load(),
 		Peers:      make([]PeerStats, 0, len(s.conns)),
 	}
 	for c := range s.conns {

@@ -41,6 +41,15 @@ type serverConn struct {
 
 	malformedLogged, dropLogged atomic.Bool
 
+	// Slow cutoff (cutoff.go): fullSince is when the queue started refusing
+	// every packet (UnixNano, 0 = not dropping), written by Publish's side;
+	// slowReason is set before slow closes.
+	fullSince  atomic.Int64
+	slowOnce   sync.Once
+	slow       chan struct{}
+	slowReason string
+	cutOff     atomic.Bool
+
 	datagrams, dropped, split, oversize       atomic.Uint64
 	nacks, rejects, snapshots, failed, badCtl atomic.Uint64
 	policyRejects                             atomic.Uint64
@@ -56,6 +65,7 @@ func newServerConn(s *Server, conn *quic.Conn) *serverConn {
 		q:      newLiveQueue(s.queueLen),
 		subs:   make(map[uint16]bool),
 		sem:    make(chan struct{}, workersPerClient),
+		slow:   make(chan struct{}),
 	}
 	c.sendPiece = c.sendDatagram
 	return c
@@ -76,6 +86,7 @@ func (c *serverConn) run(parent context.Context) {
 	})
 	var sender sync.WaitGroup
 	sender.Go(func() { c.sendLoop(ctx) })
+	sender.Go(func() { c.watchSlow(ctx) })
 
 	err := c.serveControl(ctx)
 	cancel()
@@ -210,6 +221,7 @@ func (c *serverConn) statsLocked() PeerStats {
 		Snapshots: c.snapshots.Load(),
 		Failed:    c.failed.Load(),
 		Malformed: c.badCtl.Load(),
+		CutOff:    c.cutOff.Load(),
 	}
 }
 
