@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"sync"
@@ -31,8 +32,8 @@ type ServerConfig struct {
 	// link server.
 	SharedPolicy *Policy
 	// Caches holds the cache of each channel served; at least one. A request
-	// for another channel gets RejectUnknownSession. The server keeps the
-	// map: do not change it afterwards.
+	// for another channel gets RejectUnknownSession. The server copies the
+	// map; [Server.Add] and [Server.Remove] change its channels later.
 	Caches map[uint16]*Cache
 	// Logger receives start and anomaly logs, never one per packet. nil
 	// means slog.Default().
@@ -86,7 +87,8 @@ type ServerStats struct {
 // the rest. Garbage is counted and dropped without an answer.
 type Server struct {
 	cfg        ServerConfig
-	caches     map[uint16]*Cache
+	caches     atomic.Pointer[map[uint16]*Cache] // copy on write under cachesMu
+	cachesMu   sync.Mutex
 	policy     *Policy
 	notAllowed *rate.Limiter
 	log        *slog.Logger
@@ -152,14 +154,16 @@ func newServer(cfg ServerConfig) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{
+	s := &Server{
 		cfg:        cfg,
-		caches:     cfg.Caches,
 		policy:     policy,
 		notAllowed: rate.NewLimiter(notAllowedRate, notAllowedBurst),
 		log:        log.With("component", "retransmit-server"),
 		rejBuf:     make([]byte, 0, wire.HeaderLen+wire.RetransmitRejectLen),
-	}, nil
+	}
+	caches := maps.Clone(cfg.Caches)
+	s.caches.Store(&caches)
+	return s, nil
 }
 
 // LocalAddr returns the address the server listens on.
@@ -261,7 +265,7 @@ func (s *Server) handle(b []byte, from netip.AddrPort, now time.Time, send func(
 		}
 		return
 	}
-	cache := s.caches[r.Channel]
+	cache := (*s.caches.Load())[r.Channel]
 	if cache == nil {
 		s.stats.unknownSession.Add(1)
 		s.reject(r, wire.RejectUnknownSession, 0, from, now, send)
@@ -328,4 +332,29 @@ func (s *Server) sendFailed(err error) {
 	if s.stats.sendErrors.Add(1) == 1 {
 		s.log.Warn("retransmit server send failed (logged once, counted in SendErrors)", "err", err)
 	}
+}
+
+// Add serves channel from c (replacing its previous cache, if any), so one
+// server answers for all of a daemon's channels. Safe to call while Serve
+// runs.
+func (s *Server) Add(channel uint16, c *Cache) error {
+	if c == nil {
+		return fmt.Errorf("gap: retransmit server Add channel %d: nil cache", channel)
+	}
+	s.cachesMu.Lock()
+	defer s.cachesMu.Unlock()
+	m := maps.Clone(*s.caches.Load())
+	m[channel] = c
+	s.caches.Store(&m)
+	return nil
+}
+
+// Remove stops serving channel: its requests get RejectUnknownSession. Safe
+// to call while Serve runs.
+func (s *Server) Remove(channel uint16) {
+	s.cachesMu.Lock()
+	defer s.cachesMu.Unlock()
+	m := maps.Clone(*s.caches.Load())
+	delete(m, channel)
+	s.caches.Store(&m)
 }

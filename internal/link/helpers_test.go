@@ -77,10 +77,13 @@ func (f *fakeFeed) Retransmit(channel uint16, session, first uint64, count uint3
 	case first == 0 || first > f.last:
 		return 0, wire.RejectNotYetSent, nil
 	}
-	end := min(first+uint64(count), first+uint64(maxMsgs), f.last+1)
+	end := min(first+uint64(count), f.last+1)
 	sent := uint32(0)
 	for seq := first; seq < end; {
 		p := f.packetAt(channel, seq)
+		if h, _ := wire.ParseHeader(p); sent > 0 && int(sent)+int(h.End()-seq) > maxMsgs {
+			break // whole packets only, like the cache, within the cap
+		}
 		if err := emit(p); err != nil {
 			return sent, 0, err
 		}
