@@ -125,13 +125,15 @@ func (p *Policy) Admit(requester netip.Addr, now time.Time) (budget int, reason 
 }
 
 // Charge takes msgs messages from requester's bucket at now, after an
-// answer admitted by [Policy.Admit].
+// answer admitted by [Policy.Admit], even when that leaves it below zero.
 func (p *Policy) Charge(requester netip.Addr, msgs int, now time.Time) {
 	if msgs <= 0 {
 		return
 	}
 	p.mu.Lock()
-	p.limits.get(requester.Unmap()).AllowN(now, msgs)
+	// A reservation takes the tokens even past zero (an answer of whole
+	// packets may pass the budget): the requester waits for it.
+	p.limits.get(requester.Unmap()).ReserveN(now, min(msgs, p.limits.burst))
 	p.mu.Unlock()
 }
 
