@@ -1,7 +1,6 @@
 package gap
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -93,9 +92,6 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		limits:  newRequesterLimits(cfg.Rate, cfg.Burst, cfg.MaxRequesters),
 	}, nil
 }
-
-// errNilPolicy is returned by servers given no policy at all.
-var errNilPolicy = errors.New("gap: nil retransmit policy")
 
 // Allowed returns the source networks answered (a copy).
 func (p *Policy) Allowed() []netip.Prefix { return slices.Clone(p.allowed) }
