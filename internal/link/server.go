@@ -50,7 +50,9 @@ type ServerConfig struct {
 	// server uses, and may share. nil means gap.NewPolicy with every address
 	// allowed (clients are already authenticated by certificate) and the
 	// default caps and rate. A refused request is answered by a
-	// RetransmitReject with the policy's reason and retry-after.
+	// RetransmitReject with the policy's reason and retry-after. A client's
+	// answers run a few at a time, each admitted before the others are
+	// charged, so a flood may pass the bucket by a few answers.
 	Policy *gap.Policy
 	// Logger receives connection events and anomalies, never per-packet
 	// lines; nil means slog.Default().
