@@ -74,10 +74,10 @@ func New(cfg Config) (*Publisher, error) {
 	}
 	if cfg.RetransmitAddr != "" {
 		p.rtx, err = gap.NewServer(gap.ServerConfig{
-			Addr:    cfg.RetransmitAddr,
-			Allowed: cfg.RetransmitAllowed,
-			Caches:  map[uint16]*gap.Cache{cfg.Channel: p.cache},
-			Logger:  p.log,
+			Addr:   cfg.RetransmitAddr,
+			Policy: gap.PolicyConfig{Allowed: cfg.RetransmitAllowed},
+			Caches: map[uint16]*gap.Cache{cfg.Channel: p.cache},
+			Logger: p.log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("publisher: retransmit server: %w", err)
