@@ -41,7 +41,7 @@ func SplitSpec(spec, keys string, set func(key, val string) error) error {
 // ("0.003") or a percentage from 0% to 100% ("0.3%"). key names the item in
 // the error.
 func ParseRate(key, s string) (float64, error) {
-	num, pct := strings.CutSuffix(s, "%")
+	num, pct := strings.CutSuffix(strings.TrimSpace(s), "%")
 	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
 	if pct {
 		v /= 100

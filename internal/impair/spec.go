@@ -164,7 +164,7 @@ func (s *Spec) set(key, val string) error {
 		if s.BurstRate, err = fault.ParseRate(key, p); err != nil {
 			return err
 		}
-		s.BurstLen, err = strconv.Atoi(n)
+		s.BurstLen, err = strconv.Atoi(strings.TrimSpace(n))
 		if err != nil || s.BurstLen < 1 {
 			return fmt.Errorf("burst length %q: want an integer of at least 1", n)
 		}
@@ -177,7 +177,7 @@ func (s *Spec) set(key, val string) error {
 		if s.Reorder, err = fault.ParseRate(key, p); err != nil || !ok {
 			return err
 		}
-		s.ReorderExtra, err = parseDuration("reorder delay", d)
+		s.ReorderExtra, err = parseDuration("reorder delay", strings.TrimSpace(d))
 	case "rate":
 		s.Rate, err = parseRate(val)
 	case "queue":
