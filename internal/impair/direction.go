@@ -71,10 +71,15 @@ func newDirection(p *Proxy, d Dir, seed int64, spec Spec, send func(*session, []
 }
 
 // setSpec makes s the direction's spec from the next packet on. Held
-// packets keep the times they were given.
+// packets keep the times they were given; the bytes queued for the rate
+// cap count against the new cap's queue, draining at the new rate.
 func (d *direction) setSpec(s Spec) error {
+	now := d.p.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if old := d.spec.Rate; old > 0 && s.Rate > 0 && d.tail > now {
+		d.tail = now + int64(float64(d.tail-now)*float64(old)/float64(s.Rate))
+	}
 	inj, err := fault.New(s.faults(d.seed + d.gen*0x5851f42d4c957f2d))
 	if err != nil {
 		return fmt.Errorf("impair %s: %w", d.dir, err)
