@@ -117,9 +117,6 @@ func (s Spec) queue() int {
 	return s.Queue
 }
 
-// active reports whether s impairs anything.
-func (s Spec) active() bool { return s != Spec{} }
-
 // ParseSpec reads a Spec in the command line's form, the one the line fault
 // specs use (fault.SplitSpec): comma separated key=value items, each key at
 // most once, in any order.
