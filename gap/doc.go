@@ -15,7 +15,10 @@
 //     then gives up to the snapshot path.
 //   - [Cache] is a ring of recent packets keyed by sequence, bounded by bytes and
 //     by messages, with O(1) lookup.
-//   - [Server] answers RetransmitRequests over unicast UDP from a Cache, only to
-//     configured networks, capped per answer and rate-limited per requester;
-//     [Client] sends requests and receives the answers.
+//   - [Policy] is the one retransmit policy: an allowlist, per-answer caps and
+//     a token bucket per requester, used by the UDP [Server] and by the QUIC
+//     link's server for NACKs.
+//   - [Server] answers RetransmitRequests over unicast UDP from the Caches of
+//     all of a daemon's channels, as its Policy allows; [Client] sends
+//     requests and receives the answers.
 package gap

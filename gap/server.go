@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
+	"maps"
 	"net"
 	"net/netip"
 	"sync"
@@ -21,29 +21,20 @@ import (
 type ServerConfig struct {
 	// Addr is the UDP listen address, e.g. "127.0.0.1:0". Required.
 	Addr string
-	// Allowed lists the source networks answered. Empty means loopback only
-	// (127.0.0.0/8 and ::1). Other sources get RejectNotAllowed, itself
-	// limited to a few per second in all, so rejects cannot be used for
-	// reflection either.
-	Allowed []netip.Prefix
+	// Policy is the allowlist, caps and per-requester rate of the answers
+	// (its zero value: loopback only and the Default* values). Sources not
+	// allowed get RejectNotAllowed, itself limited to a few per second in
+	// all, so rejects cannot be used for reflection either. Ignored when
+	// SharedPolicy is set.
+	Policy PolicyConfig
+	// SharedPolicy, when not nil, is used instead of Policy: one policy (and
+	// one budget per requester) shared with other servers, e.g. the daemon's
+	// link server.
+	SharedPolicy *Policy
 	// Caches holds the cache of each channel served; at least one. A request
-	// for another channel gets RejectUnknownSession. The server keeps the
-	// map: do not change it afterwards.
+	// for another channel gets RejectUnknownSession. The server copies the
+	// map; [Server.Add] and [Server.Remove] change its channels later.
 	Caches map[uint16]*Cache
-	// MaxMessages caps the messages of one answer. 0 means 2048.
-	MaxMessages int
-	// MaxBytes caps the packet bytes of one answer. 0 means 256 KiB;
-	// otherwise at least wire.MaxJumboPacket, so any message fits.
-	MaxBytes int
-	// Rate is the messages per second answered to one requester: a token
-	// bucket per source IP address (all its ports together, so changing
-	// port gains nothing). 0 means 500000.
-	Rate float64
-	// Burst is the bucket's depth in messages. 0 means 4096.
-	Burst int
-	// MaxRequesters bounds the table of buckets; the least recently seen
-	// requester is forgotten first. 0 means 4096.
-	MaxRequesters int
 	// Logger receives start and anomaly logs, never one per packet. nil
 	// means slog.Default().
 	Logger *slog.Logger
@@ -96,9 +87,9 @@ type ServerStats struct {
 // the rest. Garbage is counted and dropped without an answer.
 type Server struct {
 	cfg        ServerConfig
-	caches     map[uint16]*Cache
-	allowed    []netip.Prefix
-	limits     *requesterLimits
+	caches     atomic.Pointer[map[uint16]*Cache] // copy on write under cachesMu
+	cachesMu   sync.Mutex
+	policy     *Policy
 	notAllowed *rate.Limiter
 	log        *slog.Logger
 	conn       *net.UDPConn
@@ -152,55 +143,27 @@ func newServer(cfg ServerConfig) (*Server, error) {
 			return nil, fmt.Errorf("gap: retransmit server Caches[%d] is nil", ch)
 		}
 	}
-	allowed := make([]netip.Prefix, 0, max(2, len(cfg.Allowed)))
-	for _, p := range cfg.Allowed {
-		if !p.IsValid() {
-			return nil, fmt.Errorf("gap: retransmit server Allowed %v: invalid prefix", p)
+	policy := cfg.SharedPolicy
+	if policy == nil {
+		var err error
+		if policy, err = NewPolicy(cfg.Policy); err != nil {
+			return nil, fmt.Errorf("gap: retransmit server: %w", err)
 		}
-		allowed = append(allowed, p.Masked())
-	}
-	if len(allowed) == 0 {
-		allowed = append(allowed, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
-	}
-	for _, f := range []struct {
-		name string
-		v    *int
-		def  int
-	}{
-		{"MaxMessages", &cfg.MaxMessages, DefaultServerMessages},
-		{"MaxBytes", &cfg.MaxBytes, DefaultServerBytes},
-		{"Burst", &cfg.Burst, DefaultServerBurst},
-		{"MaxRequesters", &cfg.MaxRequesters, DefaultServerRequesters},
-	} {
-		if *f.v < 0 {
-			return nil, fmt.Errorf("gap: retransmit server %s %d: want ≥ 0", f.name, *f.v)
-		}
-		if *f.v == 0 {
-			*f.v = f.def
-		}
-	}
-	if cfg.MaxBytes < wire.MaxJumboPacket {
-		return nil, fmt.Errorf("gap: retransmit server MaxBytes %d: want 0 or ≥ %d", cfg.MaxBytes, wire.MaxJumboPacket)
-	}
-	if cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) {
-		return nil, fmt.Errorf("gap: retransmit server Rate %v: want a finite rate ≥ 0", cfg.Rate)
-	}
-	if cfg.Rate == 0 {
-		cfg.Rate = DefaultServerRate
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{
+	s := &Server{
 		cfg:        cfg,
-		caches:     cfg.Caches,
-		allowed:    allowed,
-		limits:     newRequesterLimits(cfg.Rate, cfg.Burst, cfg.MaxRequesters),
+		policy:     policy,
 		notAllowed: rate.NewLimiter(notAllowedRate, notAllowedBurst),
 		log:        log.With("component", "retransmit-server"),
 		rejBuf:     make([]byte, 0, wire.HeaderLen+wire.RetransmitRejectLen),
-	}, nil
+	}
+	caches := maps.Clone(cfg.Caches)
+	s.caches.Store(&caches)
+	return s, nil
 }
 
 // LocalAddr returns the address the server listens on.
@@ -217,7 +180,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
 	defer s.Close()
-	s.log.Info("retransmit server listening", "addr", s.LocalAddr(), "allowed", s.allowed)
+	s.log.Info("retransmit server listening", "addr", s.LocalAddr(), "allowed", s.policy.allowed)
 
 	buf := make([]byte, 1<<16)
 	send := s.sendTo
@@ -295,29 +258,28 @@ func (s *Server) handle(b []byte, from netip.AddrPort, now time.Time, send func(
 	}
 	s.stats.requests.Add(1)
 	addr := from.Addr().Unmap()
-	if !s.isAllowed(addr) {
+	if !s.policy.IsAllowed(addr) {
 		s.stats.notAllowed.Add(1)
 		if s.notAllowed.AllowN(now, 1) {
 			s.reject(r, wire.RejectNotAllowed, 0, from, now, send)
 		}
 		return
 	}
-	cache := s.caches[r.Channel]
+	cache := (*s.caches.Load())[r.Channel]
 	if cache == nil {
 		s.stats.unknownSession.Add(1)
 		s.reject(r, wire.RejectUnknownSession, 0, from, now, send)
 		return
 	}
-	lim := s.limits.get(addr)
-	tokens := lim.TokensAt(now)
-	if tokens < 1 {
+	budget, rej, retryMs := s.policy.Admit(addr, now)
+	if budget == 0 {
 		s.stats.rateLimited.Add(1)
-		s.reject(r, wire.RejectRateLimited, retryAfterMs(lim, now), from, now, send)
+		s.reject(r, rej, retryMs, from, now, send)
 		return
 	}
 
 	packets, bytes := 0, 0
-	sent, reason, err := cache.Fetch(r.Session, r.FirstSeq, r.Count, min(s.cfg.MaxMessages, int(tokens)), s.cfg.MaxBytes,
+	sent, reason, err := cache.Fetch(r.Session, r.FirstSeq, r.Count, budget, s.policy.maxByte,
 		func(pkt []byte) error {
 			if err := send(pkt, from); err != nil {
 				return err
@@ -327,7 +289,7 @@ func (s *Server) handle(b []byte, from netip.AddrPort, now time.Time, send func(
 			return nil
 		})
 	if sent > 0 {
-		lim.AllowN(now, int(sent))
+		s.policy.Charge(addr, int(sent), now)
 		s.stats.answered.Add(uint64(sent))
 		s.stats.answeredPackets.Add(uint64(packets))
 		s.stats.bytes.Add(uint64(bytes))
@@ -347,15 +309,6 @@ func (s *Server) handle(b []byte, from netip.AddrPort, now time.Time, send func(
 		s.stats.notYetSent.Add(1)
 	}
 	s.reject(r, reason, 0, from, now, send)
-}
-
-func (s *Server) isAllowed(a netip.Addr) bool {
-	for _, p := range s.allowed {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 // reject sends one RetransmitReject echoing the request.
@@ -379,4 +332,29 @@ func (s *Server) sendFailed(err error) {
 	if s.stats.sendErrors.Add(1) == 1 {
 		s.log.Warn("retransmit server send failed (logged once, counted in SendErrors)", "err", err)
 	}
+}
+
+// Add serves channel from c (replacing its previous cache, if any), so one
+// server answers for all of a daemon's channels. Safe to call while Serve
+// runs.
+func (s *Server) Add(channel uint16, c *Cache) error {
+	if c == nil {
+		return fmt.Errorf("gap: retransmit server Add channel %d: nil cache", channel)
+	}
+	s.cachesMu.Lock()
+	defer s.cachesMu.Unlock()
+	m := maps.Clone(*s.caches.Load())
+	m[channel] = c
+	s.caches.Store(&m)
+	return nil
+}
+
+// Remove stops serving channel: its requests get RejectUnknownSession. Safe
+// to call while Serve runs.
+func (s *Server) Remove(channel uint16) {
+	s.cachesMu.Lock()
+	defer s.cachesMu.Unlock()
+	m := maps.Clone(*s.caches.Load())
+	delete(m, channel)
+	s.caches.Store(&m)
 }

@@ -163,13 +163,13 @@ func TestServerConfigValidation(t *testing.T) {
 		"bad addr":       func(c *ServerConfig) { c.Addr = "nowhere:x" },
 		"no caches":      func(c *ServerConfig) { c.Caches = nil },
 		"nil cache":      func(c *ServerConfig) { c.Caches[2] = nil },
-		"bad prefix":     func(c *ServerConfig) { c.Allowed = []netip.Prefix{{}} },
-		"small bytes":    func(c *ServerConfig) { c.MaxBytes = 1000 },
-		"negative msgs":  func(c *ServerConfig) { c.MaxMessages = -1 },
-		"negative rate":  func(c *ServerConfig) { c.Rate = -1 },
-		"infinite rate":  func(c *ServerConfig) { c.Rate = math.Inf(1) },
-		"negative burst": func(c *ServerConfig) { c.Burst = -1 },
-		"negative table": func(c *ServerConfig) { c.MaxRequesters = -1 },
+		"bad prefix":     func(c *ServerConfig) { c.Policy.Allowed = []netip.Prefix{{}} },
+		"small bytes":    func(c *ServerConfig) { c.Policy.MaxBytes = 1000 },
+		"negative msgs":  func(c *ServerConfig) { c.Policy.MaxMessages = -1 },
+		"negative rate":  func(c *ServerConfig) { c.Policy.Rate = -1 },
+		"infinite rate":  func(c *ServerConfig) { c.Policy.Rate = math.Inf(1) },
+		"negative burst": func(c *ServerConfig) { c.Policy.Burst = -1 },
+		"negative table": func(c *ServerConfig) { c.Policy.MaxRequesters = -1 },
 	} {
 		cfg := ok()
 		mod(&cfg)
@@ -182,8 +182,8 @@ func TestServerConfigValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.cfg.MaxMessages != DefaultServerMessages || s.cfg.MaxBytes != DefaultServerBytes || len(s.allowed) != 2 || !s.LocalAddr().IsValid() {
-		t.Errorf("defaults: %+v allowed %v", s.cfg, s.allowed)
+	if s.policy.maxMsgs != DefaultServerMessages || s.policy.maxByte != DefaultServerBytes || len(s.policy.allowed) != 2 || !s.LocalAddr().IsValid() {
+		t.Errorf("defaults: %+v allowed %v", s.cfg, s.policy.allowed)
 	}
 	if err := s.Close(); err != nil || s.Close() != err {
 		t.Errorf("Close: %v", err)
@@ -253,8 +253,8 @@ func TestServerRejects(t *testing.T) {
 func TestServerNotAllowed(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, ServerConfig{
-		Caches:  map[uint16]*Cache{1: testCacheRange(t, 1, 101, 10)},
-		Allowed: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+		Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 101, 10)},
+		Policy: PolicyConfig{Allowed: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
 	})
 	c, rec := startClient(t, s.LocalAddr())
 	start := time.Now()
@@ -287,7 +287,7 @@ func TestServerCaps(t *testing.T) {
 	cache := testCacheRange(t, 1, 5001, 10) // 432-byte packets
 	t.Run("messages", func(t *testing.T) {
 		t.Parallel()
-		s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: cache}, MaxMessages: 55})
+		s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: cache}, Policy: PolicyConfig{MaxMessages: 55}})
 		c, rec := startClient(t, s.LocalAddr())
 		request(t, c, 1, testSessionUDP, 3, 1000)
 		waitFor(t, "55 messages", func() bool { return rec.messages() >= 55 })
@@ -302,7 +302,7 @@ func TestServerCaps(t *testing.T) {
 	})
 	t.Run("bytes", func(t *testing.T) {
 		t.Parallel()
-		s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: cache}, MaxBytes: 8192})
+		s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: cache}, Policy: PolicyConfig{MaxBytes: 8192}})
 		c, rec := startClient(t, s.LocalAddr())
 		// 18 whole packets (7776 bytes) and 9 messages of the 19th (392).
 		request(t, c, 1, testSessionUDP, 1, 1000)
@@ -336,7 +336,7 @@ func TestServerRateLimitsFlood(t *testing.T) {
 		burst = 300
 		ask   = 100
 	)
-	s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 1001, 20)}, Rate: rate, Burst: burst})
+	s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 1001, 20)}, Policy: PolicyConfig{Rate: rate, Burst: burst}})
 	c, rec := startClient(t, s.LocalAddr())
 	start := time.Now()
 	sent := 0
@@ -369,7 +369,7 @@ func TestServerRateLimitsFlood(t *testing.T) {
 		}
 		return false
 	})
-	if n := s.limits.len(); n != 1 {
+	if n := s.policy.requesters(); n != 1 {
 		t.Errorf("tracks %d requesters", n)
 	}
 }
@@ -481,7 +481,7 @@ func FuzzServerRequest(f *testing.F) {
 	cache := testCacheRange(f, 1, 3001, 29)
 	putRun(f, cache, testSessionUDP, 4000, 5000, 7)
 	const maxMsgs, maxBytes = 500, 9000
-	s, err := newServer(ServerConfig{Addr: "x", Caches: map[uint16]*Cache{1: cache}, MaxMessages: maxMsgs, MaxBytes: maxBytes, Rate: 1e5, Burst: 2000})
+	s, err := newServer(ServerConfig{Addr: "x", Caches: map[uint16]*Cache{1: cache}, Policy: PolicyConfig{MaxMessages: maxMsgs, MaxBytes: maxBytes, Rate: 1e5, Burst: 2000}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -532,7 +532,7 @@ func FuzzServerRequest(f *testing.F) {
 }
 
 func BenchmarkServerHandle(b *testing.B) {
-	s, err := newServer(ServerConfig{Addr: "x", Caches: map[uint16]*Cache{1: testCacheRange(b, 1, 1<<15, 29)}, Rate: 1e12, Burst: 1 << 30})
+	s, err := newServer(ServerConfig{Addr: "x", Caches: map[uint16]*Cache{1: testCacheRange(b, 1, 1<<15, 29)}, Policy: PolicyConfig{Rate: 1e12, Burst: 1 << 30}})
 	if err != nil {
 		b.Fatal(err)
 	}

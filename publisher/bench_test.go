@@ -3,6 +3,7 @@ package publisher
 import (
 	"errors"
 	"fmt"
+	"github.com/tickcast/tickcast/egress"
 	"net"
 	"net/netip"
 	"testing"
@@ -43,7 +44,10 @@ func benchPublisher(b testing.TB, maxPacket int, lines bool) (*Publisher, *synth
 	}
 	b.Cleanup(p.closeLines)
 	if !lines {
-		p.lines = nil
+		p.out.Close()
+		if p.out, err = egress.New(egress.Config{Sink: discard{}, MaxPacket: maxPacket, Cache: p.cache}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	gen, err := synth.NewGenerator(synth.Config{Instruments: 100, Levels: 200, Seed: 1})
 	if err != nil {
@@ -115,3 +119,8 @@ func TestSequenceDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per batch of 256 messages", n)
 	}
 }
+
+// discard is a Sink that drops everything: the sequencer alone, no sockets.
+type discard struct{}
+
+func (discard) Publish(uint16, []byte) {}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/publisher/source"
@@ -29,7 +30,7 @@ const (
 type Publisher struct {
 	cfg   Config
 	log   *slog.Logger
-	lines []*line
+	out   *egress.Egress // the lines, the cache and the link server, in that order
 	cache *gap.Cache
 	rtx   *gap.Server
 	link  *link.Server // the QUIC link server, or nil
@@ -41,6 +42,9 @@ type Publisher struct {
 	snaps chan snapRequest
 	done  chan struct{} // closed when the sequencer stopped
 	once  sync.Once
+
+	closeOnce sync.Once
+	closeErr  error
 
 	seq   sequencer // owned by the sequencer goroutine
 	stats counters
@@ -68,26 +72,14 @@ func New(cfg Config) (*Publisher, error) {
 	if p.cache, err = gap.NewCache(cfg.Cache); err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
-	for i, lc := range []LineConfig{cfg.A, cfg.B} {
-		if !lc.Enabled() {
-			continue
-		}
-		l, err := openLine(string(rune('A'+i)), lc, cfg.MaxPacket, p.log)
-		if err != nil {
-			p.closeLines()
-			return nil, fmt.Errorf("publisher: %w", err)
-		}
-		p.lines = append(p.lines, l)
-	}
 	if cfg.RetransmitAddr != "" {
 		p.rtx, err = gap.NewServer(gap.ServerConfig{
-			Addr:    cfg.RetransmitAddr,
-			Allowed: cfg.RetransmitAllowed,
-			Caches:  map[uint16]*gap.Cache{cfg.Channel: p.cache},
-			Logger:  p.log,
+			Addr:   cfg.RetransmitAddr,
+			Policy: gap.PolicyConfig{Allowed: cfg.RetransmitAllowed},
+			Caches: map[uint16]*gap.Cache{cfg.Channel: p.cache},
+			Logger: p.log,
 		})
 		if err != nil {
-			p.closeLines()
 			return nil, fmt.Errorf("publisher: retransmit server: %w", err)
 		}
 	}
@@ -98,13 +90,32 @@ func New(cfg Config) (*Publisher, error) {
 			return nil, fmt.Errorf("publisher: link server: %w", err)
 		}
 	}
+	var lines []egress.Line
+	for i, lc := range []LineConfig{cfg.A, cfg.B} {
+		if !lc.Enabled() {
+			continue
+		}
+		l := egress.Line{Name: string(rune('A' + i)), Group: lc.Group, Interface: lc.Interface, TTL: lc.TTL, Loopback: lc.Loopback}
+		if lc.Faults != nil {
+			l.Faults = lc.Faults.String() // ParseSpec(c.String()) gives c back
+		}
+		lines = append(lines, l)
+	}
+	ecfg := egress.Config{Channel: cfg.Channel, Lines: lines, MaxPacket: cfg.MaxPacket, Cache: p.cache, Logger: p.log}
+	if p.link != nil {
+		ecfg.Sink = p.link
+	}
+	if p.out, err = egress.New(ecfg); err != nil {
+		p.closeServers()
+		return nil, fmt.Errorf("publisher: %w", err)
+	}
 	p.seq.init(p)
 	return p, nil
 }
 
 func (p *Publisher) closeLines() {
-	for _, l := range p.lines {
-		l.close()
+	if p.out != nil {
+		p.out.Close()
 	}
 }
 
@@ -113,6 +124,9 @@ func (p *Publisher) closeServers() {
 	p.closeLines()
 	if p.rtx != nil {
 		p.rtx.Close()
+	}
+	if p.link != nil {
+		p.link.Close()
 	}
 }
 
@@ -194,30 +208,35 @@ var _ source.Sink = (*Publisher)(nil)
 
 // Run runs the sequencer, the retransmit server and, if src is not nil, the
 // source, until ctx ends or the source fails. On the way out it sends what is
-// queued and an end of session on both lines, then closes its sockets. Run
-// may be called once.
+// queued and an end of session on both lines, then closes its sockets (as
+// [Publisher.Close]). A failure of the retransmit or link server ends the
+// run too and is returned, wrapped, with the source's. Run may be called once.
 func (p *Publisher) Run(ctx context.Context, src source.Source) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	var srcErr atomic.Value
-	if p.rtx != nil {
+	var errMu sync.Mutex
+	var srvErrs []error
+	// serve runs one server; its failure ends the run and is returned.
+	serve := func(what string, run func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.rtx.Serve(ctx); err != nil {
-				p.log.Error("retransmit server stopped", "err", err)
+			if err := run(ctx); err != nil {
+				p.log.Error(what+" stopped", "err", err)
+				errMu.Lock()
+				srvErrs = append(srvErrs, fmt.Errorf("publisher: %s: %w", what, err))
+				errMu.Unlock()
+				cancel()
 			}
 		}()
 	}
+	if p.rtx != nil {
+		serve("retransmit server", p.rtx.Serve)
+	}
 	if p.link != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.link.Serve(ctx); err != nil {
-				p.log.Error("link server stopped", "err", err)
-			}
-		}()
+		serve("link server", p.link.Serve)
 	}
 	if src != nil {
 		wg.Add(1)
@@ -230,26 +249,48 @@ func (p *Publisher) Run(ctx context.Context, src source.Source) error {
 			}
 		}()
 	}
-	p.log.Info("publishing", "lines", len(p.lines), "max_packet", p.cfg.MaxPacket,
+	p.log.Info("publishing", "lines", p.out.Lines(), "max_packet", p.cfg.MaxPacket,
 		"retransmit", p.RetransmitAddr(), "link", p.LinkAddr())
 	p.seq.run(ctx)
 	p.once.Do(func() { close(p.done) })
 	cancel()
 	wg.Wait()
-	p.closeLines()
+	p.Close()
+	errs := srvErrs
 	if err, ok := srcErr.Load().(error); ok {
-		return fmt.Errorf("publisher: source: %w", err)
+		errs = append([]error{fmt.Errorf("publisher: source: %w", err)}, errs...)
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// Close closes what New opened: the lines, the retransmit server and the
+// link server. Run closes them on its way out, so Close is needed only for
+// a publisher that never runs; it is idempotent and safe after Run.
+func (p *Publisher) Close() error {
+	p.closeOnce.Do(func() {
+		var errs []error
+		if err := p.out.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		if p.rtx != nil {
+			if err := p.rtx.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("publisher: close retransmit server: %w", err))
+			}
+		}
+		if p.link != nil {
+			if err := p.link.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("publisher: close link server: %w", err))
+			}
+		}
+		p.closeErr = errors.Join(errs...)
+	})
+	return p.closeErr
 }
 
 // KillLine stops (kill=true) or resumes sending on line LineA or LineB: the
 // failover drill's dead line. Safe from any goroutine.
 func (p *Publisher) KillLine(i int, kill bool) {
-	if i >= 0 && i < len(p.lines) {
-		p.lines[i].killed.Store(kill)
-		p.log.Warn("line state changed by operator", "line", p.lines[i].name, "killed", kill)
-	}
+	p.out.KillLine(i, kill)
 }
 
 // wireHeader returns the header every live packet of this publisher starts from.

@@ -89,9 +89,7 @@ func (s *sequencer) run(ctx context.Context) {
 			if now.Sub(s.lastSend) >= p.cfg.Heartbeat {
 				s.heartbeat(wire.FlagHeartbeat)
 			}
-			for _, l := range p.lines {
-				l.drainFaults(now.UnixNano()) // injected delay: release what is due
-			}
+			p.out.DrainFaults(now.UnixNano()) // injected delay: release what is due
 			p.seqMu.Unlock()
 		case r := <-p.snaps:
 			p.seqMu.Lock()
@@ -136,9 +134,7 @@ func (s *sequencer) afterInput() (lingerOpen bool) {
 func (s *sequencer) stop() {
 	s.drainQueued()
 	s.flush()
-	for _, l := range s.p.lines {
-		l.drainFaults(math.MaxInt64)
-	}
+	s.p.out.DrainFaults(math.MaxInt64)
 	s.heartbeat(wire.FlagEndOfSession)
 	s.stopped = true
 	s.p.log.Info("session ended", "last_seq", s.next-1)
@@ -220,8 +216,7 @@ func (s *sequencer) sendQueued() {
 		return
 	}
 	// One clock reading for the flush, stamped into every packet just
-	// before it is sent. Into the retransmit cache first: a NACK for a packet
-	// that another line already delivered must never find it "not yet sent".
+	// before it is handed to the egress (which caches, then sends).
 	now := time.Now()
 	var msgs uint64
 	s.raw = s.raw[:0]
@@ -230,44 +225,14 @@ func (s *sequencer) sendQueued() {
 		p.SendTime = now.UnixNano()
 		wire.SetSendTime(p.Bytes(), p.SendTime)
 		msgs += uint64(p.Count)
-		s.p.cache.Put(*p)
 		s.raw = append(s.raw, p.Bytes())
 	}
-	s.send(now.UnixNano(), s.raw)
+	s.p.out.Send(s.raw)
 	s.p.stats.packets.Add(uint64(len(s.queued)))
 	s.p.stats.messages.Add(msgs)
 	s.p.stats.next.Store(s.next)
 	s.queued = s.queued[:0]
 	s.lastSend = now
-}
-
-// abChunk is how many packets go to line A before the same go to line B.
-// One sendmmsg per line for a whole flush would hold every B copy back by
-// A's entire syscall (on loopback ~7 µs a datagram: 450 µs for 64 packets,
-// longer than the subscribers' 200 µs arbitration window, so every loss on
-// A would be NACKed before B's copy came). 16 keeps B within ~110 µs of A;
-// 8 measured ~30 % fewer messages/s into the sockets on this VM.
-const abChunk = 16
-
-// send writes pkts to every line, a chunk at a time, and to the link
-// subscribers.
-func (s *sequencer) send(now int64, pkts [][]byte) {
-	for len(pkts) > 0 {
-		n := min(len(pkts), abChunk)
-		for _, l := range s.p.lines {
-			l.send(now, pkts[:n])
-		}
-		s.publishLink(pkts[:n])
-		pkts = pkts[n:]
-	}
-}
-
-func (s *sequencer) publishLink(pkts [][]byte) {
-	if s.p.link != nil {
-		for _, pkt := range pkts {
-			s.p.link.Publish(s.p.cfg.Channel, pkt)
-		}
-	}
 }
 
 // heartbeat sends a heartbeat (or the end of session) on both lines: no
@@ -277,8 +242,7 @@ func (s *sequencer) heartbeat(f wire.Flags) {
 	h := s.p.wireHeader(f, s.next)
 	h.SendTime = now.UnixNano()
 	s.scratch = h.Append(s.scratch[:0])
-	one := [1][]byte{s.scratch}
-	s.send(h.SendTime, one[:])
+	s.p.out.SendControl(s.scratch)
 	s.lastSend = now
 	s.p.stats.heartbeats.Add(1)
 }

@@ -54,16 +54,16 @@ func (p *Publisher) Snapshot(ctx context.Context, channel uint16, instrument uin
 // Retransmit emits the cached packets holding messages [first, first+count)
 // of channel, flagged retransmission, or says why it cannot (DESIGN.md,
 // RetransmitReject reasons). It implements the retransmit side of the QUIC
-// link's Feed.
-func (p *Publisher) Retransmit(channel uint16, session, first uint64, count uint32, emit func(pkt []byte) error) (wire.RejectReason, error) {
+// link's Feed; the link server's policy gives the caps.
+func (p *Publisher) Retransmit(channel uint16, session, first uint64, count uint32, maxMsgs, maxBytes int, emit func(pkt []byte) error) (uint32, wire.RejectReason, error) {
 	if channel != p.cfg.Channel {
-		return wire.RejectUnknownSession, nil
+		return 0, wire.RejectUnknownSession, nil
 	}
-	sent, reason, err := p.cache.Fetch(session, first, count, 2048, 256<<10, emit)
+	sent, reason, err := p.cache.Fetch(session, first, count, maxMsgs, maxBytes, emit)
 	if sent > 0 {
-		return 0, err
+		return sent, 0, err
 	}
-	return reason, err
+	return 0, reason, err
 }
 
 // BookChecksums returns the CRC-32C of every instrument's book (package book)

@@ -52,10 +52,9 @@ func (p *Publisher) Stats() Stats {
 		Checksums:  p.stats.checksums.Load(),
 		Snapshots:  p.stats.snapshots.Load(),
 	}
-	for _, l := range p.lines {
+	for _, l := range p.out.Stats().Lines {
 		s.Lines = append(s.Lines, LineStats{
-			Name: l.name, Packets: l.packets.Load(), Bytes: l.bytes.Load(),
-			Errors: l.errors.Load(), Killed: l.killed.Load(),
+			Name: l.Name, Packets: l.Packets, Bytes: l.Bytes, Errors: l.Errors, Killed: l.Killed,
 		})
 	}
 	if p.rtx != nil {

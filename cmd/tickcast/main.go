@@ -7,6 +7,7 @@
 //	tickcast bench latency|throughput [flags]
 //	tickcast drill failover|loss|restart [flags]
 //	tickcast certs [flags]        a development CA and certificates
+//	tickcast impair [flags]       an impairing UDP proxy for drills
 //
 // Every command takes --help.
 package main
@@ -36,6 +37,7 @@ func commands() []command {
 		{"bench", "latency and throughput benchmarks, with a NATS peer", runBench},
 		{"drill", "failover, loss and restart drills", runDrill},
 		{"certs", "make a development CA and certificates for the QUIC link", runCerts},
+		{"impair", "an impairing UDP proxy: loss, delay, jitter, reorder, rate cap", runImpair},
 	}
 }
 

@@ -13,7 +13,7 @@ const specKeys = "drop, burst, dup, reorder, delay, seed"
 // ParseSpec reads a fault configuration in the command line's form: comma
 // separated key=value items, each key at most once, in any order.
 //
-//	drop=RATE            Config.DropRate
+//	drop=RATE            Config.DropRate (RATE: 0.01 or 1%)
 //	burst=RATE:LEN       Config.BurstRate and Config.BurstLen
 //	dup=RATE             Config.DupRate
 //	reorder=RATE[:DEPTH] Config.ReorderRate and Config.ReorderDepth
@@ -24,25 +24,8 @@ const specKeys = "drop, burst, dup, reorder, delay, seed"
 // errors name the item and what is wrong with it.
 func ParseSpec(spec string) (Config, error) {
 	var c Config
-	s := strings.TrimSpace(spec)
-	if s == "" || s == "none" {
-		return c, nil
-	}
-	seen := map[string]bool{}
-	for item := range strings.SplitSeq(s, ",") {
-		item = strings.TrimSpace(item)
-		key, val, ok := strings.Cut(item, "=")
-		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
-		if !ok || key == "" {
-			return Config{}, fmt.Errorf("fault spec %q: item %q: want key=value (keys: %s)", spec, item, specKeys)
-		}
-		if seen[key] {
-			return Config{}, fmt.Errorf("fault spec %q: %s given twice", spec, key)
-		}
-		seen[key] = true
-		if err := c.set(key, val); err != nil {
-			return Config{}, fmt.Errorf("fault spec %q: %w", spec, err)
-		}
+	if err := SplitSpec(spec, specKeys, c.set); err != nil {
+		return Config{}, fmt.Errorf("fault spec %q: %w", spec, err)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("fault spec %q: %w", spec, err)
@@ -55,21 +38,21 @@ func (c *Config) set(key, val string) error {
 	var err error
 	switch key {
 	case "drop":
-		c.DropRate, err = parseRate(key, val)
+		c.DropRate, err = ParseRate(key, val)
 	case "dup":
-		c.DupRate, err = parseRate(key, val)
+		c.DupRate, err = ParseRate(key, val)
 	case "burst":
 		r, n, ok := strings.Cut(val, ":")
 		if !ok {
 			return fmt.Errorf("burst=%s: want RATE:LEN, for example burst=0.001:20", val)
 		}
-		if c.BurstRate, err = parseRate(key, r); err != nil {
+		if c.BurstRate, err = ParseRate(key, r); err != nil {
 			return err
 		}
 		c.BurstLen, err = parseCount(key, "length", n, 1)
 	case "reorder":
 		r, d, ok := strings.Cut(val, ":")
-		if c.ReorderRate, err = parseRate(key, r); err != nil || !ok {
+		if c.ReorderRate, err = ParseRate(key, r); err != nil || !ok {
 			return err
 		}
 		c.ReorderDepth, err = parseCount(key, "depth", d, 1)
@@ -85,15 +68,6 @@ func (c *Config) set(key, val string) error {
 		return fmt.Errorf("unknown key %q (keys: %s)", key, specKeys)
 	}
 	return err
-}
-
-// parseRate parses a probability.
-func parseRate(key, s string) (float64, error) {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(v >= 0 && v <= 1) {
-		return 0, fmt.Errorf("%s rate %q: want a probability from 0 to 1", key, s)
-	}
-	return v, nil
 }
 
 // parseCount parses a count of at least lo.

@@ -18,6 +18,7 @@ func TestParseSpec(t *testing.T) {
 		{" seed=-3 , drop = 1 ", Config{DropRate: 1, Seed: -3}},
 		{"reorder=0.5", Config{ReorderRate: 0.5}},
 		{"delay=500us", Config{Delay: 500 * time.Microsecond}},
+		{"drop=1%,dup=0.5%", Config{DropRate: 0.01, DupRate: 0.005}},
 	} {
 		got, err := ParseSpec(tc.spec)
 		if err != nil {

@@ -40,7 +40,17 @@ func (c *serverConn) sendRetransmit(ctx context.Context, r wire.RetransmitReques
 	if err != nil {
 		return
 	}
-	reason, err := c.s.feed.Retransmit(r.Channel, r.Session, r.FirstSeq, r.Count, w.emit)
+	now := time.Now()
+	budget, reason, retryMs := c.s.policy.Admit(c.addr, now)
+	if budget == 0 {
+		c.policyRejects.Add(1)
+		c.rejects.Add(1)
+		c.finishAnswer(w, w.emitRejectRetry(r, reason, retryMs))
+		return
+	}
+	_, maxBytes := c.s.policy.Caps()
+	sent, reason, err := c.s.feed.Retransmit(r.Channel, r.Session, r.FirstSeq, r.Count, budget, maxBytes, w.emit)
+	c.s.policy.Charge(c.addr, int(sent), now)
 	if err == nil && reason != 0 {
 		c.rejects.Add(1)
 		err = w.emitReject(r, reason)
@@ -104,13 +114,19 @@ func (w *answerStream) emit(pkt []byte) error {
 }
 
 func (w *answerStream) emitReject(r wire.RetransmitRequest, reason wire.RejectReason) error {
-	rej := wire.RetransmitReject{Channel: r.Channel, Reason: reason, Count: r.Count, Session: r.Session, FirstSeq: r.FirstSeq}
+	var retryMs uint32
 	switch reason {
 	case wire.RejectRateLimited:
-		rej.RetryAfterMs = retryAfterRateLimited
+		retryMs = retryAfterRateLimited
 	case wire.RejectNotYetSent:
-		rej.RetryAfterMs = retryAfterNotYetSent
+		retryMs = retryAfterNotYetSent
 	}
+	return w.emitRejectRetry(r, reason, retryMs)
+}
+
+// emitRejectRetry writes a RetransmitReject with the given retry-after hint.
+func (w *answerStream) emitRejectRetry(r wire.RetransmitRequest, reason wire.RejectReason, retryMs uint32) error {
+	rej := wire.RetransmitReject{Channel: r.Channel, Reason: reason, Count: r.Count, Session: r.Session, FirstSeq: r.FirstSeq, RetryAfterMs: retryMs}
 	w.buf = appendControlFrame(w.buf[:0], r.Channel, r.Session, time.Now().UnixNano(), rej)
 	_, err := w.st.Write(w.buf)
 	return err

@@ -172,6 +172,13 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	wg.Go(func() { errc <- c.acceptAnswers(ctx, d, &wg) })
 	wg.Go(func() { errc <- c.readControlStream(d) })
 	err := <-errc
+	// The first goroutine to fail may report only a stream error: prefer
+	// the connection's own close error, which carries the server's code and
+	// reason (a slow-consumer cutoff, a shutdown).
+	var appErr *quic.ApplicationError
+	if cause := context.Cause(c.conn.Context()); errors.As(cause, &appErr) && appErr.Remote {
+		err = cause
+	}
 	cancel()
 	closedByUser := c.closed.Load()
 	c.Close()

@@ -32,6 +32,9 @@
 // or relay) and fans live packets out with [Server.Publish], which never
 // blocks: each client has its own bounded queue, and a client whose queue is
 // full loses live packets (counted and named in [Server.Stats]) and recovers
-// by NACK or snapshot. The client ([Client]) hands every packet to a
+// by NACK or snapshot. A client whose queue has refused every packet for
+// longer than ServerConfig.SlowCutoff is closed with [CodeSlowConsumer] and a
+// reason that [Client.Run] returns. NACKs are admitted and capped by a
+// gap.Policy (the requester is the peer's IP address). The client ([Client]) hands every packet to a
 // [Handler] and implements gap.Requester for NACKs.
 package link

@@ -67,26 +67,31 @@ func (f *fakeFeed) packetAt(channel uint16, seq uint64) []byte {
 	return mkPacket(wire.FlagRetransmission, channel, f.session, start, n)
 }
 
-func (f *fakeFeed) Retransmit(channel uint16, session, first uint64, count uint32, emit func([]byte) error) (wire.RejectReason, error) {
+func (f *fakeFeed) Retransmit(channel uint16, session, first uint64, count uint32, maxMsgs, maxBytes int, emit func([]byte) error) (uint32, wire.RejectReason, error) {
 	f.mu.Lock()
 	f.requests = append(f.requests, wire.RetransmitRequest{Channel: channel, Session: session, FirstSeq: first, Count: count})
 	f.mu.Unlock()
 	switch {
 	case session != f.session:
-		return wire.RejectUnknownSession, nil
+		return 0, wire.RejectUnknownSession, nil
 	case first == 0 || first > f.last:
-		return wire.RejectNotYetSent, nil
+		return 0, wire.RejectNotYetSent, nil
 	}
 	end := min(first+uint64(count), f.last+1)
+	sent := uint32(0)
 	for seq := first; seq < end; {
 		p := f.packetAt(channel, seq)
+		if h, _ := wire.ParseHeader(p); sent > 0 && int(sent)+int(h.End()-seq) > maxMsgs {
+			break // whole packets only, like the cache, within the cap
+		}
 		if err := emit(p); err != nil {
-			return 0, err
+			return sent, 0, err
 		}
 		h, _ := wire.ParseHeader(p)
+		sent += uint32(h.End() - seq)
 		seq = h.End()
 	}
-	return 0, nil
+	return sent, 0, nil
 }
 
 func (f *fakeFeed) Snapshot(ctx context.Context, channel uint16, instrument uint32, emit func([]byte) error) error {

@@ -14,9 +14,11 @@ import (
 // enqueue hands a live packet to the client's sender; called by Publish.
 func (c *serverConn) enqueue(pkt []byte) {
 	if c.q.push(pkt) {
+		c.noteSent()
 		return
 	}
 	c.dropped.Add(1)
+	c.noteDropped()
 	if !c.dropLogged.Load() && !c.dropLogged.Swap(true) {
 		c.s.log.Warn("link: client too slow, dropping live packets (it recovers by NACK or snapshot)",
 			"remote", c.remote, "name", c.name, "queue", c.s.queueLen)

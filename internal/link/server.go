@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -37,6 +40,20 @@ type ServerConfig struct {
 	// DefaultQueueLen. A client whose queue is full loses live packets
 	// (counted in its PeerStats.Dropped) and recovers by NACK or snapshot.
 	QueueLen int
+	// SlowCutoff disconnects a client whose live queue has refused every
+	// packet for longer than this (CodeSlowConsumer, with a reason naming
+	// the time and the drops; logged and counted in ServerStats.CutOff).
+	// 0 means DefaultSlowCutoff; negative means never.
+	SlowCutoff time.Duration
+	// Policy admits each NACK (and from-seq subscription) by the client's IP
+	// address and caps its answer: the same gap.Policy the UDP retransmit
+	// server uses, and may share. nil means gap.NewPolicy with every address
+	// allowed (clients are already authenticated by certificate) and the
+	// default caps and rate. A refused request is answered by a
+	// RetransmitReject with the policy's reason and retry-after. A client's
+	// answers run a few at a time, each admitted before the others are
+	// charged, so a flood may pass the bucket by a few answers.
+	Policy *gap.Policy
 	// Logger receives connection events and anomalies, never per-packet
 	// lines; nil means slog.Default().
 	Logger *slog.Logger
@@ -47,11 +64,14 @@ type ServerConfig struct {
 // authenticated clients.
 type Server struct {
 	feed     Feed
+	policy   *gap.Policy
 	log      *slog.Logger
 	queueLen int
-	ln       *quic.Listener
-	tr       *quic.Transport
-	udp      *net.UDPConn // ours, so Close frees the port before it returns
+	// slowCutoff is ServerConfig.SlowCutoff with its default; ≤ 0 = never.
+	slowCutoff time.Duration
+	ln         *quic.Listener
+	tr         *quic.Transport
+	udp        *net.UDPConn // ours, so Close frees the port before it returns
 
 	// channels maps a channel to its fan-out state. Publish reads it without
 	// locks; subscriptions copy it on write under mu.
@@ -60,8 +80,8 @@ type Server struct {
 	mu    sync.Mutex
 	conns map[*serverConn]struct{}
 
-	accepted, refused, badPublish atomic.Uint64
-	serving, closed               atomic.Bool
+	accepted, refused, badPublish, cutOffs atomic.Uint64
+	serving, closed                        atomic.Bool
 }
 
 // channel is one channel's fan-out state.
@@ -91,13 +111,26 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("link: ServerConfig.QueueLen %d is negative", cfg.QueueLen)
 	}
 	s := &Server{
-		feed:     cfg.Feed,
-		log:      cfg.Logger,
-		queueLen: cfg.QueueLen,
-		conns:    make(map[*serverConn]struct{}),
+		feed:       cfg.Feed,
+		policy:     cfg.Policy,
+		log:        cfg.Logger,
+		queueLen:   cfg.QueueLen,
+		slowCutoff: cfg.SlowCutoff,
+		conns:      make(map[*serverConn]struct{}),
+	}
+	if s.policy == nil {
+		var err error
+		s.policy, err = gap.NewPolicy(gap.PolicyConfig{Allowed: []netip.Prefix{
+			netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}})
+		if err != nil {
+			return nil, fmt.Errorf("link: default policy: %w", err)
+		}
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.slowCutoff == 0 {
+		s.slowCutoff = DefaultSlowCutoff
 	}
 	if s.queueLen == 0 {
 		s.queueLen = DefaultQueueLen
@@ -271,6 +304,7 @@ func (s *Server) Stats() ServerStats {
 		Accepted:   s.accepted.Load(),
 		Refused:    s.refused.Load(),
 		BadPublish: s.badPublish.Load(),
+		CutOff:     s.cutOffs.Load(),
 		Peers:      make([]PeerStats, 0, len(s.conns)),
 	}
 	for c := range s.conns {

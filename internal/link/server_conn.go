@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,6 +27,7 @@ type serverConn struct {
 	conn   *quic.Conn
 	remote string
 	name   string
+	addr   netip.Addr // the requester the policy sees
 	q      *liveQueue
 	subs   map[uint16]bool // guarded by s.mu
 
@@ -38,8 +41,18 @@ type serverConn struct {
 
 	malformedLogged, dropLogged atomic.Bool
 
+	// Slow cutoff (cutoff.go): fullSince is when the queue started refusing
+	// every packet (UnixNano, 0 = not dropping), written by Publish's side;
+	// slowReason is set before slow closes.
+	fullSince  atomic.Int64
+	slowOnce   sync.Once
+	slow       chan struct{}
+	slowReason string
+	cutOff     atomic.Bool
+
 	datagrams, dropped, split, oversize       atomic.Uint64
 	nacks, rejects, snapshots, failed, badCtl atomic.Uint64
+	policyRejects                             atomic.Uint64
 }
 
 func newServerConn(s *Server, conn *quic.Conn) *serverConn {
@@ -48,9 +61,11 @@ func newServerConn(s *Server, conn *quic.Conn) *serverConn {
 		conn:   conn,
 		remote: conn.RemoteAddr().String(),
 		name:   peerName(conn.ConnectionState().TLS),
+		addr:   addrOf(conn.RemoteAddr()),
 		q:      newLiveQueue(s.queueLen),
 		subs:   make(map[uint16]bool),
 		sem:    make(chan struct{}, workersPerClient),
+		slow:   make(chan struct{}),
 	}
 	c.sendPiece = c.sendDatagram
 	return c
@@ -71,6 +86,7 @@ func (c *serverConn) run(parent context.Context) {
 	})
 	var sender sync.WaitGroup
 	sender.Go(func() { c.sendLoop(ctx) })
+	sender.Go(func() { c.watchSlow(ctx) })
 
 	err := c.serveControl(ctx)
 	cancel()
@@ -201,8 +217,22 @@ func (c *serverConn) statsLocked() PeerStats {
 		Oversize:  c.oversize.Load(),
 		NACKs:     c.nacks.Load(),
 		Rejects:   c.rejects.Load(),
+		Refused:   c.policyRejects.Load(),
 		Snapshots: c.snapshots.Load(),
 		Failed:    c.failed.Load(),
 		Malformed: c.badCtl.Load(),
+		CutOff:    c.cutOff.Load(),
 	}
+}
+
+// addrOf returns a's IP address (unmapped), or the zero Addr.
+func addrOf(a net.Addr) netip.Addr {
+	if u, ok := a.(*net.UDPAddr); ok {
+		return u.AddrPort().Addr().Unmap()
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }

@@ -1,6 +1,7 @@
 package link
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -19,7 +20,51 @@ type stallProxy struct {
 	client  atomic.Pointer[net.UDPAddr]
 	stalled atomic.Bool
 	wg      sync.WaitGroup
+
+	// While holding, packets from the server are kept (not dropped) and
+	// delivered, in order, by release.
+	mu      sync.Mutex
+	holding bool
+	held    [][]byte
 }
+
+// hold starts keeping the server's packets instead of forwarding them.
+func (p *stallProxy) hold() {
+	p.mu.Lock()
+	p.holding = true
+	p.mu.Unlock()
+}
+
+// release forwards what was held and stops holding.
+func (p *stallProxy) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.holding = false
+	if to := p.client.Load(); to != nil {
+		for _, b := range p.held {
+			p.front.WriteToUDP(b, to)
+		}
+	}
+	p.held = nil
+}
+
+// forward sends one packet from the server to the client, or holds it.
+func (p *stallProxy) forward(b []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.holding {
+		if len(p.held) < maxHeld {
+			p.held = append(p.held, bytes.Clone(b))
+		}
+		return
+	}
+	if to := p.client.Load(); to != nil {
+		p.front.WriteToUDP(b, to)
+	}
+}
+
+// maxHeld bounds what a holding proxy keeps.
+const maxHeld = 1 << 16
 
 func newStallProxy(t *testing.T, server net.Addr) *stallProxy {
 	t.Helper()
@@ -53,9 +98,7 @@ func newStallProxy(t *testing.T, server net.Addr) *stallProxy {
 			if err != nil || p.stalled.Load() {
 				continue
 			}
-			if to := p.client.Load(); to != nil {
-				front.WriteToUDP(buf[:n], to)
-			}
+			p.forward(buf[:n])
 		}
 	})
 	t.Cleanup(func() {
@@ -95,7 +138,7 @@ func peerNamed(t *testing.T, s *Server, name string) PeerStats {
 func TestStalledClientDoesNotSlowOthers(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
-	s := testServer(t, p, &fakeFeed{}, func(c *ServerConfig) { c.QueueLen = 64 })
+	s := testServer(t, p, &fakeFeed{}, func(c *ServerConfig) { c.QueueLen = 64; c.SlowCutoff = -1 })
 	fastTLS, err := p.NamedClientTLS("fast")
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +178,7 @@ func TestStalledClientDoesNotSlowOthers(t *testing.T) {
 func TestBlockedHandlerDoesNotSlowOthers(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
-	s := testServer(t, p, &fakeFeed{}, func(c *ServerConfig) { c.QueueLen = 64 })
+	s := testServer(t, p, &fakeFeed{}, func(c *ServerConfig) { c.QueueLen = 64; c.SlowCutoff = -1 })
 	fastTLS, err := p.NamedClientTLS("fast")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,9 @@ type ServerStats struct {
 	Peers    []PeerStats // one per connected client, ordered by remote address
 	// BadPublish counts packets given to Publish without a valid header.
 	BadPublish uint64
+	// CutOff counts clients disconnected as slow consumers
+	// (ServerConfig.SlowCutoff) since the start.
+	CutOff uint64
 }
 
 // PeerStats are one connected client's counters.
@@ -23,9 +26,11 @@ type PeerStats struct {
 	Oversize  uint64   // live packets dropped: one message alone exceeds the datagram limit
 	NACKs     uint64   // retransmit requests answered (including from-seq subscriptions)
 	Rejects   uint64   // of which answered by a RetransmitReject
+	Refused   uint64   // of which refused by the server's gap.Policy (not allowed, rate limited)
 	Snapshots uint64   // snapshots sent (requests and snapshot subscriptions)
 	Failed    uint64   // answers cut short by a feed or stream error
 	Malformed uint64   // malformed control packets from the client
+	CutOff    bool     // being disconnected as a slow consumer (ServerConfig.SlowCutoff)
 }
 
 // ClientStats is a snapshot of a link client's counters.

@@ -1,8 +1,9 @@
-package publisher
+package egress
 
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -10,20 +11,21 @@ import (
 	"github.com/tickcast/tickcast/internal/mcast"
 )
 
-// line is one sending line (A or B). Only the sequencer writes to it; the
+// line is one sending line. Only the Egress's caller writes to it; the
 // counters and the kill switch are safe from any goroutine.
 type line struct {
 	name   string
+	group  netip.AddrPort
 	conn   *mcast.Sender
 	faults *fault.Injector // nil = none
 	killed atomic.Bool
 
-	packets, bytes, errors atomic.Uint64
-	lastErr                atomic.Int64 // when an error was last logged, ns
-	log                    *slog.Logger
+	packets, bytes, errors, killedPkts atomic.Uint64
+	lastErr                            atomic.Int64 // when an error was last logged, ns
+	log                                *slog.Logger
 }
 
-func openLine(name string, cfg LineConfig, maxPacket int, log *slog.Logger) (*line, error) {
+func openLine(cfg Line, fc *fault.Config, maxPacket int, log *slog.Logger) (*line, error) {
 	conn, err := mcast.Dial(mcast.SendConfig{
 		Group:     cfg.Group,
 		Interface: cfg.Interface,
@@ -33,22 +35,23 @@ func openLine(name string, cfg LineConfig, maxPacket int, log *slog.Logger) (*li
 		Logger:    log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("line %s: %w", name, err)
+		return nil, fmt.Errorf("line %s: %w", cfg.Name, err)
 	}
-	l := &line{name: name, conn: conn, log: log.With("line", name)}
-	if cfg.Faults != nil {
-		if l.faults, err = fault.New(*cfg.Faults); err != nil {
+	l := &line{name: cfg.Name, group: cfg.Group, conn: conn, log: log.With("line", cfg.Name)}
+	if fc != nil {
+		if l.faults, err = fault.New(*fc); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("line %s faults: %w", name, err)
+			return nil, fmt.Errorf("line %s: Faults: %w", cfg.Name, err)
 		}
 	}
 	return l, nil
 }
 
 // send writes pkts with one sendmmsg (after fault injection, if any). A
-// killed line sends nothing: the drill's dead A line.
+// killed line sends nothing (counted in killedPkts): the drill's dead line.
 func (l *line) send(now int64, pkts [][]byte) {
 	if l.killed.Load() {
+		l.killedPkts.Add(uint64(len(pkts)))
 		return
 	}
 	if l.faults != nil {
@@ -71,9 +74,11 @@ func (l *line) write(now int64, pkts [][]byte) {
 		return
 	}
 	n, err := l.conn.WriteBatch(pkts)
+	var b uint64
 	for _, p := range pkts[:n] {
-		l.bytes.Add(uint64(len(p)))
+		b += uint64(len(p))
 	}
+	l.bytes.Add(b)
 	l.packets.Add(uint64(n))
 	if err != nil {
 		l.errors.Add(1)
@@ -82,6 +87,18 @@ func (l *line) write(now int64, pkts [][]byte) {
 			l.log.Warn("send failed", "err", err, "errors", l.errors.Load())
 		}
 	}
+}
+
+func (l *line) stats() LineStats {
+	s := LineStats{
+		Name: l.name, Group: l.group,
+		Packets: l.packets.Load(), Bytes: l.bytes.Load(), Errors: l.errors.Load(),
+		Killed: l.killed.Load(), KilledPackets: l.killedPkts.Load(),
+	}
+	if l.faults != nil {
+		s.FaultDropped = l.faults.Stats().Dropped
+	}
+	return s
 }
 
 func (l *line) close() error { return l.conn.Close() }
