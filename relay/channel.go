@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,6 +155,7 @@ func (c *channel) Event(e intake.Event) {
 		c.log.Warn("intake reset: recovering the books by snapshot", "reason", e.Reset.String())
 		c.recover()
 	case intake.EventEndOfSession:
+		c.out.DrainFaults(math.MaxInt64) // what injected faults held back goes first
 		c.heartbeat(wire.FlagEndOfSession, e.Session, e.Seq)
 		c.stats.endOfSession.Add(1)
 	case intake.EventLineUp:
@@ -173,6 +175,7 @@ func (c *channel) setWhole(v bool) {
 // when nothing was sent for a heartbeat interval while the upstream is
 // alive, and the snapshot retry.
 func (c *channel) tick(now time.Time) {
+	c.out.DrainFaults(now.UnixNano())
 	if c.session != 0 && c.upLines > 0 && now.UnixNano()-c.lastSend.Load() >= int64(c.cfg.Heartbeat) {
 		c.heartbeat(wire.FlagHeartbeat, c.session, c.applied+1)
 	}

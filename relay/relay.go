@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 
 	"github.com/tickcast/tickcast/egress"
@@ -43,22 +44,25 @@ func New(cfg Config) (_ *Relay, err error) {
 		}
 	}()
 	if cfg.LinkAddr != "" {
+		// Link peers are authenticated by certificate: every address may
+		// NACK, under the same caps and per-requester rate.
+		lp := cfg.Retransmit
+		lp.Allowed = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+		policy, err := gap.NewPolicy(lp)
+		if err != nil {
+			return nil, fmt.Errorf("relay: retransmit policy: %w", err)
+		}
 		r.link, err = link.NewServer(link.ServerConfig{
 			Addr:       cfg.LinkAddr,
 			TLS:        cfg.LinkTLS,
 			Feed:       r,
 			QueueLen:   cfg.LinkQueue,
 			SlowCutoff: cfg.SlowCutoff,
+			Policy:     policy,
 			Logger:     r.log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("relay: link server: %w", err)
-		}
-	}
-	if cfg.RetransmitAddr != "" {
-		r.rtx, err = gap.NewServer(gap.ServerConfig{Addr: cfg.RetransmitAddr, Policy: cfg.Retransmit, Logger: r.log})
-		if err != nil {
-			return nil, fmt.Errorf("relay: retransmit server: %w", err)
 		}
 	}
 	for _, cc := range cfg.Channels {
@@ -68,6 +72,16 @@ func New(cfg Config) (_ *Relay, err error) {
 		}
 		r.chans[cc.ID] = c
 		r.order = append(r.order, c)
+	}
+	if cfg.RetransmitAddr != "" {
+		caches := map[uint16]*gap.Cache{}
+		for _, c := range r.order {
+			caches[c.id] = c.cache
+		}
+		r.rtx, err = gap.NewServer(gap.ServerConfig{Addr: cfg.RetransmitAddr, Policy: cfg.Retransmit, Caches: caches, Logger: r.log})
+		if err != nil {
+			return nil, fmt.Errorf("relay: retransmit server: %w", err)
+		}
 	}
 	return r, nil
 }
@@ -108,9 +122,6 @@ func (r *Relay) openChannel(cc Channel) (*channel, error) {
 	if err != nil {
 		c.out.Close()
 		return nil, err
-	}
-	if r.rtx != nil {
-		r.rtx.Add(cc.ID, c.cache)
 	}
 	return c, nil
 }
@@ -197,10 +208,10 @@ func (r *Relay) Close() error {
 
 // Retransmit implements link.Feed: a downstream's NACK, answered by the
 // nearest copy (see the package doc).
-func (r *Relay) Retransmit(channel uint16, session, first uint64, count uint32, maxMsgs, maxBytes int, emit func(pkt []byte) error) (wire.RejectReason, error) {
+func (r *Relay) Retransmit(channel uint16, session, first uint64, count uint32, maxMsgs, maxBytes int, emit func(pkt []byte) error) (uint32, wire.RejectReason, error) {
 	c := r.chans[channel]
 	if c == nil {
-		return wire.RejectUnknownSession, nil
+		return 0, wire.RejectUnknownSession, nil
 	}
 	return c.retransmit(session, first, count, maxMsgs, maxBytes, emit)
 }

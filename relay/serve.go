@@ -27,35 +27,36 @@ var errNotWhole = errors.New("relay: books not complete yet (recovering from ups
 //     downstreams, and the answer is passed down.
 //
 // Any goroutine.
-func (c *channel) retransmit(session, first uint64, count uint32, maxMsgs, maxBytes int, emit func([]byte) error) (wire.RejectReason, error) {
+func (c *channel) retransmit(session, first uint64, count uint32, maxMsgs, maxBytes int, emit func([]byte) error) (uint32, wire.RejectReason, error) {
 	sent, reason, err := c.cache.Fetch(session, first, count, maxMsgs, maxBytes, emit)
 	if sent > 0 || err != nil {
 		c.stats.nacksServed.Add(1)
-		return 0, err
+		return sent, 0, err
 	}
 	if session != c.sess.Load() {
 		c.stats.nacksRefused.Add(1)
-		return reason, nil
+		return 0, reason, nil
 	}
 	switch reason {
 	case wire.RejectNotYetSent:
 		c.stats.nacksWaited.Add(1)
 		if !c.waitUntil(func() bool { return c.next.Load() > first }) {
-			return reason, nil
+			c.stats.nacksRefused.Add(1)
+			return 0, reason, nil
 		}
 		sent, reason, err = c.cache.Fetch(session, first, count, maxMsgs, maxBytes, emit)
 		if sent > 0 || err != nil {
 			c.stats.nacksServed.Add(1)
-			return 0, err
+			return sent, 0, err
 		}
 	case wire.RejectTooOld:
 		if sent, err := c.fromUpstream(session, first, count, maxMsgs, maxBytes, emit); sent > 0 || err != nil {
 			c.stats.nacksServed.Add(1)
-			return 0, err
+			return sent, 0, err
 		}
 	}
 	c.stats.nacksRefused.Add(1)
-	return reason, nil
+	return 0, reason, nil
 }
 
 // fromUpstream serves a range older than the relay's cache from the
