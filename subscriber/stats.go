@@ -43,12 +43,12 @@ type Stats struct {
 	Snapshots          uint64 // snapshots applied
 	UnrecoveredResets  uint64 // resets without a link to fetch a snapshot from
 	Resets             map[string]uint64
-	QueueDrops         uint64 // deliveries dropped because the handler was behind
-	HeldDropped        uint64 // deliveries dropped from the backlog kept during a recovery
-	StaleSnapshots     uint64 // snapshots older than the backlog, fetched again
-	LinkDials          uint64      // dials of every link
-	LinkDrops          uint64      // connections lost, every link
-	Links              []LinkStats // per link, in Config.Links order
+	QueueDrops         uint64          // deliveries dropped because the handler was behind
+	HeldDropped        uint64          // deliveries dropped from the backlog kept during a recovery
+	StaleSnapshots     uint64          // snapshots older than the backlog, fetched again
+	LinkDials          uint64          // dials of every link
+	LinkDrops          uint64          // connections lost, every link
+	Links              []LinkStats     // per link, in Config.Links order
 	Retransmit         gap.ClientStats // the UDP retransmit client, if any
 }
 
