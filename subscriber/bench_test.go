@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/tickcast/tickcast/internal/mcast"
 	"github.com/tickcast/tickcast/internal/mcast/mcasttest"
 	"github.com/tickcast/tickcast/publisher/synth"
 	"github.com/tickcast/tickcast/wire"
@@ -27,7 +26,7 @@ func BenchmarkIntake(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer sub.close()
+	defer sub.Close()
 	gen, err := synth.NewGenerator(synth.Config{Instruments: 100, Levels: 200, Seed: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -51,15 +50,15 @@ func BenchmarkIntake(b *testing.B) {
 		}
 	}
 	seq := uint64(1)
-	dg := []mcast.Datagram{{KernelTime: 1}}
+	dg := [][]byte{nil}
 	feed := func(i int) {
 		raw := pkts[i%len(pkts)]
 		wire.SetSeq(raw, seq)
 		h, _ := wire.ParseHeader(raw)
 		seq += uint64(h.Count)
-		dg[0].Data = raw
-		sub.readers[0].process(dg)
-		sub.readers[1].process(dg)
+		dg[0] = raw
+		sub.in.Inject(0, dg, 1)
+		sub.in.Inject(1, dg, 1)
 	}
 	for i := 0; i < 2*16384; i++ {
 		feed(i) // warm up: books at depth, every queue item's buffer grown

@@ -1,40 +1,20 @@
 package subscriber
 
 import (
-	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
 
-	"github.com/tickcast/tickcast/gap"
-	"github.com/tickcast/tickcast/internal/fault"
+	"github.com/tickcast/tickcast/intake"
 )
 
-// Line is one multicast line to join.
-type Line struct {
-	// Group is the multicast group and port of the line; required.
-	Group netip.AddrPort
-	// Interface is the interface name ("lo", "eth0") or one of its IPv4
-	// addresses; required.
-	Interface string
-	// Faults injects loss, duplication, reordering or delay on this line's
-	// receiving side, in-process (tests and drills); nil = none.
-	Faults *fault.Config
-}
+// Line is one multicast line to join (see [intake.Line]): Name, Group,
+// Interface and Faults (an internal/fault.ParseSpec spec, "" = none).
+type Line = intake.Line
 
-// Link is a QUIC link to a publisher or relay (DESIGN.md, "The QUIC link").
-type Link struct {
-	// Addr is the link server's host:port; required.
-	Addr string
-	// TLS holds this subscriber's certificate and the operator's CA
-	// (pki.ClientTLS builds it); required.
-	TLS *tls.Config
-	// Live also takes the live packets from the link, as one more line
-	// (a remote subscriber without multicast); false = the link only serves
-	// snapshots and NACKs.
-	Live bool
-}
+// Link is a QUIC link to a publisher or relay (see [intake.Link]): Name,
+// Addr, TLS and Live.
+type Link = intake.Link
 
 // Config configures a [Subscriber]. The zero value of a field means the
 // default given beside it; everything is plain data (no files, no globals).
@@ -42,14 +22,17 @@ type Config struct {
 	// Channel to follow.
 	Channel uint16
 	// Lines are the multicast lines (A, B, …); at least one line or a live
-	// Link is required.
+	// link is required.
 	Lines []Line
-	// Link, if set, is used for snapshots (late join, unrecoverable gap,
-	// session change, checksum mismatch, overrun), for NACKs when
-	// RetransmitAddr is not set, and for live packets if Link.Live.
-	Link *Link
+	// Links are QUIC links in order of preference, used for snapshots
+	// (late join, unrecoverable gap, session change, checksum mismatch,
+	// overrun: the first connected one, failing over to the next), for
+	// NACKs when RetransmitAddr is not set, and for live packets if Live
+	// (each live link is one more line, after Lines). Empty = no snapshots:
+	// books restart empty after a reset.
+	Links []Link
 	// RetransmitAddr is a UDP retransmit server to NACK on a LAN; the zero
-	// value NACKs over the Link, or not at all.
+	// value NACKs over the links, or not at all.
 	RetransmitAddr netip.AddrPort
 	// Window is the arbitration window before a hole is NACKed; 0 = 200µs.
 	Window time.Duration
@@ -72,47 +55,16 @@ type Config struct {
 	// Handler receives the events; nil = events are only counted (books and
 	// latency are still kept).
 	Handler Handler
-	// Gap tunes the arbiter further (retries, RTO bounds, hold buffer); its
-	// Channel, Lines, Window and Requester are set by the subscriber.
-	Gap gap.Config
+	// Gap tunes the arbiter further (retries, RTO bounds, hold buffer).
+	Gap intake.Tuning
 	// Logger; nil = slog.Default().
 	Logger *slog.Logger
 }
 
-func (c *Config) normalize() error {
-	if len(c.Lines) == 0 && (c.Link == nil || !c.Link.Live) {
-		return fmt.Errorf("subscriber: no line: configure Lines or a Link with Live")
-	}
-	if len(c.Lines)+1 > gap.MaxLines {
-		return fmt.Errorf("subscriber: %d lines: at most %d", len(c.Lines), gap.MaxLines-1)
-	}
-	for i, l := range c.Lines {
-		if !l.Group.IsValid() || !l.Group.Addr().Is4() || !l.Group.Addr().IsMulticast() || l.Group.Port() == 0 {
-			return fmt.Errorf("subscriber: Lines[%d].Group %q: want an IPv4 multicast group:port", i, l.Group)
-		}
-		if l.Interface == "" {
-			return fmt.Errorf("subscriber: Lines[%d].Interface: required (name or IPv4 address)", i)
-		}
-	}
-	if c.Link != nil {
-		if c.Link.Addr == "" {
-			return fmt.Errorf("subscriber: Link.Addr: required")
-		}
-		if c.Link.TLS == nil {
-			return fmt.Errorf("subscriber: Link.TLS: required (certificate from the operator's CA)")
-		}
-	}
-	if c.Window == 0 {
-		c.Window = 200 * time.Microsecond
-	}
+// queueLen is Config.Queue with its default.
+func (c *Config) queueLen() int {
 	if c.Queue == 0 {
-		c.Queue = 16384
+		return intake.DefaultQueue
 	}
-	if c.Queue < 16 {
-		return fmt.Errorf("subscriber: Queue %d: at least 16", c.Queue)
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	return nil
+	return c.Queue
 }

@@ -1,20 +1,20 @@
 package subscriber
 
 import (
-	"context"
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
-	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/wire"
 )
 
-// dispatcher owns the books: it applies the in-order stream, checks
-// checksums, runs the snapshot recovery and calls the handler. It runs on
-// whichever goroutine holds Subscriber.dmu: usually the line reader that
-// just offered the packets (no goroutine hand-off between the socket and the
-// handler: that hop alone cost ~150µs at the median on this VM), otherwise
-// the background loop in run.
+// dispatcher owns the books: it is the intake's Consumer, applying the
+// in-order stream, checking checksums, running the snapshot recovery and
+// calling the handler. It runs on whichever goroutine holds the intake's
+// dispatch lock: usually the line reader that just offered the packets (no
+// goroutine hand-off between the socket and the handler: that hop alone cost
+// ~150µs at the median on this VM), otherwise the intake's background loop
+// or a caller of Intake.Do.
 type dispatcher struct {
 	s     *Subscriber
 	state feed.State // the books; only Synced ones are checked against checksums (feed.Instrument)
@@ -25,149 +25,41 @@ type dispatcher struct {
 
 	recovering bool // a snapshot is awaited (mirrored in stats for other goroutines)
 	reason     ResetReason
-	held       []*item   // deliveries kept while a snapshot is awaited
-	heldMax    int       // beyond this the backlog is dropped and a newer snapshot asked
-	snapDue    time.Time // when to (re)send the snapshot request; zero = not pending
-	snapSeen   bool      // snapshot packets of the current request arrived
-	exch       []uint64  // exchange times of the packet being applied
+	held       []*intake.Delivery // deliveries kept (Intake.Hold) while a snapshot is awaited
+	heldMax    int                // beyond this the backlog is dropped and a newer snapshot asked
+	snapDue    time.Time          // when to (re)send the snapshot request; zero = not pending
+	snapSeen   bool               // snapshot packets of the current request arrived
+	exch       []uint64           // exchange times of the packet being applied
 }
 
-// readerDrain bounds what a line reader dispatches per call: past it, the
-// background loop takes over, so a reader stuck dispatching for the other
-// line never lets its own socket overflow.
-const readerDrain = 256
-
-// tryDispatch drains the queue on the calling goroutine unless another
-// goroutine is already dispatching. Callers offer packets to the stream
-// first, then call it (never with the stream locked). The re-check after
-// Unlock closes the window in which another goroutine queued an item and
-// found the lock taken; when the bounded drain stops early, the background
-// loop is woken to finish.
-func (s *Subscriber) tryDispatch() {
-	for s.pending() {
-		if !s.dmu.TryLock() {
-			return
-		}
-		more := s.disp.drain(readerDrain)
-		s.dmu.Unlock()
-		if more {
-			select {
-			case s.drainKick <- struct{}{}:
-			default:
-			}
-			return
-		}
+// Packet implements intake.Consumer: apply a delivery, or hold it for
+// after the snapshot.
+func (d *dispatcher) Packet(dl *intake.Delivery) {
+	if d.recovering || !d.apply(dl) {
+		d.hold(dl)
 	}
 }
 
-// pending reports whether anything waits for the dispatcher.
-func (s *Subscriber) pending() bool {
-	return len(s.q.ready) > 0 || s.q.dropped.Load() || len(s.snaps) > 0
-}
-
-// drain processes what is waiting, snapshot packets first, then deliveries
-// in order, at most limit items (0 = all); it reports whether it stopped
-// at the limit with more waiting. dmu held.
-func (d *dispatcher) drain(limit int) bool {
-	q := d.s.q
-	for n := 0; ; n++ {
-		if limit > 0 && n == limit {
-			return d.s.pending()
-		}
-		select {
-		case it := <-d.s.snaps:
-			d.snapshotPacket(it)
-			continue
-		default:
-		}
-		select {
-		case it := <-q.ready:
-			d.handle(it)
-			continue
-		default:
-		}
-		// After a drop, nothing may follow to carry the overrun mark:
-		// look at the flag once the queue is drained.
-		if q.dropped.Swap(false) {
-			d.startRecovery(ResetOverrun)
-			continue
-		}
-		return false
-	}
-}
-
-// run is the background loop: it handles what does not arrive with a
-// packet (snapshot packets, line state, the snapshot retry timer, requests
-// from other goroutines) and stops when ctx ends.
-func (d *dispatcher) run(ctx context.Context) {
-	s := d.s
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		s.dmu.Lock()
-		if !d.snapDue.IsZero() {
-			timer.Reset(max(time.Until(d.snapDue), 0))
-		}
-		s.dmu.Unlock()
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.snapKick:
-			// Snapshot packets stay in their channel until the goroutine
-			// holding dmu takes them: taking one here and then waiting for
-			// the lock would let a later packet overtake it.
-			s.dmu.Lock()
-			d.drain(0)
-			s.dmu.Unlock()
-		case <-s.drainKick:
-			s.dmu.Lock()
-			d.drain(0)
-			s.dmu.Unlock()
-		case f := <-s.onDisp:
-			s.dmu.Lock()
-			f(d)
-			s.dmu.Unlock()
-		case r := <-s.sumReq:
-			s.dmu.Lock()
-			r <- d.checksums()
-			s.dmu.Unlock()
-		case le := <-s.lineEvt:
-			s.dmu.Lock()
-			d.ev = Event{Kind: EventLine, Session: d.session, Line: le.line, Up: le.up}
-			d.emit()
-			s.dmu.Unlock()
-		case <-timer.C:
-			s.dmu.Lock()
-			if !d.snapDue.IsZero() && !time.Now().Before(d.snapDue) {
-				d.requestSnapshot()
-			}
-			s.dmu.Unlock()
-		}
-		s.tryDispatch()
-	}
-}
-
-// handle processes one item and releases it unless it is kept.
-func (d *dispatcher) handle(it *item) {
-	if it.overrun {
+// Event implements intake.Consumer.
+func (d *dispatcher) Event(e intake.Event) {
+	switch e.Kind {
+	case intake.EventLineUp, intake.EventLineDown:
+		d.ev = Event{Kind: EventLine, Session: d.session, Line: e.Line, Up: e.Kind == intake.EventLineUp}
+		d.emit()
+	case intake.EventReset:
 		d.startRecovery(ResetOverrun)
+	default:
+		d.arbiterEvent(e)
 	}
-	switch it.kind {
-	case itemEvent:
-		d.arbiterEvent(it.ev)
-	case itemPacket:
-		if d.recovering || !d.apply(it) {
-			d.hold(it)
-			return
-		}
-	}
-	d.s.q.release(it)
 }
+
+// Snapshot implements intake.Consumer.
+func (d *dispatcher) Snapshot(p wire.Packet, rxTime int64) { d.snapshotPacket(p) }
 
 // arbiterEvent follows the arbiter's joins, losses and ends of session.
-func (d *dispatcher) arbiterEvent(e gap.Event) {
+func (d *dispatcher) arbiterEvent(e intake.Event) {
 	switch e.Kind {
-	case gap.EventJoin:
+	case intake.EventJoin:
 		prev := d.session
 		d.session = e.Session
 		d.expect = e.Seq
@@ -186,10 +78,10 @@ func (d *dispatcher) arbiterEvent(e gap.Event) {
 		default:
 			d.startRecovery(ResetLateJoin)
 		}
-	case gap.EventLost:
+	case intake.EventLost:
 		d.s.stats.lostMessages.Add(e.Count)
 		d.startRecovery(ResetGap)
-	case gap.EventEndOfSession:
+	case intake.EventEndOfSession:
 		d.ev = Event{Kind: EventEndOfSession, Session: e.Session, Seq: e.Seq}
 		d.emit()
 	}
@@ -198,19 +90,19 @@ func (d *dispatcher) arbiterEvent(e gap.Event) {
 // apply applies the messages of a delivered packet that are due. It
 // returns false, having started a recovery, if the packet does not follow
 // what was applied; the caller then holds it for after the snapshot.
-func (d *dispatcher) apply(it *item) bool {
-	p := it.pkt
+func (d *dispatcher) apply(it *intake.Delivery) bool {
+	p := it.Packet
 	now := time.Now().UnixNano()
 	d.exch = d.exch[:0]
 	applied := uint64(0)
 	defer func() {
 		// One lock and one atomic add per packet, not per message.
-		d.s.lat.record(now, p.SendTime, it.rxTime, d.exch)
+		d.s.lat.record(now, p.SendTime, it.RxTime, d.exch)
 		d.s.stats.messages.Add(applied)
 	}()
 	msgs := p.Messages()
 	for i := 0; msgs.Next(); i++ {
-		if i < it.skip {
+		if i < it.Skip {
 			continue
 		}
 		seq := msgs.Seq()
@@ -225,7 +117,7 @@ func (d *dispatcher) apply(it *item) bool {
 		}
 		d.expect = seq + 1
 		applied++
-		d.message(msgs.Message(), seq, p.SendTime, it.rxTime)
+		d.message(msgs.Message(), seq, p.SendTime, it.RxTime)
 	}
 	d.s.stats.applied.Store(d.expect - 1)
 	return true

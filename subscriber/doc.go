@@ -1,9 +1,10 @@
 // Package subscriber is the embeddable tickcast client (DESIGN.md,
 // "Subscribers are a Go library" and "Recovery ladder").
 //
-// A [Subscriber] joins the A and B multicast lines (and, optionally, a QUIC
-// link to a publisher or relay), arbitrates them into one in-order stream
-// with package gap, fills holes by NACK, recovers by snapshot when a hole
+// A [Subscriber] is package intake (which joins the A and B multicast lines
+// and, optionally, QUIC links to publishers or relays, arbitrates them into
+// one in-order stream with package gap and fills holes by NACK) plus the
+// books (package feed) and the recovery: it recovers by snapshot when a hole
 // cannot be filled, on a late join, a session change, a book checksum
 // mismatch or a queue overrun, rebuilds a price-level book per instrument and
 // records latency in HDR histograms. The application gets every event in

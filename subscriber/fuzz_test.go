@@ -6,27 +6,25 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tickcast/tickcast/internal/mcast"
 	"github.com/tickcast/tickcast/internal/mcast/mcasttest"
 	"github.com/tickcast/tickcast/publisher/synth"
 	"github.com/tickcast/tickcast/wire"
 )
 
-// intake is one subscriber fed by hand: datagrams go through the same path
+// fedSub is one subscriber fed by hand: datagrams go through the same path
 // as from the socket (validation, arbiter, dispatcher), without Run.
-type intake struct {
+type fedSub struct {
 	sub *Subscriber
-	r   *lineReader
 }
 
 var (
 	intakeOnce sync.Once
-	intakeSub  *intake
+	intakeSub  *fedSub
 )
 
 // newIntake builds a subscriber on a fresh group (its sockets stay unused)
 // and feeds it a valid session start, so it holds real books.
-func newIntake(tb testing.TB) *intake {
+func newIntake(tb testing.TB) *fedSub {
 	intakeOnce.Do(func() {
 		sub, err := New(Config{
 			Channel: 3,
@@ -35,7 +33,7 @@ func newIntake(tb testing.TB) *intake {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		in := &intake{sub: sub, r: sub.readers[0]}
+		in := &fedSub{sub: sub}
 		gen, err := synth.NewGenerator(synth.Config{Instruments: 4, Levels: 20, Seed: 1})
 		if err != nil {
 			tb.Fatal(err)
@@ -61,14 +59,16 @@ func newIntake(tb testing.TB) *intake {
 	return intakeSub
 }
 
-func (in *intake) feed(b []byte) {
-	in.r.process([]mcast.Datagram{{Data: b, KernelTime: 1}})
+func (in *fedSub) feed(b []byte) {
+	in.sub.in.Inject(0, [][]byte{b}, 1)
 }
 
-func (in *intake) sums() map[uint32]uint32 {
-	in.sub.dmu.Lock()
-	defer in.sub.dmu.Unlock()
-	return in.sub.disp.checksums().Sums
+func (in *fedSub) malformed() uint64 { return in.sub.Stats().Lines[0].Malformed }
+
+func (in *fedSub) sums() map[uint32]uint32 {
+	var sums map[uint32]uint32
+	in.sub.in.Do(func() { sums = in.sub.disp.checksums().Sums })
+	return sums
 }
 
 // FuzzIntake feeds arbitrary datagrams to the subscriber's intake: nothing
@@ -86,11 +86,11 @@ func FuzzIntake(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := newIntake(t)
 		before := in.sums()
-		bad := in.r.malformed.Load()
+		bad := in.malformed()
 		_, err := wire.Parse(data)
 		in.feed(data)
 		if err != nil {
-			if in.r.malformed.Load() != bad+1 {
+			if in.malformed() != bad+1 {
 				t.Fatalf("malformed datagram not counted (%v)", err)
 			}
 			if after := in.sums(); !maps.Equal(before, after) {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/internal/fault"
 	"github.com/tickcast/tickcast/internal/mcast/mcasttest"
 	"github.com/tickcast/tickcast/internal/pki"
 	"github.com/tickcast/tickcast/publisher"
@@ -102,7 +101,7 @@ func (f *pubFeed) stop() {
 
 // config returns a subscriber config for this feed: both lines, NACK over
 // UDP, snapshots over the link.
-func (f *pubFeed) config(h Handler, faultsA, faultsB *fault.Config) Config {
+func (f *pubFeed) config(h Handler, faultsA, faultsB string) Config {
 	return Config{
 		Channel: 3,
 		Lines: []Line{
@@ -110,7 +109,7 @@ func (f *pubFeed) config(h Handler, faultsA, faultsB *fault.Config) Config {
 			{Group: f.groupB, Interface: mcasttest.Interface, Faults: faultsB},
 		},
 		RetransmitAddr: netip.MustParseAddrPort(f.pub.RetransmitAddr()),
-		Link:           &Link{Addr: f.pub.LinkAddr(), TLS: f.tp.ClientTLS()},
+		Links:          []Link{{Addr: f.pub.LinkAddr(), TLS: f.tp.ClientTLS()}},
 		Handler:        h,
 	}
 }

@@ -1,13 +1,19 @@
 package subscriber
 
 import (
+	"context"
 	"time"
 
+	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/wire"
 )
 
 // snapshotTimeout is how long a snapshot may take before it is asked again.
 const snapshotTimeout = 5 * time.Second
+
+// snapshotRetry is how soon a snapshot request that could not be sent (no
+// link connected) is tried again.
+const snapshotRetry = 250 * time.Millisecond
 
 // startRecovery resets the books and asks for a snapshot (DESIGN.md,
 // recovery ladder step 4). Deliveries are held until it is applied. A
@@ -21,7 +27,7 @@ func (d *dispatcher) startRecovery(r ResetReason) {
 	d.setRecovering(true)
 	d.reason = r
 	d.reset(r)
-	if d.s.link == nil {
+	if len(d.s.cfg.Links) == 0 {
 		// No snapshot source: go on from here with empty books, which the
 		// source's next BookClear per instrument makes whole again; until
 		// then their checksums are not checked.
@@ -43,32 +49,68 @@ func (d *dispatcher) requestSnapshot() {
 	d.snapSeen = false
 	d.snapDue = time.Now().Add(snapshotTimeout)
 	d.s.stats.snapshotRequests.Add(1)
-	if err := d.s.link.requestSnapshot(wire.SnapshotRequest{Channel: d.s.cfg.Channel}); err != nil {
+	if err := d.s.in.RequestSnapshot(0); err != nil {
 		d.s.log.Debug("snapshot request failed, retrying", "err", err)
-		d.snapDue = time.Now().Add(250 * time.Millisecond)
+		d.snapDue = time.Now().Add(snapshotRetry)
+	}
+	d.s.kickSnapTimer()
+}
+
+// kickSnapTimer tells retrySnapshots that snapDue changed.
+func (s *Subscriber) kickSnapTimer() {
+	select {
+	case s.snapTimer <- struct{}{}:
+	default:
+	}
+}
+
+// retrySnapshots sends the snapshot request again when it is due (the
+// answer did not come, or no link was connected) until ctx ends.
+func (s *Subscriber) retrySnapshots(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		var due time.Time
+		s.in.Do(func() { due = s.disp.snapDue })
+		if !due.IsZero() {
+			t.Reset(max(time.Until(due), 0))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.snapTimer:
+		case <-t.C:
+			s.in.Do(func() {
+				d := &s.disp
+				if !d.snapDue.IsZero() && !time.Now().Before(d.snapDue) {
+					d.requestSnapshot()
+				}
+			})
+		}
 	}
 }
 
 // hold keeps a delivery for after the snapshot. The backlog is bounded:
 // past heldMax the oldest half is dropped, so what is kept is always the
 // newest stretch of the feed, which a snapshot taken meanwhile can meet.
-func (d *dispatcher) hold(it *item) {
+func (d *dispatcher) hold(it *intake.Delivery) {
 	if len(d.held) >= d.heldMax {
 		half := len(d.held) / 2
 		for _, old := range d.held[:half] {
-			d.s.q.release(old)
+			d.s.in.Release(old)
 		}
 		n := copy(d.held, d.held[half:])
 		clear(d.held[n:])
 		d.held = d.held[:n]
 		d.s.stats.heldDropped.Add(uint64(half))
 	}
+	d.s.in.Hold(it)
 	d.held = append(d.held, it)
 }
 
 func (d *dispatcher) releaseHeld() {
 	for _, it := range d.held {
-		d.s.q.release(it)
+		d.s.in.Release(it)
 	}
 	clear(d.held)
 	d.held = d.held[:0]
@@ -77,14 +119,14 @@ func (d *dispatcher) releaseHeld() {
 // snapshotPacket applies one packet of the snapshot being awaited. Snapshot
 // messages are unsequenced; SnapshotEnd closes the snapshot with the last
 // sequence it reflects.
-func (d *dispatcher) snapshotPacket(it *item) {
-	if !d.recovering || it.pkt.Session != d.session && d.session != 0 {
+func (d *dispatcher) snapshotPacket(p wire.Packet) {
+	if !d.recovering || p.Session != d.session && d.session != 0 {
 		d.s.stats.snapshotsIgnored.Add(1)
 		return
 	}
 	d.snapSeen = true
-	if end, ok := d.state.ApplySnapshot(it.pkt); ok {
-		d.finishSnapshot(it.pkt.Session, end.LastSeq)
+	if end, ok := d.state.ApplySnapshot(p); ok {
+		d.finishSnapshot(p.Session, end.LastSeq)
 	}
 }
 
@@ -108,7 +150,7 @@ func (d *dispatcher) finishSnapshot(session, lastSeq uint64) {
 		d.session = session
 	}
 	d.expect = lastSeq + 1
-	d.s.stream.Advance(lastSeq + 1)
+	d.s.in.Advance(lastSeq + 1)
 	if h := d.s.cfg.Handler; h != nil {
 		for _, in := range d.state.All() {
 			if !in.Snapshot {
@@ -132,7 +174,7 @@ func (d *dispatcher) finishSnapshot(session, lastSeq uint64) {
 			}
 			return
 		}
-		d.s.q.release(it)
+		d.s.in.Release(it)
 	}
 	d.held = held[:0]
 }
@@ -145,6 +187,5 @@ func (d *dispatcher) setRecovering(v bool) {
 // firstHeld returns the sequence of the first message the held backlog
 // brings.
 func (d *dispatcher) firstHeld() uint64 {
-	it := d.held[0]
-	return it.pkt.Seq + uint64(it.skip)
+	return d.held[0].First()
 }

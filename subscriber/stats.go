@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/intake"
 )
 
 // counters are updated by the subscriber's goroutines and read by Stats.
@@ -11,7 +12,7 @@ type counters struct {
 	messages, applied, lostMessages          atomic.Uint64
 	checksums, mismatches                    atomic.Uint64
 	snapshotRequests, snapshots, unrecovered atomic.Uint64
-	snapshotsIgnored, lineDowns              atomic.Uint64
+	snapshotsIgnored                         atomic.Uint64
 	resets                                   [ResetSnapshotFailed + 1]atomic.Uint64
 	recovering                               atomic.Bool
 	heldDropped, snapshotsStale              atomic.Uint64
@@ -19,14 +20,11 @@ type counters struct {
 }
 
 // LineStats are one line's counters: the arbiter's view (which line won)
-// plus what the subscriber saw at the socket.
-type LineStats struct {
-	gap.LineStats
-	Datagrams uint64 // datagrams read from the socket (before fault injection)
-	Malformed uint64 // datagrams that were not valid packets: dropped
-	Up        bool   // the line delivered within LineTimeout
-	Downs     uint64 // times the line went down
-}
+// plus what the intake saw at the socket (see [intake.LineStats]).
+type LineStats = intake.LineStats
+
+// LinkStats are one link's counters (see [intake.LinkStats]).
+type LinkStats = intake.LinkStats
 
 // Stats are a subscriber's counters (DESIGN.md, "Per-channel, per-line
 // counters").
@@ -45,19 +43,21 @@ type Stats struct {
 	Snapshots          uint64 // snapshots applied
 	UnrecoveredResets  uint64 // resets without a link to fetch a snapshot from
 	Resets             map[string]uint64
-	QueueDrops         uint64 // deliveries dropped because the handler was behind
-	HeldDropped        uint64 // deliveries dropped from the backlog kept during a recovery
-	StaleSnapshots     uint64 // snapshots older than the backlog, fetched again
-	LinkDials          uint64
-	LinkDrops          uint64
+	QueueDrops         uint64          // deliveries dropped because the handler was behind
+	HeldDropped        uint64          // deliveries dropped from the backlog kept during a recovery
+	StaleSnapshots     uint64          // snapshots older than the backlog, fetched again
+	LinkDials          uint64          // dials of every link
+	LinkDrops          uint64          // connections lost, every link
+	Links              []LinkStats     // per link, in Config.Links order
 	Retransmit         gap.ClientStats // the UDP retransmit client, if any
 }
 
 // Stats returns the current counters. Safe from any goroutine.
 func (s *Subscriber) Stats() Stats {
-	g := s.stream.Stats()
+	is := s.in.Stats()
 	st := Stats{
-		Gap:                g,
+		Lines:              is.Lines,
+		Gap:                is.Gap,
 		Recovering:         s.stats.recovering.Load(),
 		Messages:           s.stats.messages.Load(),
 		AppliedSeq:         s.stats.applied.Load(),
@@ -68,30 +68,21 @@ func (s *Subscriber) Stats() Stats {
 		SnapshotRequests:   s.stats.snapshotRequests.Load(),
 		Snapshots:          s.stats.snapshots.Load(),
 		UnrecoveredResets:  s.stats.unrecovered.Load(),
-		QueueDrops:         s.q.drops.Load(),
+		QueueDrops:         is.QueueDrops,
 		HeldDropped:        s.stats.heldDropped.Load(),
 		StaleSnapshots:     s.stats.snapshotsStale.Load(),
+		Links:              is.Links,
+		Retransmit:         is.Retransmit,
 		Resets:             map[string]uint64{},
 	}
-	for i := range g.Lines {
-		ls := LineStats{LineStats: g.Lines[i]}
-		ls.Up, ls.Downs = s.stream.LineUp(i)
-		if i < len(s.readers) {
-			ls.Datagrams = s.readers[i].datagrams.Load()
-			ls.Malformed = s.readers[i].malformed.Load()
-		}
-		st.Lines = append(st.Lines, ls)
+	for _, l := range is.Links {
+		st.LinkDials += l.Dials
+		st.LinkDrops += l.Drops
 	}
 	for r := ResetLateJoin; r <= ResetSnapshotFailed; r++ {
 		if n := s.stats.resets[r].Load(); n > 0 {
 			st.Resets[r.String()] = n
 		}
-	}
-	if s.link != nil {
-		st.LinkDials, st.LinkDrops = s.link.dials.Load(), s.link.drops.Load()
-	}
-	if s.rtx != nil {
-		st.Retransmit = s.rtx.Stats()
 	}
 	return st
 }

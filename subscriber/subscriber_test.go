@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/internal/fault"
 	"github.com/tickcast/tickcast/internal/mcast"
 	"github.com/tickcast/tickcast/internal/mcast/mcasttest"
 	"github.com/tickcast/tickcast/publisher"
@@ -23,7 +22,7 @@ func TestCleanABFromTheStart(t *testing.T) {
 	base := runtime.NumGoroutine()
 	f := startFeed(t, feedOpts{})
 	rec := newRecorder()
-	r := startSub(t, f.config(rec, nil, nil))
+	r := startSub(t, f.config(rec, "", ""))
 	f.run()
 	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 5000 })
 	booksMatch(t, f, r)
@@ -51,8 +50,8 @@ func TestCleanABFromTheStart(t *testing.T) {
 
 func TestLossDuplicationReorderOnBothLines(t *testing.T) {
 	f := startFeed(t, feedOpts{rate: 30_000})
-	a := &fault.Config{DropRate: 0.05, DupRate: 0.02, ReorderRate: 0.02, ReorderDepth: 3, Seed: 1}
-	b := &fault.Config{DropRate: 0.05, DupRate: 0.02, ReorderRate: 0.02, ReorderDepth: 3, Seed: 2}
+	a := "drop=0.05,dup=0.02,reorder=0.02:3,seed=1"
+	b := "drop=0.05,dup=0.02,reorder=0.02:3,seed=2"
 	rec := newRecorder()
 	r := startSub(t, f.config(rec, a, b))
 	f.run()
@@ -77,10 +76,10 @@ func TestLossDuplicationReorderOnBothLines(t *testing.T) {
 func TestLinkOnlySubscriber(t *testing.T) {
 	f := startFeed(t, feedOpts{rate: 10_000})
 	rec := newRecorder()
-	cfg := f.config(rec, nil, nil)
+	cfg := f.config(rec, "", "")
 	cfg.Lines = nil
 	cfg.RetransmitAddr = netip.AddrPort{}
-	cfg.Link.Live = true
+	cfg.Links[0].Live = true
 	r := startSub(t, cfg)
 	waitFor(t, "the link", func() bool { return r.sub.Stats().LinkDials > 0 })
 	f.run()
@@ -97,8 +96,7 @@ func TestLinkOnlySubscriber(t *testing.T) {
 
 func TestBusyPoll(t *testing.T) {
 	f := startFeed(t, feedOpts{})
-	a := &fault.Config{DropRate: 0.02, Seed: 5}
-	cfg := f.config(nil, a, nil)
+	cfg := f.config(nil, "drop=0.02,seed=5", "")
 	cfg.BusyPoll = true
 	r := startSub(t, cfg)
 	f.run()
@@ -112,7 +110,7 @@ func TestBusyPoll(t *testing.T) {
 func TestDeadLineA(t *testing.T) {
 	f := startFeed(t, feedOpts{})
 	rec := newRecorder()
-	cfg := f.config(rec, nil, nil)
+	cfg := f.config(rec, "", "")
 	cfg.LineTimeout = 100 * time.Millisecond
 	r := startSub(t, cfg)
 	f.run()
@@ -139,7 +137,7 @@ func TestLateJoinRecoversBySnapshot(t *testing.T) {
 	f.run()
 	waitFor(t, "the feed to be well under way", func() bool { return f.pub.Stats().NextSeq > 10000 })
 	rec := newRecorder()
-	r := startSub(t, f.config(rec, nil, nil))
+	r := startSub(t, f.config(rec, "", ""))
 	waitFor(t, "the snapshot", func() bool { return r.sub.Stats().Snapshots > 0 })
 	booksMatch(t, f, r)
 	if got := rec.resetReasons(); len(got) != 1 || got[0] != ResetLateJoin {
@@ -155,8 +153,8 @@ func TestLateJoinWithoutLinkIsOneReset(t *testing.T) {
 	f.run()
 	waitFor(t, "the feed to be well under way", func() bool { return f.pub.Stats().NextSeq > 10000 })
 	rec := newRecorder()
-	cfg := f.config(rec, nil, nil)
-	cfg.Link = nil
+	cfg := f.config(rec, "", "")
+	cfg.Links = nil
 	r := startSub(t, cfg)
 	waitFor(t, "checksums to pass by", func() bool { return r.sub.Stats().ChecksumsSkipped > 20 })
 	st := r.sub.Stats()
@@ -172,7 +170,7 @@ func TestPublisherRestartNewSession(t *testing.T) {
 	rtx, lnk := freePort(t), freePort(t)
 	f1 := startFeed(t, feedOpts{rtxAddr: rtx, linkAddr: lnk})
 	rec := newRecorder()
-	r := startSub(t, f1.config(rec, nil, nil))
+	r := startSub(t, f1.config(rec, "", ""))
 	f1.run()
 	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
 	f1.stop()
@@ -182,7 +180,7 @@ func TestPublisherRestartNewSession(t *testing.T) {
 	f2 := startFeed(t, feedOpts{groupA: f1.groupA, groupB: f1.groupB, tp: f1.tp, seed: 9, rtxAddr: rtx, linkAddr: lnk})
 	f2.run()
 	waitFor(t, "data of the new session", func() bool {
-		seq, session := r.sub.stream.Next()
+		seq, session := r.sub.in.Next()
 		return session == f2.pub.Session() && seq > 3000
 	})
 	booksMatch(t, f2, r)
@@ -194,17 +192,17 @@ func TestPublisherRestartNewSession(t *testing.T) {
 func TestChecksumMismatchForcesSnapshot(t *testing.T) {
 	f := startFeed(t, feedOpts{})
 	rec := newRecorder()
-	r := startSub(t, f.config(rec, nil, nil))
+	r := startSub(t, f.config(rec, "", ""))
 	f.run()
 	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
 	// Corrupt every book behind the feed's back, on the goroutine that owns them.
-	r.sub.onDisp <- func(d *dispatcher) {
-		for _, in := range d.state.All() {
+	r.sub.in.Do(func() {
+		for _, in := range r.sub.disp.state.All() {
 			if l, ok := in.Book.BestBid(); ok {
 				in.Book.Apply(wire.Bid, l.Price, l.Qty+7)
 			}
 		}
-	}
+	})
 	waitFor(t, "the mismatch to be caught", func() bool { return r.sub.Stats().ChecksumMismatches > 0 })
 	waitFor(t, "the snapshot", func() bool { return r.sub.Stats().Snapshots > 0 })
 	booksMatch(t, f, r)
@@ -225,7 +223,7 @@ func TestSlowHandlerOverrunRecovers(t *testing.T) {
 		}
 		rec.HandleEvent(e)
 	})
-	cfg := f.config(h, nil, nil)
+	cfg := f.config(h, "", "")
 	cfg.Queue = 256
 	r := startSub(t, cfg)
 	f.run()
@@ -240,7 +238,7 @@ func TestSlowHandlerOverrunRecovers(t *testing.T) {
 
 func TestGarbageOnTheMulticastPort(t *testing.T) {
 	f := startFeed(t, feedOpts{})
-	r := startSub(t, f.config(nil, nil, nil))
+	r := startSub(t, f.config(nil, "", ""))
 	f.run()
 	conn, err := mcast.Dial(mcast.SendConfig{Group: f.groupA, Interface: mcasttest.Interface, Loopback: true})
 	if err != nil {
@@ -268,7 +266,7 @@ func TestConfigErrors(t *testing.T) {
 		"unicast group": {Lines: []Line{{Group: mustAP("10.0.0.1:5000"), Interface: "lo"}}},
 		"no port":       {Lines: []Line{{Group: mustAP("239.1.1.1:0"), Interface: "lo"}}},
 		"no interface":  {Lines: []Line{{Group: mustAP("239.1.1.1:5000")}}},
-		"link no tls":   {Lines: []Line{{Group: mustAP("239.1.1.1:5000"), Interface: "lo"}}, Link: &Link{Addr: "127.0.0.1:1"}},
+		"link no tls":   {Lines: []Line{{Group: mustAP("239.1.1.1:5000"), Interface: "lo"}}, Links: []Link{{Addr: "127.0.0.1:1"}}},
 		"tiny queue":    {Lines: []Line{{Group: mustAP("239.1.1.1:5000"), Interface: "lo"}}, Queue: 3},
 	} {
 		if _, err := New(cfg); err == nil {

@@ -7,7 +7,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/publisher"
 )
 
@@ -37,7 +37,7 @@ type Feed struct {
 	// up), and the buffer of packets held ahead of a hole (when it
 	// overflows, the oldest hole is given up). The zero value is the
 	// library's defaults; OnRepair is the drill's own.
-	Gap gap.Config
+	Gap intake.Tuning
 	// Seed seeds the synthetic market (a restart's new session uses
 	// Seed+1) and the injected loss.
 	Seed int64

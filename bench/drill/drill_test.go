@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/publisher"
 )
 
@@ -27,7 +27,7 @@ import (
 // the process for longer than that; "lost 0" must not depend on timing.
 func testFeed(t *testing.T) Feed {
 	return Feed{
-		Gap:         gap.Config{MaxRetries: 20, MaxRTO: time.Second, MaxHeldPackets: 16384},
+		Gap:         intake.Tuning{MaxRetries: 20, MaxRTO: time.Second, MaxHeldPackets: 16384},
 		Rate:        20_000,
 		Duration:    3 * time.Second,
 		Instruments: 8,
@@ -221,7 +221,7 @@ func TestConfigErrors(t *testing.T) {
 		},
 		"negative settle": func() error { _, err := Restart(ctx, RestartConfig{Feed: Feed{Settle: -1}}); return err },
 		"negative retries": func() error {
-			_, err := Loss(ctx, LossConfig{Feed: Feed{Gap: gap.Config{MaxRetries: -1}}})
+			_, err := Loss(ctx, LossConfig{Feed: Feed{Gap: intake.Tuning{MaxRetries: -1}}})
 			return err
 		},
 	} {

@@ -15,7 +15,7 @@ import (
 // the other line or by NACK to the publisher's UDP retransmit server, with
 // nothing lost, no gap the application sees, and every book equal to the
 // publisher's at the end. Recovery times come from the arbiter
-// ([gap.Config.OnRepair]). It returns an error only if the drill could not
+// ([intake.Tuning.OnRepair]). It returns an error only if the drill could not
 // run (or ctx ended); a broken promise is in [LossResult.Failures].
 func Loss(ctx context.Context, cfg LossConfig) (*LossResult, error) {
 	if err := cfg.normalize(); err != nil {

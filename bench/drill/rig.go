@@ -203,11 +203,11 @@ func (r *rig) subscribe(ctx context.Context, s *session, h subscriber.Handler, f
 	sub, err := subscriber.New(subscriber.Config{
 		Channel: channel,
 		Lines: []subscriber.Line{
-			{Group: r.groupA, Interface: f.Interface, Faults: faultsA},
-			{Group: r.groupB, Interface: f.Interface, Faults: faultsB},
+			{Name: "A", Group: r.groupA, Interface: f.Interface, Faults: faultSpec(faultsA)},
+			{Name: "B", Group: r.groupB, Interface: f.Interface, Faults: faultSpec(faultsB)},
 		},
 		RetransmitAddr:   rtx,
-		Link:             &subscriber.Link{Addr: s.pub.LinkAddr(), TLS: r.tp.ClientTLS()},
+		Links:            []subscriber.Link{{Addr: s.pub.LinkAddr(), TLS: r.tp.ClientTLS()}},
 		LineTimeout:      f.LineTimeout,
 		KernelTimestamps: true,
 		Handler:          h,
@@ -221,6 +221,14 @@ func (r *rig) subscribe(ctx context.Context, s *session, h subscriber.Handler, f
 	rs := &runningSub{sub: sub, cancel: cancel, done: make(chan error, 1)}
 	go func() { rs.done <- sub.Run(cctx) }()
 	return rs, nil
+}
+
+// faultSpec returns c in the subscriber's Line.Faults form ("" = none).
+func faultSpec(c *fault.Config) string {
+	if c == nil {
+		return ""
+	}
+	return c.String()
 }
 
 // stop stops the subscriber and returns what Run returned. Idempotent.

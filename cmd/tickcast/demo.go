@@ -89,11 +89,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sub, err := subscriber.New(subscriber.Config{
 		Channel: 1,
 		Lines: []subscriber.Line{
-			{Group: groupA, Interface: "lo", Faults: faultsA.cfg},
-			{Group: groupB, Interface: "lo", Faults: faultsB.cfg},
+			{Name: "A", Group: groupA, Interface: "lo", Faults: faultsA.spec()},
+			{Name: "B", Group: groupB, Interface: "lo", Faults: faultsB.spec()},
 		},
 		RetransmitAddr:   netip.MustParseAddrPort(pub.RetransmitAddr()),
-		Link:             &subscriber.Link{Addr: pub.LinkAddr(), TLS: tp.ClientTLS()},
+		Links:            []subscriber.Link{{Addr: pub.LinkAddr(), TLS: tp.ClientTLS()}},
 		KernelTimestamps: true,
 		BusyPoll:         *busyPoll,
 		Handler:          v,

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/bench/drill"
-	"github.com/tickcast/tickcast/gap"
+	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/publisher"
 )
 
@@ -161,7 +161,7 @@ func (d *drillFlags) feed(args []string) (drill.Feed, error) {
 	return drill.Feed{
 		Rate: *d.rate, Duration: *d.duration, Instruments: *d.instruments, Levels: *d.levels,
 		Interface: *d.iface, LineTimeout: *d.lineTimeout, Settle: *d.settle, Seed: *d.seed, Logger: log,
-		Gap: gap.Config{MaxHeldPackets: *d.maxHeld, MaxRetries: *d.maxRetries, MaxRTO: *d.maxRTO},
+		Gap: intake.Tuning{MaxHeldPackets: *d.maxHeld, MaxRetries: *d.maxRetries, MaxRTO: *d.maxRTO},
 	}, nil
 }
 

@@ -114,6 +114,14 @@ type faultFlag struct{ cfg *fault.Config }
 
 func (f *faultFlag) String() string { return "" }
 
+// spec returns the flag in subscriber.Line.Faults form ("" = none).
+func (f *faultFlag) spec() string {
+	if f.cfg == nil {
+		return ""
+	}
+	return f.cfg.String()
+}
+
 func (f *faultFlag) Set(s string) error {
 	if s == "" {
 		f.cfg = nil

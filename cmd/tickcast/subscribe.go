@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,8 +41,8 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var rtx addrPortFlag
 	rtx.Set("127.0.0.1:31010")
 	fs.Var(&rtx, "retransmit", "UDP retransmit server to NACK (\"\" = NACK over the link, or not at all)")
-	linkAddr := fs.String("link", "", "QUIC link server for snapshots (and NACKs without --retransmit)")
-	linkLive := fs.Bool("link-live", false, "also take live packets from the link (a remote subscriber)")
+	linkAddr := fs.String("link", "", "QUIC link servers for snapshots (and NACKs without --retransmit), comma separated in order of preference")
+	linkLive := fs.Bool("link-live", false, "also take live packets from the links, each one more line (a remote subscriber)")
 	cert := fs.String("cert", "", "link: client certificate (PEM)")
 	key := fs.String("key", "", "link: client key (PEM)")
 	ca := fs.String("ca", "", "link: the operator's CA certificate (PEM)")
@@ -72,9 +73,9 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		BusyPoll:         *busyPoll,
 		Logger:           log,
 	}
-	for _, l := range []*lineFlags{a, b} {
+	for i, l := range []*lineFlags{a, b} {
 		if l.group.ap.IsValid() {
-			cfg.Lines = append(cfg.Lines, subscriber.Line{Group: l.group.ap, Interface: l.ifaceOr(*iface), Faults: l.faults.cfg})
+			cfg.Lines = append(cfg.Lines, subscriber.Line{Name: []string{"A", "B"}[i], Group: l.group.ap, Interface: l.ifaceOr(*iface), Faults: l.faults.spec()})
 		}
 	}
 	if *linkAddr != "" {
@@ -85,7 +86,11 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		cfg.Link = &subscriber.Link{Addr: *linkAddr, TLS: tlsCfg, Live: *linkLive}
+		for addr := range strings.SplitSeq(*linkAddr, ",") {
+			if addr = strings.TrimSpace(addr); addr != "" {
+				cfg.Links = append(cfg.Links, subscriber.Link{Addr: addr, TLS: tlsCfg, Live: *linkLive})
+			}
+		}
 	}
 	v := newView()
 	var out *bufio.Writer

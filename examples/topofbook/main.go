@@ -4,7 +4,7 @@
 // server, and prints each instrument's best bid and ask as its book
 // changes, at most ten times a second per instrument. Start it before the
 // publisher (joined later, it needs a QUIC link for the snapshot of the
-// books it missed: see subscriber.Config.Link):
+// books it missed: see subscriber.Config.Links):
 //
 //	go run ./examples/topofbook &
 //	go run ./cmd/tickcast publish --instruments 5 --rate 10000

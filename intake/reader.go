@@ -1,4 +1,4 @@
-package subscriber
+package intake
 
 import (
 	"context"
@@ -16,9 +16,10 @@ import (
 
 // lineReader reads one multicast line with recvmmsg and offers each batch to
 // the stream under one lock, then runs the dispatcher on the same goroutine:
-// no goroutine hand-off between the socket and the handler.
+// no goroutine hand-off between the socket and the consumer.
 type lineReader struct {
 	index    int
+	name     string
 	recv     *mcast.Receiver
 	faults   *fault.Injector
 	stream   *gap.Stream
@@ -27,6 +28,7 @@ type lineReader struct {
 	pkts  []wire.Packet
 	rx    []int64
 	views [][]byte
+	dgs   []mcast.Datagram // Intake.Inject's batch
 
 	malformed atomic.Uint64
 	datagrams atomic.Uint64

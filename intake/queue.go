@@ -1,4 +1,4 @@
-package subscriber
+package intake
 
 import (
 	"sync"
@@ -9,16 +9,14 @@ import (
 )
 
 // item is one hand-off from the arbiter to the dispatcher: a delivered
-// packet (copied), an arbiter event, or a snapshot packet from the link.
+// packet (copied), an arbiter event, or a snapshot packet from a link.
 type item struct {
 	kind    itemKind
 	buf     []byte
-	pkt     wire.Packet
-	skip    int
-	line    int
-	rxTime  int64
+	d       Delivery // itemPacket; itemSnapshot uses d.Packet and d.RxTime
 	ev      gap.Event
 	overrun bool // the first item after the queue overflowed
+	held    bool // the consumer keeps it (Intake.Hold)
 }
 
 type itemKind uint8
@@ -30,11 +28,10 @@ const (
 )
 
 // queue is the bounded hand-off between the arbiter (its Sink, called under
-// the stream's lock) and the dispatcher (run by whichever goroutine holds
-// Subscriber.dmu, usually the reader that just offered the packets). Items
+// the stream's lock) and the dispatcher (whoever holds Intake.dmu). Items
 // cycle between free and ready, so steady state does not allocate; when free
-// is empty the handler is behind by Queue packets and the subscriber drops
-// and recovers instead of growing.
+// is empty the consumer is behind by Queue items and the intake drops and
+// reports a reset instead of growing.
 type queue struct {
 	ready   chan *item
 	dropped atomic.Bool   // items were dropped since the last successful push
@@ -50,7 +47,9 @@ type queue struct {
 func newQueue(n int) *queue {
 	q := &queue{ready: make(chan *item, n), free: make([]*item, n)}
 	for i := range q.free {
-		q.free[i] = &item{}
+		it := &item{}
+		it.d.it = it
+		q.free[i] = it
 	}
 	return q
 }
@@ -78,6 +77,7 @@ func (q *queue) put(it *item) { q.ready <- it }
 
 // release returns an item to the free list.
 func (q *queue) release(it *item) {
+	it.held = false
 	q.mu.Lock()
 	q.free = append(q.free, it)
 	q.mu.Unlock()
@@ -90,9 +90,9 @@ func (q *queue) Deliver(d gap.Delivery) {
 		return
 	}
 	it.kind = itemPacket
-	it.pkt = d.Packet.CopyTo(it.buf)
-	it.buf = it.pkt.Bytes()
-	it.skip, it.line, it.rxTime = d.Skip, d.Line, d.RxTime
+	it.d.Packet = d.Packet.CopyTo(it.buf)
+	it.buf = it.d.Packet.Bytes()
+	it.d.Skip, it.d.Line, it.d.RxTime = d.Skip, d.Line, d.RxTime
 	q.put(it)
 }
 
@@ -105,4 +105,12 @@ func (q *queue) Event(e gap.Event) {
 	it.kind = itemEvent
 	it.ev = e
 	q.put(it)
+}
+
+// snapshotItem is a snapshot packet from a link: a fresh copy outside the
+// queue (snapshots are rare and are never dropped).
+func snapshotItem(p wire.Packet, rx int64) *item {
+	it := &item{kind: itemSnapshot}
+	it.d.Packet, it.d.RxTime = p.CopyTo(nil), rx
+	return it
 }
