@@ -56,10 +56,10 @@ type channel struct {
 }
 
 type channelCounters struct {
-	packets, messages, heartbeats, endOfSession                    atomic.Uint64
-	recoveries, snapshotsIn, snapshotsAhead, snapshotsRetried      atomic.Uint64
-	snapshotsServed, nacksServed, nacksWaited, nacksUpstream       atomic.Uint64
-	nacksRefused, staleIn                                          atomic.Uint64
+	packets, messages, heartbeats, endOfSession               atomic.Uint64
+	recoveries, snapshotsIn, snapshotsAhead, snapshotsRetried atomic.Uint64
+	snapshotsServed, nacksServed, nacksWaited, nacksUpstream  atomic.Uint64
+	nacksRefused, staleIn                                     atomic.Uint64
 }
 
 // maxLatency is the largest latency the histogram resolves; larger values

@@ -68,7 +68,7 @@ func (c *channel) fromUpstream(session, first uint64, count uint32, maxMsgs, max
 	}
 	if c.stale.claim(session, first, time.Now()) {
 		c.stats.nacksUpstream.Add(1)
-		req := wire.RetransmitRequest{Channel: c.id, Session: session, First: first, Count: count}
+		req := wire.RetransmitRequest{Channel: c.id, Session: session, FirstSeq: first, Count: count}
 		if err := c.in.Request(req); err != nil {
 			c.log.Debug("forwarding a NACK upstream failed", "first", first, "count", count, "err", err)
 			return 0, nil

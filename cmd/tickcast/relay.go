@@ -104,7 +104,7 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		f    *lineFlags
 	}{{"A", a}, {"B", b}} {
 		if l.f.group.ap.IsValid() {
-			ch.Lines = append(ch.Lines, intake.Line{Name: l.name, Group: l.f.group.ap, Interface: l.f.ifaceOr(*iface), Faults: l.f.faults.spec})
+			ch.Lines = append(ch.Lines, intake.Line{Name: l.name, Group: l.f.group.ap, Interface: l.f.ifaceOr(*iface), Faults: l.f.faults.spec()})
 		}
 	}
 	for _, u := range []struct {
@@ -120,7 +120,7 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		f    *lineFlags
 	}{{"A", outA}, {"B", outB}} {
 		if l.f.group.ap.IsValid() {
-			ch.Out = append(ch.Out, egress.Line{Name: l.name, Group: l.f.group.ap, Interface: l.f.ifaceOr(*outIface), TTL: *ttl, Loopback: *loopback, Faults: l.f.faults.spec})
+			ch.Out = append(ch.Out, egress.Line{Name: l.name, Group: l.f.group.ap, Interface: l.f.ifaceOr(*outIface), TTL: *ttl, Loopback: *loopback, Faults: l.f.faults.spec()})
 		}
 	}
 	cfg := relay.Config{
