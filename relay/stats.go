@@ -39,6 +39,9 @@ type Stats struct {
 	Channels []ChannelStats
 	// Downstreams connected to the link server, by certificate name.
 	Downstreams []DownstreamStats
+	// CutOff counts downstreams disconnected as slow consumers (their
+	// queue stayed full for Config.SlowCutoff).
+	CutOff uint64
 	// Retransmit is the UDP retransmit server's (zero without one).
 	Retransmit gap.ServerStats
 }
@@ -52,6 +55,8 @@ type DownstreamStats struct {
 	// asked for.
 	Queued                               int
 	Datagrams, Dropped, NACKs, Snapshots uint64
+	// CutOff: being disconnected as a slow consumer.
+	CutOff bool
 }
 
 // Stats returns the relay's counters.
@@ -75,10 +80,12 @@ func (r *Relay) Stats() Stats {
 		st.Retransmit = r.rtx.Stats()
 	}
 	if r.link != nil {
-		for _, p := range r.link.Stats().Peers {
+		ls := r.link.Stats()
+		st.CutOff = ls.CutOff
+		for _, p := range ls.Peers {
 			st.Downstreams = append(st.Downstreams, DownstreamStats{
 				Name: p.Name, Remote: p.Remote, Queued: p.Queued,
-				Datagrams: p.Datagrams, Dropped: p.Dropped, NACKs: p.NACKs, Snapshots: p.Snapshots,
+				Datagrams: p.Datagrams, Dropped: p.Dropped, NACKs: p.NACKs, Snapshots: p.Snapshots, CutOff: p.CutOff,
 			})
 		}
 	}

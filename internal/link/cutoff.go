@@ -9,9 +9,13 @@ import (
 )
 
 // Slow downstream cutoff (DESIGN.md, "Promises": a slow downstream is cut
-// off and named, never slows the others). A client whose live queue has
-// dropped every packet offered for longer than ServerConfig.SlowCutoff is
-// disconnected with CodeSlowConsumer and a reason the client reads.
+// off and named, never slows the others). A backlog episode starts with the
+// first live packet a client's full queue refuses and ends only when the
+// client has caught up (its queue back to half empty or less); a client
+// whose episode lasts longer than ServerConfig.SlowCutoff is disconnected
+// with CodeSlowConsumer and a reason the client reads. A client that drains
+// a little all the while (one capped at a tenth of the feed) never catches
+// up, so it is cut off too, not starved in silence.
 
 // DefaultSlowCutoff is ServerConfig.SlowCutoff's value when it is 0.
 const DefaultSlowCutoff = 2 * time.Second
@@ -22,16 +26,17 @@ const DefaultSlowCutoff = 2 * time.Second
 // many datagrams were dropped.
 const CodeSlowConsumer quic.ApplicationErrorCode = 4
 
-// noteSent records that a live packet was queued: the queue is not dropping.
-// Publish's side; one atomic load in the common case.
+// noteSent records that a live packet was queued, which ends a backlog
+// episode once the queue is back to half empty. Publish's side; one atomic
+// load in the common case.
 func (c *serverConn) noteSent() {
-	if c.fullSince.Load() != 0 {
+	if c.fullSince.Load() != 0 && c.q.live.len() <= c.s.queueLen/2 {
 		c.fullSince.Store(0)
 	}
 }
 
 // noteDropped records a live packet the full queue refused and, once the
-// queue has refused everything for longer than the cutoff, asks the
+// backlog episode has lasted longer than the cutoff, asks the
 // connection's watcher to cut the client off. Publish's side.
 func (c *serverConn) noteDropped() {
 	if c.s.slowCutoff <= 0 {
