@@ -11,6 +11,7 @@ import (
 
 	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/internal/fault"
+	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/internal/mcast"
 	"github.com/tickcast/tickcast/wire"
 )
@@ -30,8 +31,11 @@ type Intake struct {
 	links   []*linkLine
 	rtx     *gap.Client
 	stream  *gap.Stream
-	q       *queue
-	dmu     sync.Mutex // the dispatch lock: held by whichever goroutine dispatches
+	// lineDown[i] is line i's last reported state (down), as the stream
+	// reported it through lineState; read without the stream's lock.
+	lineDown []atomic.Bool
+	q        *queue
+	dmu      sync.Mutex // the dispatch lock: held by whichever goroutine dispatches
 
 	stale, overruns atomic.Uint64
 
@@ -57,6 +61,7 @@ func New(cfg Config) (*Intake, error) {
 		log:       cfg.Logger.With("channel", cfg.Channel),
 		q:         newQueue(cfg.Queue),
 		lineEvt:   make(chan Event, 64),
+		lineDown:  make([]atomic.Bool, cfg.lines()),
 		snaps:     make(chan *item, 64),
 		snapKick:  make(chan struct{}, 1),
 		drainKick: make(chan struct{}, 1),
@@ -121,6 +126,9 @@ func New(cfg Config) (*Intake, error) {
 // dispatcher without blocking (a burst beyond 64 is dropped; the stats
 // keep the truth).
 func (in *Intake) lineState(line int, up bool) {
+	if line >= 0 && line < len(in.lineDown) {
+		in.lineDown[line].Store(!up)
+	}
 	e := Event{Kind: EventLineDown, Line: line}
 	if up {
 		e.Kind = EventLineUp
@@ -242,55 +250,59 @@ func (in *Intake) Hold(d *Delivery) { d.it.held = true }
 // afterwards. Call it from the Consumer or under Do.
 func (in *Intake) Release(d *Delivery) { in.q.release(d.it) }
 
-// RequestSnapshot asks the first connected link for a snapshot of
-// instrument (0 = every instrument), failing over to the next link if the
-// request cannot be sent; it returns ErrNoLink if no link is connected. The
+// RequestSnapshot asks the first connected link (preferring those whose
+// live line is up, see toLink) for a snapshot of instrument (0 = every
+// instrument), failing over to the next link if the request cannot be sent; it returns ErrNoLink if no link is connected. The
 // answer comes to Consumer.Snapshot.
 func (in *Intake) RequestSnapshot(instrument uint32) error {
 	r := wire.SnapshotRequest{Channel: in.cfg.Channel, Instrument: instrument}
+	return in.toLink("snapshot request", func(c *link.Client) error { return c.RequestSnapshot(r) })
+}
+
+// toLink sends with the first link that takes it: first the connected links
+// whose live line is up (or that carry no live line), in order, then any
+// other connected one. A link into a blackhole stays "connected" until QUIC's
+// idle timeout; its line goes down within LineTimeout, so requests fail over
+// to a path that works long before. ErrNoLink if none is connected. The
+// arbiter calls it with its stream locked: it reads the line states the
+// stream reported (lineDown), never the stream.
+func (in *Intake) toLink(what string, send func(c *link.Client) error) error {
 	var errs []error
-	for _, l := range in.links {
-		c := l.client.Load()
-		if c == nil {
-			continue
+	tried := false
+	for pass := range 2 {
+		for _, l := range in.links {
+			c := l.client.Load()
+			if c == nil {
+				continue
+			}
+			healthy := l.index < 0 || l.index >= len(in.lineDown) || !in.lineDown[l.index].Load()
+			if healthy != (pass == 0) {
+				continue
+			}
+			tried = true
+			err := send(c)
+			if err == nil {
+				return nil
+			}
+			errs = append(errs, fmt.Errorf("link %s: %w", l.cfg.Name, err))
 		}
-		err := c.RequestSnapshot(r)
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, fmt.Errorf("link %s: %w", l.cfg.Name, err))
 	}
-	if errs == nil {
+	if !tried {
 		return ErrNoLink
 	}
-	return fmt.Errorf("intake: snapshot request: %w", errors.Join(errs...))
+	return fmt.Errorf("intake: %s: %w", what, errors.Join(errs...))
 }
 
 // Request sends a NACK upstream the way the arbiter does: to the UDP
 // retransmit server if RetransmitAddr is set, else over the first connected
-// link (failing over to the next). The answer is offered to the arbiter;
+// link whose live line is up (failing over to the next, see toLink). The answer is offered to the arbiter;
 // what it no longer needs goes to Config.Stale. A relay forwards its
 // downstream NACKs with it. It implements [gap.Requester].
 func (in *Intake) Request(r wire.RetransmitRequest) error {
 	if in.rtx != nil {
 		return in.rtx.Request(r)
 	}
-	var errs []error
-	for _, l := range in.links {
-		c := l.client.Load()
-		if c == nil {
-			continue
-		}
-		err := c.Request(r)
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, fmt.Errorf("link %s: %w", l.cfg.Name, err))
-	}
-	if errs == nil {
-		return ErrNoLink
-	}
-	return fmt.Errorf("intake: retransmit request: %w", errors.Join(errs...))
+	return in.toLink("retransmit request", func(c *link.Client) error { return c.Request(r) })
 }
 
 // Advance tells the arbiter that the owner applied a snapshot reflecting

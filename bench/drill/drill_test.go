@@ -230,3 +230,30 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestWANBlackholeA: 0.3 % loss each way on both WAN paths, 30 ms RTT, and
+// the A path blackholed mid-run: the edge's subscriber loses nothing, its
+// books match, and the edge saw path A down.
+func TestWANBlackholeA(t *testing.T) {
+	t.Parallel()
+	cfg := WANConfig{Feed: testFeed(t), Loss: 0.003, RTT: 30 * time.Millisecond, Jitter: time.Millisecond, BlackholeAt: 2 * time.Second}
+	cfg.Duration = 4 * time.Second
+	r, err := WAN(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields(t, r, "hops", "path_a_down", "edge_nacks", "wan_datagrams_lost")
+	consistent(t, r, &r.Result)
+	if r.AppGaps != 0 {
+		t.Errorf("app gaps %d", r.AppGaps)
+	}
+	if !r.PathADown {
+		t.Error("the edge did not see the blackholed A path down")
+	}
+	if r.EdgeNacks == 0 || r.ProxyLost == 0 {
+		t.Errorf("WAN loss and a blackhole, yet the edge sent %d NACKs and the paths lost %d datagrams", r.EdgeNacks, r.ProxyLost)
+	}
+	if len(r.Hops) != 3 || r.Hops[1].Cumulative.Count == 0 {
+		t.Errorf("hops %+v", r.Hops)
+	}
+}

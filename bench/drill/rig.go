@@ -193,21 +193,34 @@ type runningSub struct {
 // = none), NACKs over UDP to the session's retransmit server and fetches
 // snapshots over its QUIC link; onRepair, if set, gets every hole filled.
 func (r *rig) subscribe(ctx context.Context, s *session, h subscriber.Handler, faultsA, faultsB *fault.Config, onRepair func(time.Duration, int)) (*runningSub, error) {
-	f := r.feed
 	rtx, err := netip.ParseAddrPort(s.pub.RetransmitAddr())
 	if err != nil {
 		return nil, fmt.Errorf("drill: retransmit address %q: %w", s.pub.RetransmitAddr(), err)
 	}
+	return r.subscribeAt(ctx, subTarget{r.groupA, r.groupB, rtx, s.pub.LinkAddr()}, h, faultsA, faultsB, onRepair)
+}
+
+// subTarget is where a drill's subscriber joins: two groups, a UDP
+// retransmit server and a link server (the publisher's, or an edge relay's).
+type subTarget struct {
+	groupA, groupB netip.AddrPort
+	rtx            netip.AddrPort
+	link           string
+}
+
+// subscribeAt starts a subscriber of t (see subscribe).
+func (r *rig) subscribeAt(ctx context.Context, t subTarget, h subscriber.Handler, faultsA, faultsB *fault.Config, onRepair func(time.Duration, int)) (*runningSub, error) {
+	f := r.feed
 	g := f.Gap
 	g.OnRepair = onRepair
 	sub, err := subscriber.New(subscriber.Config{
 		Channel: channel,
 		Lines: []subscriber.Line{
-			{Name: "A", Group: r.groupA, Interface: f.Interface, Faults: faultSpec(faultsA)},
-			{Name: "B", Group: r.groupB, Interface: f.Interface, Faults: faultSpec(faultsB)},
+			{Name: "A", Group: t.groupA, Interface: f.Interface, Faults: faultSpec(faultsA)},
+			{Name: "B", Group: t.groupB, Interface: f.Interface, Faults: faultSpec(faultsB)},
 		},
-		RetransmitAddr:   rtx,
-		Links:            []subscriber.Link{{Addr: s.pub.LinkAddr(), TLS: r.tp.ClientTLS()}},
+		RetransmitAddr:   t.rtx,
+		Links:            []subscriber.Link{{Addr: t.link, TLS: r.tp.ClientTLS()}},
 		LineTimeout:      f.LineTimeout,
 		KernelTimestamps: true,
 		Handler:          h,

@@ -16,7 +16,7 @@ import (
 	"github.com/tickcast/tickcast/publisher"
 )
 
-const drillUsage = `Usage: tickcast drill failover|loss|restart [flags]
+const drillUsage = `Usage: tickcast drill failover|loss|restart|wan [flags]
 
 Drills break the feed on purpose and check that the subscriber keeps its
 promises. Each runs a synthetic publisher and a subscriber in this process on
@@ -27,6 +27,7 @@ apply the last sequence and compares every book with the publisher's.
   failover  line A (or B) stops sending mid-stream
   loss      both lines lose packets at random, repaired by the other line or NACK
   restart   the publisher restarts with a new session on the same groups and ports
+  wan       publisher → hub → lossy, delayed A/B WAN paths → edge → subscriber
 
 It prints a short table and PASS or FAIL (exit status 1), and writes the
 figures as JSON with --json. Run 'tickcast drill <drill> --help' for its flags.
@@ -35,6 +36,7 @@ Examples:
   tickcast drill failover --rate 600000 --duration 10s --kill a --at 5s
   tickcast drill loss --loss-a 0.05 --loss-b 0.05 --rate 100000 --duration 10s --json loss.json
   tickcast drill restart --rate 100000 --duration 10s --at 5s
+  tickcast drill wan --loss 0.05 --rtt 250ms --rate 20000 --duration 10s --blackhole-at 5s
 `
 
 const drillJSONNotes = `
@@ -175,7 +177,7 @@ func checkAt(name string, at, duration time.Duration) error {
 
 func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("which drill? want failover, loss or restart")
+		return usagef("which drill? want failover, loss, restart or wan")
 	}
 	switch args[0] {
 	case "-h", "--help", "-help", "help":
@@ -187,8 +189,10 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runLoss(ctx, args[1:], stdout, stderr)
 	case "restart":
 		return runRestart(ctx, args[1:], stdout, stderr)
+	case "wan":
+		return runWAN(ctx, args[1:], stdout, stderr)
 	}
-	return usagef("unknown drill %q: want failover, loss or restart", args[0])
+	return usagef("unknown drill %q: want failover, loss, restart or wan", args[0])
 }
 
 func runFailover(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -299,4 +303,48 @@ func (d *drillFlags) report(ctx context.Context, name string, run func(context.C
 		return fmt.Errorf("%s drill failed: %s", name, strings.Join(f, "; "))
 	}
 	return nil
+}
+
+const wanNotes = `
+Publisher → hub relay (the publisher's multicast lines) → two WAN paths (an
+A and a B path, in-process impairing UDP proxies: --loss each way, --rtt,
+--jitter) → edge relay (QUIC in on both paths, re-multicast out) →
+subscriber of the edge, all in this process on loopback. --blackhole-at
+drops everything on the A path from then on.
+` + drillJSONNotes + `
+The WAN drill adds "loss", "rtt_ms", "jitter_ms", "blackhole_at_s",
+"path_a_down", "edge_nacks", "edge_lost", "wan_datagrams_lost" and "hops":
+per hop (hub, edge, subscriber) "latency_us" from the publisher's send time
+and "added_latency_us", its share (the edge's without the path's one-way
+delay). PASS also needs the edge's added p99.9 within 2 RTT.
+
+Example:
+  tickcast drill wan --loss 0.003 --rtt 30ms --rate 20000 --duration 10s
+  tickcast drill wan --loss 0.05 --rtt 250ms --jitter 5ms --blackhole-at 5s
+`
+
+func runWAN(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	d := newDrillFlags("wan", wanNotes, stdout, stderr)
+	loss := d.fs.Float64("loss", 0.003, "probability, 0..1, that a datagram is lost on a WAN path, each way")
+	rtt := d.fs.Duration("rtt", 30*time.Millisecond, "round trip of each WAN path")
+	jitter := d.fs.Duration("jitter", 0, "uniform ± jitter on each datagram's one-way delay")
+	blackholeAt := d.fs.Duration("blackhole-at", 0, "drop everything on the A path from this time on (0 = never)")
+	feed, err := d.feed(args)
+	if err != nil {
+		return err
+	}
+	if !(*loss >= 0 && *loss <= 1) {
+		return usagef("--loss %v: want a probability between 0 and 1 (0.003 = 0.3%%)", *loss)
+	}
+	if *rtt <= 0 || *jitter < 0 {
+		return usagef("--rtt %v must be positive, --jitter %v not negative", *rtt, *jitter)
+	}
+	if *blackholeAt < 0 || *blackholeAt >= feed.Duration {
+		return usagef("--blackhole-at %v: must be within --duration %v", *blackholeAt, feed.Duration)
+	}
+	cfg := drill.WANConfig{Feed: feed, Loss: *loss, RTT: *rtt, Jitter: *jitter, BlackholeAt: *blackholeAt}
+	return d.report(ctx, "wan", func(ctx context.Context, progress io.Writer) (drill.Report, error) {
+		cfg.Progress = progress
+		return drill.WAN(ctx, cfg)
+	}, stdout, stderr)
 }

@@ -1,0 +1,344 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/tickcast/tickcast/egress"
+	"github.com/tickcast/tickcast/intake"
+	"github.com/tickcast/tickcast/internal/impair"
+	"github.com/tickcast/tickcast/relay"
+)
+
+// WANConfig configures [WAN].
+type WANConfig struct {
+	Feed
+	// Loss is the probability, 0..1, that a datagram is lost on a WAN
+	// path, in each direction, independently on each path.
+	Loss float64
+	// RTT is the round trip of each WAN path (half of it each way); 0 =
+	// 30ms.
+	RTT time.Duration
+	// Jitter adds a uniform ±Jitter to each datagram's one-way delay.
+	Jitter time.Duration
+	// BlackholeAt, if positive, drops everything on the A path from then
+	// on (both directions): the edge must carry on over the B path.
+	BlackholeAt time.Duration
+}
+
+func (c *WANConfig) normalize() error {
+	if err := c.Feed.normalize(); err != nil {
+		return err
+	}
+	if !(c.Loss >= 0 && c.Loss <= 1) {
+		return fmt.Errorf("drill: Loss %v: want a probability in [0, 1]", c.Loss)
+	}
+	if c.RTT == 0 {
+		c.RTT = 30 * time.Millisecond
+	}
+	if c.RTT < 0 || c.Jitter < 0 || c.BlackholeAt < 0 {
+		return fmt.Errorf("drill: RTT %v, Jitter %v, BlackholeAt %v: must not be negative", c.RTT, c.Jitter, c.BlackholeAt)
+	}
+	if c.BlackholeAt >= c.Duration {
+		return fmt.Errorf("drill: BlackholeAt %v: must be within Duration %v", c.BlackholeAt, c.Duration)
+	}
+	return nil
+}
+
+// HopLatency is one hop's latency: Cumulative from the publisher's send
+// time to the moment the hop passed the packet on (the subscriber: its
+// handler), and Added, this hop's share: the cumulative figure minus the
+// previous hop's, percentile by percentile, and minus the path's one-way
+// delay for the hop behind the WAN.
+type HopLatency struct {
+	Hop        string      `json:"hop"`
+	Cumulative Percentiles `json:"latency_us"`
+	Added      Percentiles `json:"added_latency_us"`
+}
+
+// WANResult is what [WAN] reports.
+type WANResult struct {
+	Result
+	Loss     float64 `json:"loss"`
+	RTTMs    float64 `json:"rtt_ms"`
+	JitterMs float64 `json:"jitter_ms"`
+	// BlackholeAtS is when the A path went black (null: it did not);
+	// PathADown whether the edge saw it down.
+	BlackholeAtS *float64 `json:"blackhole_at_s"`
+	PathADown    bool     `json:"path_a_down"`
+	// Hops: the hub, the edge (behind the WAN), the edge's subscriber.
+	Hops []HopLatency `json:"hops"`
+	// EdgeNacks are the NACKs the edge sent upstream over the WAN;
+	// EdgeLost the messages it gave up (its downstreams then recover by
+	// snapshot from it).
+	EdgeNacks uint64 `json:"edge_nacks"`
+	EdgeLost  uint64 `json:"edge_lost"`
+	// ProxyLost counts the datagrams the WAN paths dropped (both paths,
+	// both directions, blackhole included).
+	ProxyLost uint64 `json:"wan_datagrams_lost"`
+	// GoalsMissed lists the latency goals the run missed (empty: met).
+	GoalsMissed []string `json:"goals_missed"`
+}
+
+// Failures implements [Report]: nothing lost, no gap seen, books equal,
+// the A path seen down when blackholed. The latency goal is apart
+// ([WANResult.GoalsMissed]): timing on a shared machine is a measurement,
+// not a verdict.
+func (r *WANResult) Failures() []string {
+	f := r.failures(true)
+	if r.BlackholeAtS != nil && !r.PathADown {
+		f = append(f, "the edge never saw the blackholed A path down")
+	}
+	return f
+}
+
+// goals fills GoalsMissed: the edge's added latency at p99.9 within two
+// round trips (issue 8's goal).
+func (r *WANResult) goals() {
+	if len(r.Hops) > 1 {
+		if add, limit := r.Hops[1].Added.P999, 2*r.RTTMs*1000; add > limit {
+			r.GoalsMissed = append(r.GoalsMissed, fmt.Sprintf("the edge added %s at p99.9, more than 2 RTT (%s)", us(add), us(limit)))
+		}
+	}
+}
+
+// WriteText implements [Report].
+func (r *WANResult) WriteText(w io.Writer) error {
+	return writeTable(w, &r.Result, func(w io.Writer) {
+		fmt.Fprintf(w, "WAN paths\tloss %.2f%%\tRTT %.1fms, jitter ±%.1fms, %d datagrams lost\n", r.Loss*100, r.RTTMs, r.JitterMs, r.ProxyLost)
+		if r.BlackholeAtS != nil {
+			fmt.Fprintf(w, "path A\tblackholed at %.1fs\tseen down by the edge: %v\n", *r.BlackholeAtS, r.PathADown)
+		}
+		fmt.Fprintf(w, "edge upstream\t%d NACKs\t%d messages given up\n", r.EdgeNacks, r.EdgeLost)
+		for _, h := range r.Hops {
+			fmt.Fprintf(w, "%s added\tp50 %s\tp99 %s  p99.9 %s  (cumulative %s)\n", h.Hop, us(h.Added.P50), us(h.Added.P99), us(h.Added.P999), h.Cumulative)
+		}
+		for _, g := range r.GoalsMissed {
+			fmt.Fprintf(w, "goal missed\t%s\n", g)
+		}
+	}, r.Failures())
+}
+
+// WAN runs the WAN drill: publisher → hub relay (multicast in) → two
+// impaired WAN paths (in-process UDP proxies: loss, delay, jitter; the A
+// path optionally blackholed) → edge relay (QUIC in on an A and a B path,
+// re-multicast out) → subscriber of the edge. Everything runs in this
+// process on loopback. Promise: nothing lost at the edge's subscriber, no
+// gap the application sees, books equal to the publisher's, and the edge's
+// added latency at p99.9 within two round trips.
+func WAN(ctx context.Context, cfg WANConfig) (*WANResult, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	r, err := newRig(cfg.Feed)
+	if err != nil {
+		return nil, err
+	}
+	s, err := r.newSession(cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	w := &wanRig{rig: r, cfg: cfg}
+	defer w.close()
+	if err := w.build(ctx, s); err != nil {
+		r.discard(s)
+		return nil, err
+	}
+	pr := newProbe()
+	rep := newRepairs()
+	rs, err := r.subscribeAt(ctx, subTarget{w.outA, w.outB, w.edge.rtx(), w.edge.LinkAddr()}, pr, nil, nil, rep.record)
+	if err != nil {
+		r.discard(s)
+		return nil, err
+	}
+	defer rs.stop()
+	// Start once the edge holds both paths, so every hop sees the session
+	// from its start.
+	poll(ctx, cfg.Settle, func() bool {
+		st := w.edge.Stats().Channels[0].Intake
+		return len(st.Links) == 2 && st.Links[0].Connected && st.Links[1].Connected
+	})
+	r.run(ctx, s)
+	defer s.end()
+	r.progress("WAN drill: %.0f msg/s for %v; hub → 2 paths (loss %.2f%%, RTT %v, jitter ±%v) → edge → subscriber",
+		cfg.Rate, cfg.Duration, cfg.Loss*100, cfg.RTT, cfg.Jitter)
+
+	res := &WANResult{Loss: cfg.Loss, RTTMs: millis(cfg.RTT), JitterMs: millis(cfg.Jitter)}
+	if cfg.BlackholeAt > 0 {
+		if err := r.sleepUntil(ctx, cfg.BlackholeAt); err != nil {
+			return nil, err
+		}
+		w.proxies[0].SetBlackhole(true)
+		at := time.Since(r.start).Seconds()
+		res.BlackholeAtS = &at
+		r.progress("path A blackholed")
+	}
+	if err := r.sleepUntil(ctx, cfg.Duration); err != nil {
+		return nil, err
+	}
+	v, err := r.finish(ctx, s, rs, pr)
+	if err != nil {
+		return nil, err
+	}
+	hubLat, err := w.hub.TakeLatency(channel)
+	if err != nil {
+		return nil, err
+	}
+	edgeLat, err := w.edge.TakeLatency(channel)
+	if err != nil {
+		return nil, err
+	}
+	es := w.edge.Stats().Channels[0]
+	if res.Result, err = r.report("wan", cfg.Duration, rs, pr, v, s); err != nil {
+		return nil, err
+	}
+	res.PathADown = len(es.Intake.Lines) > 0 && es.Intake.Lines[0].Downs > 0
+	res.EdgeNacks, res.EdgeLost = es.Intake.Gap.Nacks, es.Intake.Gap.Lost
+	for _, p := range w.proxies {
+		st := p.Stats()
+		res.ProxyLost += st.Up.Lost + st.Down.Lost
+	}
+	hub, edge := percentiles(hubLat.Summary()), percentiles(edgeLat.Summary())
+	oneWay := micros(cfg.RTT / 2)
+	res.Hops = []HopLatency{
+		{Hop: "hub", Cumulative: hub, Added: hub},
+		{Hop: "edge", Cumulative: edge, Added: added(edge, hub, oneWay)},
+		{Hop: "subscriber", Cumulative: res.Latency, Added: added(res.Latency, edge, 0)},
+	}
+	res.goals()
+	return res, nil
+}
+
+// added returns cum − prev − base, percentile by percentile, floored at 0.
+func added(cum, prev Percentiles, base float64) Percentiles {
+	d := func(a, b float64) float64 { return math.Max(0, a-b-base) }
+	return Percentiles{Count: cum.Count, P50: d(cum.P50, prev.P50), P99: d(cum.P99, prev.P99),
+		P999: d(cum.P999, prev.P999), Max: d(cum.Max, prev.Max)}
+}
+
+// wanRig is the WAN drill's relays and paths.
+type wanRig struct {
+	*rig
+	cfg        WANConfig
+	hub, edge  *runningRelay
+	proxies    []*impair.Proxy
+	outA, outB netip.AddrPort // the edge's re-multicast groups
+	stop       context.CancelFunc
+	done       []chan error
+}
+
+// runningRelay is a relay of the drill.
+type runningRelay struct{ *relay.Relay }
+
+func (rr *runningRelay) rtx() netip.AddrPort {
+	ap, _ := netip.ParseAddrPort(rr.RetransmitAddr())
+	return ap
+}
+
+// build starts the hub on the rig's lines, the two WAN paths to it and the
+// edge behind them.
+func (w *wanRig) build(ctx context.Context, s *session) error {
+	f := w.feed
+	ctx, w.stop = context.WithCancel(ctx)
+	pubRtx, err := netip.ParseAddrPort(s.pub.RetransmitAddr())
+	if err != nil {
+		return fmt.Errorf("drill: retransmit address: %w", err)
+	}
+	hub, err := relay.New(relay.Config{
+		Channels: []relay.Channel{{
+			ID: channel,
+			Lines: []intake.Line{
+				{Name: "A", Group: w.groupA, Interface: f.Interface},
+				{Name: "B", Group: w.groupB, Interface: f.Interface},
+			},
+			Upstreams:          []intake.Link{{Name: "publisher", Addr: s.pub.LinkAddr(), TLS: w.tp.ClientTLS()}},
+			UpstreamRetransmit: pubRtx,
+			LineTimeout:        f.LineTimeout,
+		}},
+		LinkAddr: "127.0.0.1:0",
+		LinkTLS:  w.tp.ServerTLS(),
+		Logger:   f.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("drill: hub: %w", err)
+	}
+	w.hub = &runningRelay{hub}
+	w.start(ctx, hub.Run)
+	for i := range 2 {
+		spec := impair.Spec{Loss: w.cfg.Loss, Delay: w.cfg.RTT / 2, Jitter: w.cfg.Jitter}
+		p, err := impair.New(impair.Config{Listen: "127.0.0.1:0", Upstream: hub.LinkAddr(), Spec: spec,
+			Seed: f.Seed + int64(i), Logger: f.Logger})
+		if err != nil {
+			return fmt.Errorf("drill: WAN path %d: %w", i, err)
+		}
+		w.proxies = append(w.proxies, p)
+		w.start(ctx, p.Run)
+	}
+	if w.outA, err = freeGroup(); err != nil {
+		return err
+	}
+	if w.outB, err = freeGroup(); err != nil {
+		return err
+	}
+	edge, err := relay.New(relay.Config{
+		Channels: []relay.Channel{{
+			ID: channel,
+			Upstreams: []intake.Link{
+				{Name: "A", Addr: w.proxies[0].Addr().String(), TLS: w.tp.ClientTLS(), Live: true},
+				{Name: "B", Addr: w.proxies[1].Addr().String(), TLS: w.tp.ClientTLS(), Live: true},
+			},
+			Out: []egress.Line{
+				{Name: "A", Group: w.outA, Interface: f.Interface, Loopback: true},
+				{Name: "B", Group: w.outB, Interface: f.Interface, Loopback: true},
+			},
+			LineTimeout: f.LineTimeout,
+		}},
+		RetransmitAddr: "127.0.0.1:0",
+		LinkAddr:       "127.0.0.1:0",
+		LinkTLS:        w.tp.ServerTLS(),
+		Logger:         f.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("drill: edge: %w", err)
+	}
+	w.edge = &runningRelay{edge}
+	w.start(ctx, edge.Run)
+	return nil
+}
+
+// start runs fn until the rig closes.
+func (w *wanRig) start(ctx context.Context, fn func(context.Context) error) {
+	done := make(chan error, 1)
+	w.done = append(w.done, done)
+	go func() { done <- fn(ctx) }()
+}
+
+// close stops the relays and paths and waits for them.
+func (w *wanRig) close() error {
+	if w.stop == nil {
+		return nil
+	}
+	w.stop()
+	var errs []error
+	for _, d := range w.done {
+		if err := <-d; err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
+	for _, p := range w.proxies {
+		p.Close()
+	}
+	for _, r := range []*runningRelay{w.hub, w.edge} {
+		if r != nil {
+			r.Close()
+		}
+	}
+	w.stop = nil
+	return errors.Join(errs...)
+}
+
