@@ -132,15 +132,15 @@ type linkFeed struct {
 	snapshots int
 }
 
-func (lf *linkFeed) Retransmit(channel uint16, session, first uint64, count uint32, emit func(pkt []byte) error) (wire.RejectReason, error) {
+func (lf *linkFeed) Retransmit(channel uint16, session, first uint64, count uint32, maxMsgs, maxBytes int, emit func(pkt []byte) error) (uint32, wire.RejectReason, error) {
 	if channel != testChannel {
-		return wire.RejectUnknownSession, nil
+		return 0, wire.RejectUnknownSession, nil
 	}
-	sent, reason, err := lf.f.cache.Fetch(session, first, count, 2048, 256<<10, emit)
+	sent, reason, err := lf.f.cache.Fetch(session, first, count, maxMsgs, maxBytes, emit)
 	if sent > 0 {
-		return 0, err
+		return sent, 0, err
 	}
-	return reason, err
+	return 0, reason, err
 }
 
 func (lf *linkFeed) Snapshot(_ context.Context, channel uint16, _ uint32, emit func(pkt []byte) error) error {

@@ -341,4 +341,3 @@ func (w *wanRig) close() error {
 	w.stop = nil
 	return errors.Join(errs...)
 }
-
