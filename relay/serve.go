@@ -74,9 +74,10 @@ func (c *channel) fromUpstream(session, first uint64, count uint32, maxMsgs, max
 			return 0, nil
 		}
 	}
-	if !c.waitUntil(func() bool { return c.stale.has(session, first) }) {
-		return 0, nil
-	}
+	// Serve what came within the wait: all of it, or the front part (the
+	// downstream asks again for the rest).
+	end := first + uint64(min(count, uint32(maxMsgs)))
+	c.waitUntil(func() bool { return c.stale.covers(session, first, end) })
 	return c.stale.serve(session, first, count, maxMsgs, maxBytes, emit)
 }
 

@@ -46,17 +46,26 @@ func (s *staleStore) put(p wire.Packet) bool {
 	return true
 }
 
-// has reports whether a held answer covers sequence first.
-func (s *staleStore) has(session, first uint64) bool {
+// covers reports whether the held answers cover [first, end) without a
+// hole.
+func (s *staleStore) covers(session, first, end uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range s.slots {
-		sl := &s.slots[i]
-		if sl.session == session && sl.first <= first && first < sl.end {
-			return true
+	next := first
+	for next < end {
+		found := false
+		for i := range s.slots {
+			sl := &s.slots[i]
+			if sl.session == session && sl.first <= next && next < sl.end {
+				next, found = sl.end, true
+				break
+			}
+		}
+		if !found {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // claim reports whether the caller is the one to ask upstream for the range
