@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -336,18 +335,6 @@ func (r *running) stop(t *testing.T) {
 	r.cancel = nil
 }
 
-// waitFor polls cond with a generous deadline: never a timing assertion.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // pump sends packets (n messages each) on the given lines, one per
 // millisecond, until cond holds; bounded by a generous deadline.
 func pump(t *testing.T, what string, cond func() bool, send func()) {
@@ -359,19 +346,6 @@ func pump(t *testing.T, what string, cond func() bool, send func()) {
 		}
 		send()
 		time.Sleep(time.Millisecond)
-	}
-}
-
-// checkNoLeak waits for the goroutine count to come back to base.
-func checkNoLeak(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"errors"
+	"github.com/tickcast/tickcast/internal/testwait"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -35,7 +36,7 @@ func TestTwoLinesArbitrated(t *testing.T) {
 		}
 	})
 	f.heartbeat()
-	waitFor(t, "everything", func() bool { return rec.delivered() == f.next })
+	testwait.For(t, "everything", func() bool { return rec.delivered() == f.next })
 	rec.check(t)
 	st := r.in.Stats()
 	if st.Lines[0].Won == 0 || st.Lines[1].Won == 0 || st.Lines[0].Name != "A" || st.Lines[1].Name != "B" {
@@ -54,7 +55,7 @@ func TestTwoLinesArbitrated(t *testing.T) {
 	if err := r.in.Close(); err != nil {
 		t.Fatalf("Close after Run: %v", err)
 	}
-	checkNoLeak(t, base)
+	testwait.NoLeak(t, base)
 }
 
 // gapTest sends packets on one line, leaving out every 50th, and checks
@@ -69,7 +70,7 @@ func gapTest(t *testing.T, f *testFeed, r *running, rec *recorder) {
 		}
 	})
 	f.heartbeat()
-	waitFor(t, "everything", func() bool { return rec.delivered() == f.next })
+	testwait.For(t, "everything", func() bool { return rec.delivered() == f.next })
 	rec.check(t)
 	st := r.in.Stats()
 	if st.Gap.Gaps == 0 || st.Gap.Nacks == 0 || st.Gap.Retransmitted == 0 {
@@ -97,7 +98,7 @@ func TestGapFilledByLink(t *testing.T) {
 	ls := startLinkServer(t, tp, f, "127.0.0.1:0")
 	rec := newRecorder()
 	r := start(t, Config{Channel: testChannel, Lines: f.lines(), Links: []Link{{Name: "hub", Addr: ls.addr, TLS: tp.ClientTLS()}}, Consumer: rec})
-	waitFor(t, "the link", func() bool { return r.in.Stats().Links[0].Connected })
+	testwait.For(t, "the link", func() bool { return r.in.Stats().Links[0].Connected })
 	gapTest(t, f, r, rec)
 	st := r.in.Stats()
 	if st.Links[0].Name != "hub" || st.Links[0].Line != -1 || st.Links[0].Client.StreamPackets == 0 {
@@ -108,7 +109,7 @@ func TestGapFilledByLink(t *testing.T) {
 	}
 	r.stop(t)
 	ls.stop()
-	checkNoLeak(t, base)
+	testwait.NoLeak(t, base)
 }
 
 // An edge relay's A path and B path: two live links, no multicast. One
@@ -125,7 +126,7 @@ func TestTwoLiveLinksOneClosed(t *testing.T) {
 		LineTimeout: 100 * time.Millisecond,
 		Consumer:    rec,
 	})
-	waitFor(t, "both links", func() bool {
+	testwait.For(t, "both links", func() bool {
 		st := r.in.Stats()
 		return st.Links[0].Connected && st.Links[1].Connected
 	})
@@ -149,7 +150,7 @@ func TestTwoLiveLinksOneClosed(t *testing.T) {
 	})
 	hb := wire.Header{Flags: wire.FlagHeartbeat, Channel: testChannel, Session: f.session, Seq: f.next}.Append(nil)
 	lb.publish(hb)
-	waitFor(t, "everything", func() bool { return rec.delivered() == f.next })
+	testwait.For(t, "everything", func() bool { return rec.delivered() == f.next })
 	rec.check(t)
 	st := r.in.Stats()
 	if st.Lines[0].Up || !st.Lines[1].Up || st.Lines[0].Name != "A" || st.Lines[1].Won == 0 {
@@ -165,7 +166,7 @@ func TestTwoLiveLinksOneClosed(t *testing.T) {
 	}
 	r.stop(t)
 	lb.stop()
-	checkNoLeak(t, base)
+	testwait.NoLeak(t, base)
 }
 
 func TestLinkReconnectsAfterServerRestart(t *testing.T) {
@@ -175,12 +176,12 @@ func TestLinkReconnectsAfterServerRestart(t *testing.T) {
 	ls := startLinkServer(t, tp, f, addr)
 	rec := newRecorder()
 	r := start(t, Config{Channel: testChannel, Links: []Link{{Addr: addr, TLS: tp.ClientTLS(), Live: true}}, Consumer: rec})
-	waitFor(t, "the link", func() bool { return r.in.Stats().Links[0].Connected })
+	testwait.For(t, "the link", func() bool { return r.in.Stats().Links[0].Connected })
 	pump(t, "data", func() bool { return rec.delivered() > 100 }, func() { ls.publish(f.packet(5)) })
 	ls.stop()
-	waitFor(t, "the link to drop", func() bool { return !r.in.Stats().Links[0].Connected })
+	testwait.For(t, "the link to drop", func() bool { return !r.in.Stats().Links[0].Connected })
 	ls = startLinkServer(t, tp, f, addr)
-	waitFor(t, "the link to come back", func() bool { return r.in.Stats().Links[0].Connected })
+	testwait.For(t, "the link to come back", func() bool { return r.in.Stats().Links[0].Connected })
 	at := rec.delivered()
 	pump(t, "data after the restart", func() bool { return rec.delivered() > at+100 }, func() { ls.publish(f.packet(5)) })
 	st := r.in.Stats().Links[0]
@@ -211,23 +212,23 @@ func TestRequestSnapshotFailsOver(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	waitFor(t, "both links", func() bool {
+	testwait.For(t, "both links", func() bool {
 		st := in.Stats()
 		return st.Links[0].Connected && st.Links[1].Connected
 	})
 	if err := in.RequestSnapshot(0); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the snapshot from link 1", func() bool { return rec.snapshotCount() == 1 })
+	testwait.For(t, "the snapshot from link 1", func() bool { return rec.snapshotCount() == 1 })
 	if l1.feed.count() != 1 || l2.feed.count() != 0 {
 		t.Fatalf("snapshots served: %d by link 1, %d by link 2", l1.feed.count(), l2.feed.count())
 	}
 	l1.stop()
-	waitFor(t, "link 1 to drop", func() bool { return !in.Stats().Links[0].Connected })
+	testwait.For(t, "link 1 to drop", func() bool { return !in.Stats().Links[0].Connected })
 	if err := in.RequestSnapshot(0); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the snapshot from link 2", func() bool { return rec.snapshotCount() == 2 })
+	testwait.For(t, "the snapshot from link 2", func() bool { return rec.snapshotCount() == 2 })
 	if l2.feed.count() != 1 {
 		t.Fatalf("link 2 served %d snapshots", l2.feed.count())
 	}
@@ -265,7 +266,7 @@ func TestStaleRetransmission(t *testing.T) {
 	if !p.Has(wire.FlagRetransmission) || p.Seq < 1 || p.Seq > 20 {
 		t.Fatalf("stale packet %+v", p.Header)
 	}
-	waitFor(t, "the stale count", func() bool { return r.in.Stats().Stale > 0 })
+	testwait.For(t, "the stale count", func() bool { return r.in.Stats().Stale > 0 })
 	rec.check(t)
 }
 
@@ -311,7 +312,7 @@ func TestOverrunResets(t *testing.T) {
 	}
 	close(rec.block)
 	<-first
-	waitFor(t, "the reset", func() bool { return rec.count(EventReset) > 0 })
+	testwait.For(t, "the reset", func() bool { return rec.count(EventReset) > 0 })
 	st := in.Stats()
 	if st.QueueDrops == 0 || st.Overruns == 0 {
 		t.Fatalf("stats %+v", st)

@@ -2,9 +2,9 @@ package relay
 
 import (
 	"context"
+	"github.com/tickcast/tickcast/internal/testwait"
 	"maps"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
 
@@ -207,18 +207,6 @@ func subscribe(t *testing.T, e edge, r *running, faults string) *subscriber.Subs
 	return sub
 }
 
-// waitFor polls cond with a generous deadline: never a timing assertion.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // booksMatch pauses the source, waits until every relay and subscriber
 // reflects the publisher's last sequence, and compares every book with the
 // publisher's by checksum.
@@ -230,7 +218,7 @@ func booksMatch(t *testing.T, f *pubFeed, relays []*running, subs []*subscriber.
 		pubSums map[uint32]uint32
 		pubSeq  uint64
 	)
-	waitFor(t, "every hop to reflect the publisher's last sequence", func() bool {
+	testwait.For(t, "every hop to reflect the publisher's last sequence", func() bool {
 		var err error
 		if pubSums, pubSeq, err = f.pub.BookChecksums(context.Background()); err != nil {
 			t.Fatal(err)
@@ -257,18 +245,5 @@ func booksMatch(t *testing.T, f *pubFeed, relays []*running, subs []*subscriber.
 	})
 	if len(pubSums) == 0 {
 		t.Fatal("the publisher has no books: nothing was compared")
-	}
-}
-
-// checkNoLeak waits for the goroutine count to come back to base.
-func checkNoLeak(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"github.com/tickcast/tickcast/internal/testwait"
 	"runtime"
 	"strings"
 	"sync"
@@ -26,7 +27,7 @@ func TestHubEdgeSubscriber(t *testing.T) {
 		e := edgeConfig(t, "edge", hub.LinkAddr())
 		edge := startRelay(t, e.cfg)
 		sub := subscribe(t, e, edge, "")
-		waitFor(t, "the edge to forward", func() bool { return edge.Stats().Channels[0].Messages > 1000 })
+		testwait.For(t, "the edge to forward", func() bool { return edge.Stats().Channels[0].Messages > 1000 })
 		booksMatch(t, f, []*running{hub, edge}, []*subscriber.Subscriber{sub})
 
 		// The publisher's send time survives both hops: a lost send time
@@ -51,7 +52,7 @@ func TestHubEdgeSubscriber(t *testing.T) {
 			t.Fatalf("the hub's downstreams are not named by certificate: %+v", hub.Stats().Downstreams)
 		}
 	})
-	checkNoLeak(t, base)
+	testwait.NoLeak(t, base)
 }
 
 // TestEdgeAnswersNACKs: a subscriber losing 20 % on each line has its
@@ -62,7 +63,7 @@ func TestEdgeAnswersNACKs(t *testing.T) {
 	e := edgeConfig(t, "edge", hub.LinkAddr())
 	edge := startRelay(t, e.cfg)
 	sub := subscribe(t, e, edge, "drop=0.2")
-	waitFor(t, "the edge's retransmit server to answer NACKs", func() bool { return edge.Stats().Retransmit.Answered > 100 })
+	testwait.For(t, "the edge's retransmit server to answer NACKs", func() bool { return edge.Stats().Retransmit.Answered > 100 })
 	booksMatch(t, f, []*running{hub, edge}, []*subscriber.Subscriber{sub})
 	if st := sub.Stats(); st.Gap.Lost != 0 {
 		t.Fatalf("the subscriber lost messages the edge had: %+v", st.Gap)
@@ -77,7 +78,7 @@ func TestSnapshotFromEdge(t *testing.T) {
 	hub := startRelay(t, hubConfig(t, f))
 	e := edgeConfig(t, "edge", hub.LinkAddr())
 	edge := startRelay(t, e.cfg)
-	waitFor(t, "the edge to forward past the join backfill", func() bool { return edge.Stats().Channels[0].Messages > 10_000 })
+	testwait.For(t, "the edge to forward past the join backfill", func() bool { return edge.Stats().Channels[0].Messages > 10_000 })
 	sub := subscribe(t, e, edge, "")
 	booksMatch(t, f, []*running{hub, edge}, []*subscriber.Subscriber{sub})
 	if n := edge.Stats().Channels[0].SnapshotsServed; n == 0 {
@@ -90,7 +91,7 @@ func TestSnapshotFromEdge(t *testing.T) {
 func TestEdgeRestart(t *testing.T) {
 	f := startPublisher(t, 20_000)
 	hub := startRelay(t, hubConfig(t, f))
-	waitFor(t, "the hub to forward past the join backfill", func() bool { return hub.Stats().Channels[0].Messages > 10_000 })
+	testwait.For(t, "the hub to forward past the join backfill", func() bool { return hub.Stats().Channels[0].Messages > 10_000 })
 	e := edgeConfig(t, "edge", hub.LinkAddr())
 	edge := startRelay(t, e.cfg)
 	sub := subscribe(t, e, edge, "")
@@ -118,9 +119,9 @@ func TestTwoPaths(t *testing.T) {
 	e := edgeConfig(t, "edge", hubA.LinkAddr(), hubB.LinkAddr())
 	edge := startRelay(t, e.cfg)
 	sub := subscribe(t, e, edge, "")
-	waitFor(t, "the edge to forward", func() bool { return edge.Stats().Channels[0].Messages > 2000 })
+	testwait.For(t, "the edge to forward", func() bool { return edge.Stats().Channels[0].Messages > 2000 })
 	hubA.stop(t)
-	waitFor(t, "the edge to see path A down", func() bool {
+	testwait.For(t, "the edge to see path A down", func() bool {
 		return !edge.Stats().Channels[0].Intake.Lines[0].Up
 	})
 	booksMatch(t, f, []*running{hubB, edge}, []*subscriber.Subscriber{sub})
@@ -139,7 +140,7 @@ func TestNACKForwardedOnce(t *testing.T) {
 	e := edgeConfig(t, "edge", hub.LinkAddr())
 	e.cfg.Channels[0].Cache.MaxMessages = 1024 // the hub keeps far more
 	edge := startRelay(t, e.cfg)
-	waitFor(t, "the edge to forward past its cache", func() bool { return edge.Stats().Channels[0].Messages > 20_000 })
+	testwait.For(t, "the edge to forward past its cache", func() bool { return edge.Stats().Channels[0].Messages > 20_000 })
 	f.gate.Pause()
 
 	session := edge.chans[testChannel].sess.Load()
@@ -227,7 +228,7 @@ func TestRefusedCertificates(t *testing.T) {
 	if err == nil {
 		t.Fatal("a downstream with a foreign certificate was accepted")
 	}
-	waitFor(t, "the hub to count the refusal", func() bool { return hub.link.Stats().Refused > 0 })
+	testwait.For(t, "the hub to count the refusal", func() bool { return hub.link.Stats().Refused > 0 })
 
 	// A rogue upstream: a link server with a certificate from another CA.
 	rogue := hubConfig(t, f)
@@ -301,7 +302,7 @@ func TestSlowDownstream(t *testing.T) {
 	slow := startRelay(t, edgeConfig(t, "slow", proxy.Addr().String()).cfg)
 
 	named := false
-	waitFor(t, "the hub to cut the slow edge off", func() bool {
+	testwait.For(t, "the hub to cut the slow edge off", func() bool {
 		st := hub.Stats()
 		for _, d := range st.Downstreams {
 			if d.Name == "slow" && d.Dropped > 0 {
@@ -317,7 +318,7 @@ func TestSlowDownstream(t *testing.T) {
 		t.Fatalf("the slow edge was never named with its drops in the hub's stats: %+v", hub.Stats().Downstreams)
 	}
 	booksMatch(t, f, []*running{hub, edge}, []*subscriber.Subscriber{sub})
-	waitFor(t, "the slow edge to see its link cut", func() bool { return slow.Stats().Channels[0].Intake.Links[0].Drops > 0 })
+	testwait.For(t, "the slow edge to see its link cut", func() bool { return slow.Stats().Channels[0].Intake.Links[0].Drops > 0 })
 	if st := sub.Stats(); st.Gap.Lost != 0 {
 		t.Fatalf("the healthy edge's subscriber lost messages: %+v", st.Gap)
 	}

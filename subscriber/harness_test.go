@@ -2,8 +2,8 @@ package subscriber
 
 import (
 	"context"
+	"github.com/tickcast/tickcast/internal/testwait"
 	"net/netip"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -186,18 +186,6 @@ func (r *recorder) resetReasons() []ResetReason {
 	return append([]ResetReason(nil), r.resets...)
 }
 
-// waitFor polls cond with a generous deadline: never a timing assertion.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // booksMatch pauses the source, waits until the subscriber applied the
 // publisher's last sequence (with the publisher still up to answer NACKs
 // and snapshot requests for the tail), compares every book with the
@@ -210,7 +198,7 @@ func booksMatch(t *testing.T, f *pubFeed, r *running) {
 		pubSeq  uint64
 		sums    BookSums
 	)
-	waitFor(t, "the subscriber to apply the publisher's last sequence", func() bool {
+	testwait.For(t, "the subscriber to apply the publisher's last sequence", func() bool {
 		var err error
 		if pubSums, pubSeq, err = f.pub.BookChecksums(context.Background()); err != nil {
 			t.Fatal(err)
@@ -233,19 +221,6 @@ func booksMatch(t *testing.T, f *pubFeed, r *running) {
 		if got := sums.Sums[id]; got != want {
 			t.Fatalf("instrument %d: subscriber book %08x, publisher %08x; stats %+v", id, got, want, r.sub.Stats())
 		}
-	}
-}
-
-// checkNoLeak waits for the goroutine count to come back to base.
-func checkNoLeak(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -1,6 +1,7 @@
 package subscriber
 
 import (
+	"github.com/tickcast/tickcast/internal/testwait"
 	"net"
 	"net/netip"
 	"runtime"
@@ -24,7 +25,7 @@ func TestCleanABFromTheStart(t *testing.T) {
 	rec := newRecorder()
 	r := startSub(t, f.config(rec, "", ""))
 	f.run()
-	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 5000 })
+	testwait.For(t, "data", func() bool { return r.sub.Stats().Messages > 5000 })
 	booksMatch(t, f, r)
 	st := r.sub.Stats()
 	if st.Snapshots != 0 || len(rec.resetReasons()) != 0 || st.LostMessages != 0 {
@@ -39,13 +40,13 @@ func TestCleanABFromTheStart(t *testing.T) {
 	if st.Lines[0].Won == 0 && st.Lines[1].Won == 0 {
 		t.Fatalf("no line won: %+v", st.Lines)
 	}
-	waitFor(t, "the end of session", func() bool { return rec.count(EventEndOfSession) == 1 })
+	testwait.For(t, "the end of session", func() bool { return rec.count(EventEndOfSession) == 1 })
 	if rec.seqs != 0 {
 		t.Fatalf("%d events out of sequence", rec.seqs)
 	}
 	r.stop(t)
 	f.stop()
-	checkNoLeak(t, base)
+	testwait.NoLeak(t, base)
 }
 
 func TestLossDuplicationReorderOnBothLines(t *testing.T) {
@@ -55,7 +56,7 @@ func TestLossDuplicationReorderOnBothLines(t *testing.T) {
 	rec := newRecorder()
 	r := startSub(t, f.config(rec, a, b))
 	f.run()
-	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 20000 })
+	testwait.For(t, "data", func() bool { return r.sub.Stats().Messages > 20000 })
 	booksMatch(t, f, r)
 	st := r.sub.Stats()
 	if st.Gap.Gaps == 0 || st.Gap.Nacks == 0 || st.Gap.Retransmitted == 0 {
@@ -81,9 +82,9 @@ func TestLinkOnlySubscriber(t *testing.T) {
 	cfg.RetransmitAddr = netip.AddrPort{}
 	cfg.Links[0].Live = true
 	r := startSub(t, cfg)
-	waitFor(t, "the link", func() bool { return r.sub.Stats().LinkDials > 0 })
+	testwait.For(t, "the link", func() bool { return r.sub.Stats().LinkDials > 0 })
 	f.run()
-	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
+	testwait.For(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
 	booksMatch(t, f, r)
 	st := r.sub.Stats()
 	if len(st.Lines) != 1 || st.Lines[0].Won == 0 {
@@ -100,7 +101,7 @@ func TestBusyPoll(t *testing.T) {
 	cfg.BusyPoll = true
 	r := startSub(t, cfg)
 	f.run()
-	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 5000 })
+	testwait.For(t, "data", func() bool { return r.sub.Stats().Messages > 5000 })
 	booksMatch(t, f, r)
 	if st := r.sub.Stats(); st.Lines[0].Datagrams == 0 || st.Lines[1].Datagrams == 0 {
 		t.Fatalf("busy poll did not read both lines: %+v", st.Lines)
@@ -114,11 +115,11 @@ func TestDeadLineA(t *testing.T) {
 	cfg.LineTimeout = 100 * time.Millisecond
 	r := startSub(t, cfg)
 	f.run()
-	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
+	testwait.For(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
 	f.pub.KillLine(publisher.LineA, true)
-	waitFor(t, "line A to go down", func() bool { return r.sub.Stats().Lines[0].Downs > 0 })
+	testwait.For(t, "line A to go down", func() bool { return r.sub.Stats().Lines[0].Downs > 0 })
 	at := r.sub.Stats().Messages
-	waitFor(t, "more data from line B", func() bool { return r.sub.Stats().Messages > at+5000 })
+	testwait.For(t, "more data from line B", func() bool { return r.sub.Stats().Messages > at+5000 })
 	booksMatch(t, f, r)
 	st := r.sub.Stats()
 	if st.LostMessages != 0 || st.Snapshots != 0 {
@@ -135,10 +136,10 @@ func TestDeadLineA(t *testing.T) {
 func TestLateJoinRecoversBySnapshot(t *testing.T) {
 	f := startFeed(t, feedOpts{})
 	f.run()
-	waitFor(t, "the feed to be well under way", func() bool { return f.pub.Stats().NextSeq > 10000 })
+	testwait.For(t, "the feed to be well under way", func() bool { return f.pub.Stats().NextSeq > 10000 })
 	rec := newRecorder()
 	r := startSub(t, f.config(rec, "", ""))
-	waitFor(t, "the snapshot", func() bool { return r.sub.Stats().Snapshots > 0 })
+	testwait.For(t, "the snapshot", func() bool { return r.sub.Stats().Snapshots > 0 })
 	booksMatch(t, f, r)
 	if got := rec.resetReasons(); len(got) != 1 || got[0] != ResetLateJoin {
 		t.Fatalf("resets %v, want one late join", got)
@@ -151,12 +152,12 @@ func TestLateJoinRecoversBySnapshot(t *testing.T) {
 func TestLateJoinWithoutLinkIsOneReset(t *testing.T) {
 	f := startFeed(t, feedOpts{})
 	f.run()
-	waitFor(t, "the feed to be well under way", func() bool { return f.pub.Stats().NextSeq > 10000 })
+	testwait.For(t, "the feed to be well under way", func() bool { return f.pub.Stats().NextSeq > 10000 })
 	rec := newRecorder()
 	cfg := f.config(rec, "", "")
 	cfg.Links = nil
 	r := startSub(t, cfg)
-	waitFor(t, "checksums to pass by", func() bool { return r.sub.Stats().ChecksumsSkipped > 20 })
+	testwait.For(t, "checksums to pass by", func() bool { return r.sub.Stats().ChecksumsSkipped > 20 })
 	st := r.sub.Stats()
 	if got := rec.resetReasons(); len(got) != 1 || got[0] != ResetLateJoin {
 		t.Fatalf("resets %v, want one late join", got)
@@ -172,14 +173,14 @@ func TestPublisherRestartNewSession(t *testing.T) {
 	rec := newRecorder()
 	r := startSub(t, f1.config(rec, "", ""))
 	f1.run()
-	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
+	testwait.For(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
 	f1.stop()
-	waitFor(t, "the end of session", func() bool { return rec.count(EventEndOfSession) == 1 })
+	testwait.For(t, "the end of session", func() bool { return rec.count(EventEndOfSession) == 1 })
 	// The publisher comes back: a new session on the same groups and ports,
 	// with another market (seed).
 	f2 := startFeed(t, feedOpts{groupA: f1.groupA, groupB: f1.groupB, tp: f1.tp, seed: 9, rtxAddr: rtx, linkAddr: lnk})
 	f2.run()
-	waitFor(t, "data of the new session", func() bool {
+	testwait.For(t, "data of the new session", func() bool {
 		seq, session := r.sub.in.Next()
 		return session == f2.pub.Session() && seq > 3000
 	})
@@ -194,7 +195,7 @@ func TestChecksumMismatchForcesSnapshot(t *testing.T) {
 	rec := newRecorder()
 	r := startSub(t, f.config(rec, "", ""))
 	f.run()
-	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
+	testwait.For(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
 	// Corrupt every book behind the feed's back, on the goroutine that owns them.
 	r.sub.in.Do(func() {
 		for _, in := range r.sub.disp.state.All() {
@@ -203,8 +204,8 @@ func TestChecksumMismatchForcesSnapshot(t *testing.T) {
 			}
 		}
 	})
-	waitFor(t, "the mismatch to be caught", func() bool { return r.sub.Stats().ChecksumMismatches > 0 })
-	waitFor(t, "the snapshot", func() bool { return r.sub.Stats().Snapshots > 0 })
+	testwait.For(t, "the mismatch to be caught", func() bool { return r.sub.Stats().ChecksumMismatches > 0 })
+	testwait.For(t, "the snapshot", func() bool { return r.sub.Stats().Snapshots > 0 })
 	booksMatch(t, f, r)
 	if got := rec.resetReasons(); len(got) == 0 || got[0] != ResetChecksum {
 		t.Fatalf("resets %v, want a checksum reset first", got)
@@ -227,9 +228,9 @@ func TestSlowHandlerOverrunRecovers(t *testing.T) {
 	cfg.Queue = 256
 	r := startSub(t, cfg)
 	f.run()
-	waitFor(t, "the queue to overrun", func() bool { return r.sub.Stats().QueueDrops > 0 })
+	testwait.For(t, "the queue to overrun", func() bool { return r.sub.Stats().QueueDrops > 0 })
 	close(slow)
-	waitFor(t, "the snapshot", func() bool { return r.sub.Stats().Snapshots > 0 })
+	testwait.For(t, "the snapshot", func() bool { return r.sub.Stats().Snapshots > 0 })
 	booksMatch(t, f, r)
 	if !slices.Contains(rec.resetReasons(), ResetOverrun) {
 		t.Fatalf("resets %v, want an overrun", rec.resetReasons())
@@ -252,11 +253,11 @@ func TestGarbageOnTheMulticastPort(t *testing.T) {
 		append(wire.Header{Channel: 3, Count: 5, Session: 1, Seq: 1}.Append(nil), 1, 2, 3), // count does not match
 		wire.Header{Channel: 3, Session: 77, Seq: 10}.Append(nil)[:20],
 	}
-	waitFor(t, "data", func() bool { return r.sub.Stats().Messages > 2000 })
+	testwait.For(t, "data", func() bool { return r.sub.Stats().Messages > 2000 })
 	for i := 0; i < 200; i++ {
 		conn.Write(garbage[i%len(garbage)]) // a lost one is fine: the count has slack
 	}
-	waitFor(t, "the garbage to be counted", func() bool { return r.sub.Stats().Lines[0].Malformed >= 150 })
+	testwait.For(t, "the garbage to be counted", func() bool { return r.sub.Stats().Lines[0].Malformed >= 150 })
 	booksMatch(t, f, r)
 }
 
