@@ -101,7 +101,7 @@ func TestGapFilledByLink(t *testing.T) {
 	testwait.For(t, "the link", func() bool { return r.in.Stats().Links[0].Connected })
 	gapTest(t, f, r, rec)
 	st := r.in.Stats()
-	if st.Links[0].Name != "hub" || st.Links[0].Line != -1 || st.Links[0].Client.StreamPackets == 0 {
+	if st.Links[0].Name != "hub" || st.Links[0].Line != -1 || st.Links[0].Client.Datagrams == 0 {
 		t.Fatalf("link %+v", st.Links[0])
 	}
 	if len(st.Lines) != 1 {

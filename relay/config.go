@@ -34,7 +34,7 @@ type Channel struct {
 	// Out are the local re-multicast lines (explicit groups, interface,
 	// TTL); none = the channel is served only over the link server.
 	Out []egress.Line
-	// MaxPacket is the largest packet sent on; 0 = 1200 (a QUIC datagram).
+	// MaxPacket is the largest packet sent on; 0 = 1200.
 	// Bigger upstream packets are split at message boundaries, never
 	// merged.
 	MaxPacket int
@@ -67,9 +67,12 @@ type Config struct {
 	// downstream whose queue is full loses live packets (counted, by its
 	// certificate name) and recovers by NACK or snapshot.
 	LinkQueue int
-	// SlowCutoff disconnects a downstream whose queue stayed full this
-	// long, with a reason it can read; 0 = 2s, negative = never.
+	// SlowCutoff disconnects a downstream that has not kept up this long
+	// (its queue here stayed full, or it reported losing more than SlowLoss
+	// of its datagrams), with a reason it can read; 0 = 2s, negative =
+	// never. SlowLoss: 0 = 0.25 (link.ServerConfig).
 	SlowCutoff time.Duration
+	SlowLoss   float64
 	// Logger; nil = slog.Default().
 	Logger *slog.Logger
 }

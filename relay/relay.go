@@ -58,6 +58,7 @@ func New(cfg Config) (_ *Relay, err error) {
 			Feed:       r,
 			QueueLen:   cfg.LinkQueue,
 			SlowCutoff: cfg.SlowCutoff,
+			SlowLoss:   cfg.SlowLoss,
 			Policy:     policy,
 			Logger:     r.log,
 		})

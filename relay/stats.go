@@ -51,10 +51,13 @@ type DownstreamStats struct {
 	// Name is the downstream's certificate name; Remote its address.
 	Name, Remote string
 	// Queued live packets now; Datagrams sent; Dropped because its queue
-	// was full (it recovers by NACK or snapshot); NACKs and Snapshots it
-	// asked for.
-	Queued                               int
-	Datagrams, Dropped, NACKs, Snapshots uint64
+	// was full (it recovers by NACK or snapshot); Retransmitted packets
+	// sent it; NACKs and Snapshots it asked for.
+	Queued                                              int
+	Datagrams, Dropped, Retransmitted, NACKs, Snapshots uint64
+	// Loss is the share of its datagrams it reported not taking in over
+	// the last second (the path's loss and its own), 0 to 1.
+	Loss float64
 	// CutOff: being disconnected as a slow consumer.
 	CutOff bool
 }
@@ -85,7 +88,8 @@ func (r *Relay) Stats() Stats {
 		for _, p := range ls.Peers {
 			st.Downstreams = append(st.Downstreams, DownstreamStats{
 				Name: p.Name, Remote: p.Remote, Queued: p.Queued,
-				Datagrams: p.Datagrams, Dropped: p.Dropped, NACKs: p.NACKs, Snapshots: p.Snapshots, CutOff: p.CutOff,
+				Datagrams: p.Datagrams, Dropped: p.Dropped, Retransmitted: p.Retransmitted,
+				NACKs: p.NACKs, Snapshots: p.Snapshots, Loss: p.Loss, CutOff: p.CutOff,
 			})
 		}
 	}

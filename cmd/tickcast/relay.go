@@ -10,6 +10,7 @@ import (
 
 	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/intake"
+	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/internal/pki"
 	"github.com/tickcast/tickcast/relay"
 )
@@ -72,7 +73,8 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxPacket := fs.Int("max-packet", 1200, "largest packet sent on; bigger upstream packets are split at message boundaries")
 	heartbeat := fs.Duration("heartbeat", 100*time.Millisecond, "heartbeat interval downstream when idle (only while the upstream is alive)")
 	linkQueue := fs.Int("link-queue", 8192, "each downstream's live queue, in packets")
-	slowCutoff := fs.Duration("slow-cutoff", 2*time.Second, "disconnect a downstream whose queue stayed full this long, with the reason (negative = never)")
+	slowCutoff := fs.Duration("slow-cutoff", 2*time.Second, "disconnect a downstream that has not kept up this long (its queue full, or losing more than --slow-loss), with the reason (negative = never)")
+	slowLoss := fs.Float64("slow-loss", link.DefaultSlowLoss, "share of its datagrams a downstream may lose (reported by it) before it counts as slow; a WAN path's own loss must stay well under it")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
 	statsEvery := fs.Duration("stats-every", 5*time.Second, "log the counters this often (0 = never)")
 	logger := logFlags(fs, stderr)
@@ -130,6 +132,7 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		LinkTLS:        serverTLS,
 		LinkQueue:      *linkQueue,
 		SlowCutoff:     *slowCutoff,
+		SlowLoss:       *slowLoss,
 		Logger:         log,
 	}
 	cfg.Retransmit.Allowed = allowed.p
@@ -175,8 +178,8 @@ func relayStatsLine(st relay.Stats) string {
 	}
 	s += fmt.Sprintf("%d downstreams", len(st.Downstreams))
 	for _, d := range st.Downstreams {
-		if d.Dropped > 0 {
-			s += fmt.Sprintf(", %s dropped %d", d.Name, d.Dropped)
+		if d.Dropped > 0 || d.Loss >= 0.01 {
+			s += fmt.Sprintf(", %s dropped %d loss %.0f%%", d.Name, d.Dropped, d.Loss*100)
 		}
 	}
 	return s

@@ -9,9 +9,9 @@ import (
 	"github.com/tickcast/tickcast/wire"
 )
 
-// Answers to NACKs and snapshot requests (DESIGN.md, "The QUIC link":
-// retransmissions and snapshots come back on streams), each on a new
-// unidirectional stream prepared by one of the client's answer workers.
+// Answers to NACKs and snapshot requests, prepared by the client's answer
+// workers: retransmissions on the data path, rejects and snapshots each on a
+// new unidirectional stream.
 
 // Retry-after hints put in rejects the feed returns without one.
 const (
@@ -34,38 +34,62 @@ func (c *serverConn) answer(fn func(ctx context.Context)) error {
 	return nil
 }
 
-// sendRetransmit answers one NACK from the feed on a new stream.
+// sendRetransmit answers one NACK from the feed: the packets on the data
+// path (like live ones, outside QUIC's congestion control: a lossy WAN path
+// must not throttle its own repair), a reject on a new stream.
 func (c *serverConn) sendRetransmit(ctx context.Context, r wire.RetransmitRequest) {
-	w, err := c.openAnswer(ctx)
-	if err != nil {
-		return
-	}
 	now := time.Now()
 	budget, reason, retryMs := c.s.policy.Admit(c.addr, now)
 	if budget == 0 {
 		c.policyRejects.Add(1)
-		c.rejects.Add(1)
-		c.finishAnswer(w, w.emitRejectRetry(r, reason, retryMs))
+		c.sendRejectRetry(ctx, r, reason, retryMs)
 		return
 	}
 	_, maxBytes := c.s.policy.Caps()
-	sent, reason, err := c.s.feed.Retransmit(r.Channel, r.Session, r.FirstSeq, r.Count, budget, maxBytes, w.emit)
+	sent, reason, err := c.s.feed.Retransmit(r.Channel, r.Session, r.FirstSeq, r.Count, budget, maxBytes, c.emitData)
 	c.s.policy.Charge(c.addr, int(sent), now)
-	if err == nil && reason != 0 {
-		c.rejects.Add(1)
-		err = w.emitReject(r, reason)
+	switch {
+	case err != nil:
+		c.failed.Add(1)
+	case reason != 0:
+		c.sendReject(ctx, r, reason)
 	}
-	c.finishAnswer(w, err)
 }
 
-// sendReject answers a request with a RetransmitReject on a new stream.
+// emitData sends one retransmitted packet on the data path.
+func (c *serverConn) emitData(pkt []byte) error {
+	if err := c.data.send(pkt); err != nil {
+		return err
+	}
+	c.retransmitted.Add(1)
+	return nil
+}
+
+// sendReject answers a request with a RetransmitReject on a new stream,
+// with the reason's usual retry-after hint.
 func (c *serverConn) sendReject(ctx context.Context, r wire.RetransmitRequest, reason wire.RejectReason) {
+	var retryMs uint32
+	switch reason {
+	case wire.RejectRateLimited:
+		retryMs = retryAfterRateLimited
+	case wire.RejectNotYetSent:
+		retryMs = retryAfterNotYetSent
+	}
+	c.sendRejectRetry(ctx, r, reason, retryMs)
+}
+
+// sendRejectRetry answers a request with a RetransmitReject carrying the
+// given retry-after hint, on a new stream.
+func (c *serverConn) sendRejectRetry(ctx context.Context, r wire.RetransmitRequest, reason wire.RejectReason, retryMs uint32) {
 	w, err := c.openAnswer(ctx)
 	if err != nil {
 		return
 	}
 	c.rejects.Add(1)
-	c.finishAnswer(w, w.emitReject(r, reason))
+	rej := wire.RetransmitReject{Channel: r.Channel, Reason: reason, Count: r.Count, Session: r.Session, FirstSeq: r.FirstSeq, RetryAfterMs: retryMs}
+	w.buf = appendControlFrame(w.buf[:0], r.Channel, r.Session, time.Now().UnixNano(), rej)
+	_, err = w.st.Write(w.buf)
+	c.finishAnswer(w, err)
 }
 
 // sendSnapshot sends the feed's snapshot on a new stream.
@@ -113,21 +137,3 @@ func (w *answerStream) emit(pkt []byte) error {
 	return err
 }
 
-func (w *answerStream) emitReject(r wire.RetransmitRequest, reason wire.RejectReason) error {
-	var retryMs uint32
-	switch reason {
-	case wire.RejectRateLimited:
-		retryMs = retryAfterRateLimited
-	case wire.RejectNotYetSent:
-		retryMs = retryAfterNotYetSent
-	}
-	return w.emitRejectRetry(r, reason, retryMs)
-}
-
-// emitRejectRetry writes a RetransmitReject with the given retry-after hint.
-func (w *answerStream) emitRejectRetry(r wire.RetransmitRequest, reason wire.RejectReason, retryMs uint32) error {
-	rej := wire.RetransmitReject{Channel: r.Channel, Reason: reason, Count: r.Count, Session: r.Session, FirstSeq: r.FirstSeq, RetryAfterMs: retryMs}
-	w.buf = appendControlFrame(w.buf[:0], r.Channel, r.Session, time.Now().UnixNano(), rej)
-	_, err := w.st.Write(w.buf)
-	return err
-}

@@ -3,10 +3,12 @@ package link
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +57,9 @@ type Client struct {
 	addr   string
 	log    *slog.Logger
 	conn   *quic.Conn
+	tr     *quic.Transport
+	data   *dataConn
+	keys   dataKeys
 	ctrl   *quic.Stream
 	ctrlIn *frameReader
 
@@ -65,7 +70,7 @@ type Client struct {
 	closed    atomic.Bool // Close was called
 	closeOnce sync.Once
 
-	datagrams, streamPackets, malformed, streams atomic.Uint64
+	datagrams, streamPackets, malformed, streams, unsealed, reports atomic.Uint64
 }
 
 // Dial connects to the server, sends the subscriptions and returns once the
@@ -86,28 +91,61 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 			return nil, fmt.Errorf("link: ClientConfig.Subscriptions[%d] (channel %d): unknown mode %d", i, s.Channel, s.Mode)
 		}
 	}
-	conn, err := quic.DialAddr(ctx, cfg.Addr, tlsConfig(cfg.TLS), quicConfig(false))
-	if err != nil {
-		return nil, explainDial(cfg.Addr, err)
-	}
-	c := &Client{addr: cfg.Addr, log: cfg.Logger, conn: conn}
+	c := &Client{addr: cfg.Addr, log: cfg.Logger}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
+	if err := c.dial(ctx, cfg.TLS); err != nil {
+		return nil, err
+	}
 	if err := c.subscribe(ctx, cfg.Subscriptions); err != nil {
-		conn.CloseWithError(codeOK, "")
+		c.conn.CloseWithError(codeOK, "")
+		c.closeSocket()
 		return nil, err
 	}
 	c.log.Info("link: connected", "server", cfg.Addr, "subscriptions", len(cfg.Subscriptions))
 	return c, nil
 }
 
+// dial opens the client's own UDP socket (the data path shares it with
+// QUIC: seal.go), runs the QUIC handshake and derives the data keys.
+func (c *Client) dial(ctx context.Context, tlsConf *tls.Config) error {
+	ua, err := net.ResolveUDPAddr("udp", c.addr)
+	if err != nil {
+		return fmt.Errorf("link: dial %s: %w", c.addr, err)
+	}
+	udp, err := net.ListenUDP("udp", nil)
+	if err != nil {
+		return fmt.Errorf("link: dial %s: %w", c.addr, err)
+	}
+	if err := udp.SetReadBuffer(clientReadBuffer); err != nil {
+		c.log.Debug("link: could not enlarge the receive buffer", "err", err)
+	}
+	c.data = &dataConn{udp: udp, server: ua.AddrPort(), q: newLiveQueue(clientQueueLen)}
+	c.tr = &quic.Transport{Conn: c.data}
+	conn, err := c.tr.Dial(ctx, ua, tlsConfig(tlsConf), quicConfig(false))
+	if err != nil {
+		c.closeSocket()
+		return explainDial(c.addr, err)
+	}
+	c.conn = conn
+	if c.keys, err = deriveKeys(conn.ConnectionState().TLS); err != nil {
+		conn.CloseWithError(codeOK, "")
+		c.closeSocket()
+		return fmt.Errorf("link: dial %s: %w", c.addr, err)
+	}
+	return nil
+}
+
+// closeSocket stops the transport and frees the client's socket.
+func (c *Client) closeSocket() {
+	c.tr.Close()
+	c.data.Close()
+}
+
 // subscribe opens the control stream, sends subs and waits for the server to
 // confirm each.
 func (c *Client) subscribe(ctx context.Context, subs []wire.Subscribe) error {
-	if !c.conn.ConnectionState().SupportsDatagrams.Remote {
-		return fmt.Errorf("link: dial %s: server does not support QUIC datagrams", c.addr)
-	}
 	st, err := c.conn.OpenStreamSync(ctx)
 	if err != nil {
 		return explainDial(c.addr, err)
@@ -166,9 +204,10 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d := &deliverer{c: c, h: h}
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	var wg sync.WaitGroup
-	wg.Go(func() { errc <- c.readDatagrams(ctx, d) })
+	wg.Go(func() { errc <- c.readData(ctx, d) })
+	wg.Go(func() { errc <- c.sendReports(ctx) })
 	wg.Go(func() { errc <- c.acceptAnswers(ctx, d, &wg) })
 	wg.Go(func() { errc <- c.readControlStream(d) })
 	err := <-errc
@@ -211,15 +250,48 @@ func (d *deliverer) deliver(b []byte, rx int64) bool {
 	return true
 }
 
-func (c *Client) readDatagrams(ctx context.Context, d *deliverer) error {
+// readData opens and delivers the data path's datagrams (seal.go) in the
+// order they arrived, until ctx ends. A datagram that fails authentication
+// is counted and dropped.
+func (c *Client) readData(ctx context.Context, d *deliverer) error {
+	q := c.data.q
 	for {
-		b, err := c.conn.ReceiveDatagram(ctx)
-		if err != nil {
-			return err
+		b, ok := q.pop()
+		if !ok {
+			if !q.wait(ctx.Done()) {
+				return ctx.Err()
+			}
+			continue
 		}
-		if d.deliver(b, time.Now().UnixNano()) {
+		rx := int64(binary.LittleEndian.Uint64(b))
+		if _, pkt, err := c.keys.down.open(b[8:], typeData); err != nil {
+			c.unsealed.Add(1)
+		} else if d.deliver(pkt, rx) {
 			c.datagrams.Add(1)
 		}
+		q.release(b)
+	}
+}
+
+// sendReports sends a receiver report every reportInterval until ctx ends:
+// the server measures the client's loss from them (cutoff.go).
+func (c *Client) sendReports(ctx context.Context) error {
+	t := time.NewTicker(reportInterval)
+	defer t.Stop()
+	var buf, payload []byte
+	for counter := uint64(1); ; counter++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		payload = report{received: c.data.queued.Load()}.append(payload[:0])
+		buf = c.keys.up.seal(buf, typeReport, counter, payload)
+		if _, err := c.data.udp.WriteToUDPAddrPort(buf, c.data.server); err != nil {
+			c.log.Debug("link: receiver report not sent", "server", c.addr, "err", err)
+			continue
+		}
+		c.reports.Add(1)
 	}
 }
 
@@ -308,6 +380,10 @@ func (c *Client) Stats() ClientStats {
 		StreamPackets: c.streamPackets.Load(),
 		Malformed:     c.malformed.Load(),
 		Streams:       c.streams.Load(),
+		QueueFull:     c.data.full.Load(),
+		Foreign:       c.data.foreign.Load(),
+		Unsealed:      c.unsealed.Load(),
+		Reports:       c.reports.Load(),
 	}
 }
 
@@ -317,6 +393,7 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.conn.CloseWithError(codeOK, "client closing")
+		c.closeSocket()
 	})
 	return nil
 }

@@ -12,9 +12,10 @@ import (
 	"github.com/tickcast/tickcast/wire"
 )
 
-// A client whose path stalls is cut off once its queue has dropped for
-// longer than SlowCutoff; it reads the reason from Run's error, the server
-// logs and counts it by name, and a healthy client gets every packet.
+// A client whose path stalls is cut off once its receiver reports have
+// shown it losing its datagrams for longer than SlowCutoff; it reads the
+// reason from Run's error, the server logs and counts it by name, and a
+// healthy client gets every packet.
 func TestSlowConsumerCutOff(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
@@ -71,7 +72,7 @@ func TestSlowConsumerCutOff(t *testing.T) {
 	if !errors.As(err2, &appErr) || appErr.ErrorCode != CodeSlowConsumer || !appErr.Remote {
 		t.Fatalf("Run returned %v, want a remote CodeSlowConsumer", err2)
 	}
-	if !strings.Contains(err2.Error(), "tickcast: slow consumer: live queue full for") || !strings.Contains(appErr.ErrorMessage, "datagrams dropped") {
+	if !strings.Contains(err2.Error(), "tickcast: slow consumer: lost 100% of its datagrams for") {
 		t.Errorf("reason not readable: %q", err2)
 	}
 	waitFor(t, "the slow client gone", func() bool { return s.Stats().Clients == 1 })
@@ -89,6 +90,29 @@ func publishWindow(t *testing.T, s *Server, fast *recorder, published *int, wind
 		s.Publish(1, mkPacket(0, 1, 1, uint64(*published), 1))
 	}
 	waitFor(t, "the fast client to keep up", func() bool { return fast.count(live) == *published })
+}
+
+// A client whose live queue on the server refuses every packet for longer
+// than SlowCutoff is cut off, with a reason saying so.
+func TestFullQueueCutOff(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	s := testServer(t, p, &fakeFeed{}, func(c *ServerConfig) { c.QueueLen = 4; c.SlowCutoff = time.Nanosecond })
+	c := &serverConn{s: s, slow: make(chan struct{}), q: newLiveQueue(4)}
+	for range 4 {
+		c.enqueue(mkPacket(0, 1, 1, 1, 1))
+	}
+	c.enqueue(mkPacket(0, 1, 1, 1, 1)) // the first refusal starts the episode
+	time.Sleep(time.Millisecond)       // longer than the cutoff, however slow the machine
+	c.enqueue(mkPacket(0, 1, 1, 1, 1))
+	select {
+	case <-c.slow:
+	default:
+		t.Fatal("not cut off")
+	}
+	if !strings.Contains(c.slowReason, "live queue full for") || !strings.Contains(c.slowReason, "2 datagrams dropped") {
+		t.Errorf("reason %q", c.slowReason)
+	}
 }
 
 // SlowCutoff < 0 never cuts a client off.

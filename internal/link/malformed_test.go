@@ -1,6 +1,7 @@
 package link
 
 import (
+	"net"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -99,14 +100,20 @@ func TestServerClosesLinkOnBrokenControl(t *testing.T) {
 
 // fakeUpstream is a hand-driven link server: it confirms subscriptions, then
 // lets the test send anything.
-func fakeUpstream(t *testing.T) (addr string, conns <-chan *quic.Conn, p *pki.TestPKI) {
+// Its socket is returned to send data-path datagrams from.
+func fakeUpstream(t *testing.T) (addr string, conns <-chan *quic.Conn, p *pki.TestPKI, sock *net.UDPConn) {
 	t.Helper()
 	p = newPKI(t)
-	ln, err := quic.ListenAddr("127.0.0.1:0", tlsConfig(p.ServerTLS()), quicConfig(true))
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	tr := &quic.Transport{Conn: udp}
+	ln, err := tr.Listen(tlsConfig(p.ServerTLS()), quicConfig(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close(); tr.Close(); udp.Close() })
 	ch := make(chan *quic.Conn, 1)
 	go func() {
 		ctx := context.Background()
@@ -125,24 +132,42 @@ func fakeUpstream(t *testing.T) (addr string, conns <-chan *quic.Conn, p *pki.Te
 		st.Write(appendFrame(nil, pkt)) // confirm the one subscription
 		ch <- conn
 	}()
-	return ln.Addr().String(), ch, p
+	return ln.Addr().String(), ch, p, udp
 }
 
 func TestClientCountsMalformedInput(t *testing.T) {
 	t.Parallel()
-	addr, conns, p := fakeUpstream(t)
+	addr, conns, p, linkSock := fakeUpstream(t)
 	var rec recorder
 	c := dial(t, addr, ClientConfig{TLS: p.ClientTLS(), Subscriptions: []wire.Subscribe{liveSub(1)}})
 	runUntilCleanup(t, c, &rec)
 	conn := <-conns
 
+	// The data path: sealed with the link's keys from the server's socket,
+	// or forged.
+	keys, err := deriveKeys(conn.ConnectionState().TLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	to := conn.RemoteAddr()
+	// The client takes data datagrams from the server's address only.
+	sendData := func(from *net.UDPConn, b []byte) {
+		t.Helper()
+		if _, err := from.WriteTo(b, to); err != nil {
+			t.Fatal(err)
+		}
+	}
 	good := mkPacket(0, 1, 1, 1, 2)
-	if err := conn.SendDatagram([]byte("TC garbage")); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.SendDatagram(good); err != nil {
-		t.Fatal(err)
-	}
+	sendData(linkSock, keys.down.seal(nil, typeData, 1, []byte("TC garbage"))) // sealed, not a packet: malformed
+	sendData(linkSock, keys.down.seal(nil, typeData, 2, good))                 // delivered
+	sendData(linkSock, keys.up.seal(nil, typeData, 3, good))                   // the wrong key: unsealed
+	sendData(linkSock, append(keys.down.seal(nil, typeData, 4, good)[:30], 0)) // cut short: unsealed
+	sendData(other, keys.down.seal(nil, typeData, 5, good))                    // another address: foreign
 	stream := func(b []byte) {
 		t.Helper()
 		st, err := conn.OpenUniStreamSync(context.Background())
@@ -163,7 +188,8 @@ func TestClientCountsMalformedInput(t *testing.T) {
 
 	waitFor(t, "counters", func() bool {
 		st := c.Stats()
-		return st.Datagrams == 1 && st.StreamPackets == 2 && st.Malformed == 4 && st.Streams == 3
+		return st.Datagrams == 1 && st.StreamPackets == 2 && st.Malformed == 4 && st.Streams == 3 &&
+			st.Unsealed == 2 && st.Foreign == 1
 	})
 	if n := rec.count(func(recorded) bool { return true }); n != 3 {
 		t.Errorf("handler got %d packets, want 3", n)

@@ -70,15 +70,19 @@ func newLiveQueue(n int) *liveQueue {
 
 // push copies pkt into the queue and reports false, copying nothing, when the
 // queue is full. Producer side; never blocks.
-func (q *liveQueue) push(pkt []byte) bool {
+func (q *liveQueue) push(pkt []byte) bool { return q.push2(nil, pkt) }
+
+// push2 queues the concatenation of a and b, as push. Producer side.
+func (q *liveQueue) push2(a, b []byte) bool {
 	if q.live.full() {
 		return false
 	}
-	b, ok := q.free.pop()
+	buf, ok := q.free.pop()
 	if !ok {
-		b = make([]byte, 0, max(len(pkt), minPacketBuf))
+		buf = make([]byte, 0, max(len(a)+len(b), minPacketBuf))
 	}
-	q.live.push(append(b[:0], pkt...))
+	buf = append(append(buf[:0], a...), b...)
+	q.live.push(buf)
 	// The push (tail store) comes before this load, and wait's sleeping
 	// store before its emptiness check: one of the two sees the other.
 	if q.sleeping.Load() {

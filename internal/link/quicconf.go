@@ -9,8 +9,10 @@ import (
 	"github.com/tickcast/tickcast/wire"
 )
 
-// ALPN is the application protocol the link negotiates in its TLS handshake.
-const ALPN = "tickcast/1"
+// ALPN is the application protocol the link negotiates in its TLS handshake
+// ("tickcast/1" carried live packets as QUIC DATAGRAMs; 2 carries them on
+// the sealed data path).
+const ALPN = "tickcast/2"
 
 // Connection timing, both ends.
 const (
@@ -26,6 +28,8 @@ const (
 	// workersPerClient bounds the retransmit and snapshot answers a server
 	// prepares for one client at the same time.
 	workersPerClient = 4
+	// reportInterval is how often a client sends a receiver report.
+	reportInterval = 250 * time.Millisecond
 )
 
 // Application error codes sent when a link or stream is closed.
@@ -46,13 +50,12 @@ func tlsConfig(c *tls.Config) *tls.Config {
 	return c
 }
 
-// quicConfig is the QUIC configuration of both ends: datagrams on, keep-alive,
+// quicConfig is the QUIC configuration of both ends: keep-alive,
 // and a peer may open only what the protocol needs (the server accepts one
 // control stream and no unidirectional stream; the client accepts no
 // bidirectional stream).
 func quicConfig(server bool) *quic.Config {
 	c := &quic.Config{
-		EnableDatagrams: true,
 		MaxIdleTimeout:  IdleTimeout,
 		KeepAlivePeriod: KeepAlive,
 	}

@@ -3,13 +3,69 @@ package link
 import (
 	"context"
 	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
 
-	"github.com/quic-go/quic-go"
 	"github.com/tickcast/tickcast/wire"
 )
 
-// Live fan-out to one client (DESIGN.md, "The QUIC link": live packets flow
-// as QUIC DATAGRAMs): Publish enqueues, the client's sender goroutine sends.
+// The server's end of the data path (seal.go): live packets and
+// retransmissions leave as sealed datagrams to the client's address, from
+// the link's own socket. Publish enqueues live packets, the client's sender
+// goroutine sends them; answer workers send retransmissions directly.
+
+// dataSender seals and sends one client's datagrams. Its counter numbers
+// every datagram sealed for the client (the nonce; the loss measure).
+type dataSender struct {
+	s   *Server
+	dst netip.AddrPort
+	mu  sync.Mutex // guards seal, buf and split: the sender and the answer workers share them
+	key sealer
+	buf []byte
+	// splitBuf is the scratch space for packets larger than MaxDataPacket.
+	splitBuf []byte
+	sendOne  func([]byte) error // bound once: a method value allocates
+
+	sealed, failed, split, oversize atomic.Uint64
+}
+
+func newDataSender(s *Server, dst netip.AddrPort, key sealer) *dataSender {
+	d := &dataSender{s: s, dst: dst, key: key,
+		buf: make([]byte, 0, MaxDataPacket+SealOverhead), splitBuf: make([]byte, 0, MaxDataPacket)}
+	d.sendOne = d.sendLocked
+	return d
+}
+
+// send seals pkt (split at message boundaries when it is larger than
+// MaxDataPacket) and sends it. A message that cannot fit one datagram is
+// counted as oversize and dropped. Any goroutine.
+func (d *dataSender) send(pkt []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(pkt) <= MaxDataPacket {
+		return d.sendLocked(pkt)
+	}
+	err := wire.Split(pkt, MaxDataPacket, d.splitBuf, d.sendOne)
+	switch {
+	case err == nil:
+		d.split.Add(1)
+	case errors.Is(err, wire.ErrTooLarge):
+		d.oversize.Add(1)
+		return nil
+	}
+	return err
+}
+
+// sendLocked seals and sends one datagram; d.mu is held.
+func (d *dataSender) sendLocked(pkt []byte) error {
+	d.buf = d.key.seal(d.buf, typeData, d.sealed.Add(1), pkt)
+	if _, err := d.s.udp.WriteToUDPAddrPort(d.buf, d.dst); err != nil {
+		d.failed.Add(1)
+		return err
+	}
+	return nil
+}
 
 // enqueue hands a live packet to the client's sender; called by Publish.
 func (c *serverConn) enqueue(pkt []byte) {
@@ -25,11 +81,8 @@ func (c *serverConn) enqueue(pkt []byte) {
 	}
 }
 
-// sendLoop sends the client's queued live packets as datagrams, splitting
-// those larger than the datagram limit.
+// sendLoop sends the client's queued live packets until ctx ends.
 func (c *serverConn) sendLoop(ctx context.Context) {
-	var scratch []byte
-	var tooLarge *quic.DatagramTooLargeError // declared once: errors.As makes it escape
 	for {
 		pkt, ok := c.q.pop()
 		if !ok {
@@ -38,35 +91,9 @@ func (c *serverConn) sendLoop(ctx context.Context) {
 			}
 			continue
 		}
-		err := c.conn.SendDatagram(pkt)
-		switch {
-		case err == nil:
+		if c.data.send(pkt) == nil {
 			c.datagrams.Add(1)
-		case errors.As(err, &tooLarge):
-			limit := int(tooLarge.MaxDatagramPayloadSize)
-			if cap(scratch) < limit {
-				scratch = make([]byte, 0, limit)
-			}
-			err = wire.Split(pkt, limit, scratch, c.sendPiece)
-			switch {
-			case err == nil:
-				c.split.Add(1)
-			case errors.Is(err, wire.ErrTooLarge) || errors.As(err, &tooLarge):
-				c.oversize.Add(1)
-			}
 		}
 		c.q.release(pkt)
-		if err != nil && c.conn.Context().Err() != nil {
-			return // the connection is gone
-		}
 	}
-}
-
-// sendDatagram sends one piece of a split packet.
-func (c *serverConn) sendDatagram(p []byte) error {
-	if err := c.conn.SendDatagram(p); err != nil {
-		return err
-	}
-	c.datagrams.Add(1)
-	return nil
 }

@@ -40,11 +40,19 @@ type ServerConfig struct {
 	// DefaultQueueLen. A client whose queue is full loses live packets
 	// (counted in its PeerStats.Dropped) and recovers by NACK or snapshot.
 	QueueLen int
-	// SlowCutoff disconnects a client whose live queue has refused every
-	// packet for longer than this (CodeSlowConsumer, with a reason naming
-	// the time and the drops; logged and counted in ServerStats.CutOff).
-	// 0 means DefaultSlowCutoff; negative means never.
+	// SlowCutoff disconnects a client that has not kept up for longer than
+	// this (CodeSlowConsumer, with a reason naming the time and the loss;
+	// logged and counted in ServerStats.CutOff): its live queue here refused
+	// every packet, or its receiver reports showed it losing more than
+	// SlowLoss of its datagrams, or no report came while datagrams were
+	// sent. 0 means DefaultSlowCutoff; negative means never.
 	SlowCutoff time.Duration
+	// SlowLoss is the share of its data datagrams a client may lose (on
+	// the path or at its own end) before a slow episode starts; the episode
+	// ends once its loss is back under half of it. 0 means
+	// DefaultSlowLoss. A WAN path's ordinary loss must stay well under it:
+	// NACKs repair that.
+	SlowLoss float64
 	// Policy admits each NACK (and from-seq subscription) by the client's IP
 	// address and caps its answer: the same gap.Policy the UDP retransmit
 	// server uses, and may share. nil means gap.NewPolicy with every address
@@ -69,6 +77,7 @@ type Server struct {
 	queueLen int
 	// slowCutoff is ServerConfig.SlowCutoff with its default; ≤ 0 = never.
 	slowCutoff time.Duration
+	slowLoss   float64 // ServerConfig.SlowLoss with its default
 	ln         *quic.Listener
 	tr         *quic.Transport
 	udp        *net.UDPConn // ours, so Close frees the port before it returns
@@ -77,11 +86,12 @@ type Server struct {
 	// locks; subscriptions copy it on write under mu.
 	channels atomic.Pointer[map[uint16]*channel]
 
-	mu    sync.Mutex
-	conns map[*serverConn]struct{}
+	mu     sync.Mutex
+	conns  map[*serverConn]struct{}
+	byAddr map[netip.AddrPort]*serverConn // by data address, for receiver reports
 
-	accepted, refused, badPublish, cutOffs atomic.Uint64
-	serving, closed                        atomic.Bool
+	accepted, refused, badPublish, cutOffs, strayReports atomic.Uint64
+	serving, closed                                      atomic.Bool
 }
 
 // channel is one channel's fan-out state.
@@ -109,6 +119,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, errors.New("link: ServerConfig.Feed is nil")
 	case cfg.QueueLen < 0:
 		return nil, fmt.Errorf("link: ServerConfig.QueueLen %d is negative", cfg.QueueLen)
+	case cfg.SlowLoss < 0 || cfg.SlowLoss >= 1:
+		return nil, fmt.Errorf("link: ServerConfig.SlowLoss %g is outside [0, 1)", cfg.SlowLoss)
 	}
 	s := &Server{
 		feed:       cfg.Feed,
@@ -117,6 +129,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		queueLen:   cfg.QueueLen,
 		slowCutoff: cfg.SlowCutoff,
 		conns:      make(map[*serverConn]struct{}),
+		byAddr:     make(map[netip.AddrPort]*serverConn),
+		slowLoss:   cfg.SlowLoss,
 	}
 	if s.policy == nil {
 		var err error
@@ -134,6 +148,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if s.queueLen == 0 {
 		s.queueLen = DefaultQueueLen
+	}
+	if s.slowLoss == 0 {
+		s.slowLoss = DefaultSlowLoss
 	}
 	s.channels.Store(&map[uint16]*channel{})
 	// The server owns its UDP socket (quic.ListenAddr would close it in the
@@ -175,6 +192,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	wg.Go(func() { s.readReports(ctx) })
 	for {
 		conn, err := s.ln.Accept(ctx)
 		if err != nil {
@@ -183,15 +201,24 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("link: accept on %s: %w", s.Addr(), err)
 		}
-		s.accepted.Add(1)
 		c := newServerConn(s, conn)
+		if c.data == nil {
+			s.log.Warn("link: client dropped: no data keys", "remote", c.remote, "name", c.name, "err", c.dataErr)
+			conn.CloseWithError(codeProtocol, "no data keys")
+			continue
+		}
+		s.accepted.Add(1)
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
+		s.byAddr[c.data.dst] = c
 		s.mu.Unlock()
 		wg.Go(func() {
 			c.run(ctx)
 			s.mu.Lock()
 			delete(s.conns, c)
+			if s.byAddr[c.data.dst] == c {
+				delete(s.byAddr, c.data.dst)
+			}
 			s.mu.Unlock()
 		})
 	}
@@ -210,6 +237,27 @@ func (s *Server) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// readReports reads the clients' receiver reports from the link's socket
+// until ctx ends. One of Serve's goroutines.
+func (s *Server) readReports(ctx context.Context) {
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := s.tr.ReadNonQUICPacket(ctx, buf)
+		if err != nil {
+			return
+		}
+		addr := dataAddr(from)
+		s.mu.Lock()
+		c := s.byAddr[addr]
+		s.mu.Unlock()
+		if c == nil {
+			s.strayReports.Add(1)
+			continue
+		}
+		c.onReport(buf[:n], time.Now())
+	}
 }
 
 // Publish fans one live packet of channel out to every client subscribed to
@@ -305,6 +353,7 @@ func (s *Server) Stats() ServerStats {
 		Refused:    s.refused.Load(),
 		BadPublish: s.badPublish.Load(),
 		CutOff:     s.cutOffs.Load(),
+		StrayData:  s.strayReports.Load(),
 		Peers:      make([]PeerStats, 0, len(s.conns)),
 	}
 	for c := range s.conns {

@@ -37,7 +37,10 @@ type serverConn struct {
 	sem  chan struct{}   // answer workers in flight
 	work sync.WaitGroup
 
-	sendPiece func([]byte) error // sender's split callback, bound once
+	// data sends the client's sealed datagrams; nil when the data keys
+	// could not be derived (Serve then closes the connection at once).
+	data    *dataSender
+	dataErr error
 
 	malformedLogged, dropLogged atomic.Bool
 
@@ -49,10 +52,16 @@ type serverConn struct {
 	slow       chan struct{}
 	slowReason string
 	cutOff     atomic.Bool
+	// Loss (cutoff.go): the receiver reports' window, written by the
+	// server's report reader; lossPPM and lastReport are read by stats
+	// and the watcher.
+	rep        reportWindow
+	lossPPM    atomic.Uint32
+	lastReport atomic.Int64 // UnixNano of the last valid report; the connection's start before one
 
-	datagrams, dropped, split, oversize       atomic.Uint64
+	datagrams, dropped, retransmitted         atomic.Uint64
 	nacks, rejects, snapshots, failed, badCtl atomic.Uint64
-	policyRejects                             atomic.Uint64
+	policyRejects, badReports                 atomic.Uint64
 }
 
 func newServerConn(s *Server, conn *quic.Conn) *serverConn {
@@ -67,8 +76,25 @@ func newServerConn(s *Server, conn *quic.Conn) *serverConn {
 		sem:    make(chan struct{}, workersPerClient),
 		slow:   make(chan struct{}),
 	}
-	c.sendPiece = c.sendDatagram
+	c.lastReport.Store(time.Now().UnixNano())
+	keys, err := deriveKeys(conn.ConnectionState().TLS)
+	if err != nil {
+		c.dataErr = err
+		return c
+	}
+	c.rep.key = keys.up
+	c.data = newDataSender(s, dataAddr(conn.RemoteAddr()), keys.down)
 	return c
+}
+
+// dataAddr is where a client's data datagrams go: the address its QUIC
+// packets come from, in the form the report reader looks it up by.
+func dataAddr(a net.Addr) netip.AddrPort {
+	ap, _ := netip.ParseAddrPort(a.String())
+	if u, ok := a.(*net.UDPAddr); ok {
+		ap = u.AddrPort()
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // run serves the client until it leaves, breaks the protocol or ctx ends, and
@@ -114,7 +140,7 @@ func (c *serverConn) run(parent context.Context) {
 		reason = err.Error()
 	}
 	c.s.log.Info("link: client gone", "remote", c.remote, "name", c.name, "reason", reason,
-		"datagrams", c.datagrams.Load(), "dropped", c.dropped.Load(),
+		"datagrams", c.datagrams.Load(), "dropped", c.dropped.Load(), "loss", c.loss(),
 		"nacks", c.nacks.Load(), "snapshots", c.snapshots.Load())
 }
 
@@ -207,21 +233,26 @@ func (c *serverConn) statsLocked() PeerStats {
 	}
 	slices.Sort(chans)
 	return PeerStats{
-		Remote:    c.remote,
-		Name:      c.name,
-		Channels:  chans,
-		Queued:    c.q.live.len(),
-		Datagrams: c.datagrams.Load(),
-		Dropped:   c.dropped.Load(),
-		Split:     c.split.Load(),
-		Oversize:  c.oversize.Load(),
-		NACKs:     c.nacks.Load(),
-		Rejects:   c.rejects.Load(),
-		Refused:   c.policyRejects.Load(),
-		Snapshots: c.snapshots.Load(),
-		Failed:    c.failed.Load(),
-		Malformed: c.badCtl.Load(),
-		CutOff:    c.cutOff.Load(),
+		Remote:        c.remote,
+		Name:          c.name,
+		Channels:      chans,
+		Queued:        c.q.live.len(),
+		Datagrams:     c.datagrams.Load(),
+		Dropped:       c.dropped.Load(),
+		Retransmitted: c.retransmitted.Load(),
+		Sealed:        c.data.sealed.Load(),
+		SendFailed:    c.data.failed.Load(),
+		Split:         c.data.split.Load(),
+		Oversize:      c.data.oversize.Load(),
+		Loss:          c.loss(),
+		BadReports:    c.badReports.Load(),
+		NACKs:         c.nacks.Load(),
+		Rejects:       c.rejects.Load(),
+		Refused:       c.policyRejects.Load(),
+		Snapshots:     c.snapshots.Load(),
+		Failed:        c.failed.Load(),
+		Malformed:     c.badCtl.Load(),
+		CutOff:        c.cutOff.Load(),
 	}
 }
 

@@ -12,6 +12,9 @@ type ServerStats struct {
 	// CutOff counts clients disconnected as slow consumers
 	// (ServerConfig.SlowCutoff) since the start.
 	CutOff uint64
+	// StrayData counts data-path datagrams from addresses that are no
+	// connected client's: dropped.
+	StrayData uint64
 }
 
 // PeerStats are one connected client's counters.
@@ -20,23 +23,38 @@ type PeerStats struct {
 	Name      string   // common name of the client's certificate
 	Channels  []uint16 // subscribed channels, ascending
 	Queued    int      // live packets waiting in the client's queue
-	Datagrams uint64   // live datagrams sent (after splitting)
+	Datagrams uint64   // live packets sent
 	Dropped   uint64   // live packets dropped because the client's queue was full
-	Split     uint64   // live packets split to fit the datagram limit
-	Oversize  uint64   // live packets dropped: one message alone exceeds the datagram limit
-	NACKs     uint64   // retransmit requests answered (including from-seq subscriptions)
-	Rejects   uint64   // of which answered by a RetransmitReject
-	Refused   uint64   // of which refused by the server's gap.Policy (not allowed, rate limited)
-	Snapshots uint64   // snapshots sent (requests and snapshot subscriptions)
-	Failed    uint64   // answers cut short by a feed or stream error
-	Malformed uint64   // malformed control packets from the client
-	CutOff    bool     // being disconnected as a slow consumer (ServerConfig.SlowCutoff)
+	// Retransmitted counts retransmitted packets sent on the data path.
+	Retransmitted uint64
+	// Sealed counts the data datagrams sent to the client (live and
+	// retransmitted, after splitting); SendFailed those the socket refused.
+	Sealed, SendFailed uint64
+	Split              uint64 // packets split to fit MaxDataPacket
+	Oversize           uint64 // packets dropped: one message alone exceeds MaxDataPacket
+	// Loss is the share of data datagrams the client did not take in over
+	// its last receiver reports' window (about a second), 0 to 1.
+	Loss float64
+	// BadReports counts receiver reports that failed authentication or
+	// came out of order.
+	BadReports uint64
+	NACKs      uint64 // retransmit requests answered (including from-seq subscriptions)
+	Rejects    uint64 // of which answered by a RetransmitReject
+	Refused    uint64 // of which refused by the server's gap.Policy (not allowed, rate limited)
+	Snapshots  uint64 // snapshots sent (requests and snapshot subscriptions)
+	Failed     uint64 // answers cut short by a feed or stream error
+	Malformed  uint64 // malformed control packets from the client
+	CutOff     bool   // being disconnected as a slow consumer (ServerConfig.SlowCutoff)
 }
 
 // ClientStats is a snapshot of a link client's counters.
 type ClientStats struct {
-	Datagrams     uint64 // valid live datagrams delivered
+	Datagrams     uint64 // data datagrams (live and retransmitted packets) opened and delivered
 	StreamPackets uint64 // valid packets delivered from answer streams (retransmissions, snapshots, rejects)
 	Malformed     uint64 // datagrams or stream packets that failed validation, and broken stream framings
 	Streams       uint64 // answer streams received
+	QueueFull     uint64 // data datagrams dropped because the client's queue was full (its Handler too slow)
+	Foreign       uint64 // data datagrams from an address other than the server's: dropped
+	Unsealed      uint64 // data datagrams that failed authentication: dropped
+	Reports       uint64 // receiver reports sent
 }
