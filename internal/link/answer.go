@@ -136,4 +136,3 @@ func (w *answerStream) emit(pkt []byte) error {
 	_, err := w.st.Write(w.buf)
 	return err
 }
-

@@ -1,10 +1,10 @@
 package link
 
 import (
-	"net"
 	"context"
 	"encoding/binary"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
