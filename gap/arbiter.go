@@ -209,6 +209,7 @@ type Arbiter struct {
 	held  *held
 	holes []hole // open holes in sequence order
 	srtt  int64  // smoothed NACK round trip, ns (0 = no sample yet)
+	rttv  int64  // its mean deviation, ns (RFC 6298's RTTVAR)
 	kick  bool   // a hole opened since the owner last looked at Deadline
 
 	stats Stats

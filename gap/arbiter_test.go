@@ -379,3 +379,60 @@ func TestConfigErrors(t *testing.T) {
 		t.Error("nil sink accepted")
 	}
 }
+
+// On a path whose round trip is longer than the first RTOs, the first hole
+// is NACKed several times before its answer comes; that answer still seeds
+// the round trip, and from then on a hole waits two round trips before it
+// is NACKed again, even past MaxRTO.
+func TestArbiterLearnsALongRoundTrip(t *testing.T) {
+	const rtt = int64(250 * time.Millisecond)
+	r := &recordingRequester{}
+	a, _ := newTestArbiter(t, Config{Requester: r, Window: time.Millisecond, MaxRetries: 50})
+	a.Offer(0, pkt(t, testSession, 1, 1), 0)
+	a.Offer(0, pkt(t, testSession, 3, 1), 0) // 2 missing
+	now := int64(0)
+	first := int64(-1)
+	for now < first+rtt || first < 0 {
+		d, _ := a.Deadline()
+		now = d
+		a.Tick(now)
+		if first < 0 && len(r.reqs) == 1 {
+			first = now
+		}
+	}
+	if len(r.reqs) < 3 {
+		t.Fatalf("%d NACKs before the answer; the test wants a hole retried before its answer", len(r.reqs))
+	}
+	a.Offer(RepairLine, pkt(t, testSession, 2, 1), first+rtt)
+	if srtt := a.Stats().SRTT; srtt != time.Duration(rtt) {
+		t.Fatalf("SRTT %v after a retried hole's answer, want the first NACK's round trip %v", srtt, time.Duration(rtt))
+	}
+
+	// The next hole: NACKed once after the window, then not again before
+	// its answer is due: the round trip and four deviations (the first
+	// sample's deviation is half of it, RFC 6298), past MaxRTO (200ms by
+	// default).
+	at := first + rtt
+	a.Offer(0, pkt(t, testSession, 5, 1), at) // 4 missing
+	before := len(r.reqs)
+	a.Tick(at + int64(time.Millisecond))
+	if len(r.reqs) != before+1 {
+		t.Fatalf("the new hole was not NACKed after its window")
+	}
+	d, _ := a.Deadline()
+	if wait := d - (at + int64(time.Millisecond)); wait != 3*rtt {
+		t.Fatalf("next NACK after %v, want 3 round trips (%v)", time.Duration(wait), time.Duration(3*rtt))
+	}
+	// Steady answers bring the deviation, and the wait, down to the
+	// round trip and a quarter.
+	for seq := uint64(4); seq < 60; seq += 2 {
+		a.Offer(RepairLine, pkt(t, testSession, seq, 1), at+int64(time.Millisecond)+rtt)
+		at += int64(time.Second)
+		a.Offer(0, pkt(t, testSession, seq+3, 1), at) // seq+2 missing
+		a.Tick(at + int64(time.Millisecond))
+	}
+	d, _ = a.Deadline()
+	if wait := d - (at + int64(time.Millisecond)); wait != rtt+rtt/4 {
+		t.Fatalf("next NACK after %v on a steady path, want %v", time.Duration(wait), time.Duration(rtt+rtt/4))
+	}
+}

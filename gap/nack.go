@@ -71,34 +71,43 @@ func (a *Arbiter) Deadline() (int64, bool) {
 	return d, true
 }
 
-// rto returns the wait after the given number of NACKs: twice the smoothed
-// round trip (or MinRTO before any sample), doubled per retry, within
-// [MinRTO, MaxRTO].
+// rto returns the wait after the given number of NACKs: the smoothed round
+// trip plus a margin (four deviations, at least a quarter of the round trip
+// and at least MinRTO: RFC 6298's RTO with a floor for a steady WAN path),
+// or twice MinRTO before any sample; doubled per retry up to MaxRTO, but
+// never under the first wait, so a path longer than MaxRTO (a WAN link of
+// 250 ms) is not NACKed twice for every hole.
 func (a *Arbiter) rto(attempts int) int64 {
-	base := 2 * a.srtt
-	if a.srtt == 0 {
-		base = 2 * int64(a.cfg.MinRTO)
+	base := 2 * int64(a.cfg.MinRTO)
+	if a.srtt != 0 {
+		base = a.srtt + max(4*a.rttv, a.srtt/4, int64(a.cfg.MinRTO))
 	}
-	base = max(base, int64(a.cfg.MinRTO))
-	for i := 1; i < attempts && base < int64(a.cfg.MaxRTO); i++ {
+	limit := max(int64(a.cfg.MaxRTO), base)
+	for i := 1; i < attempts && base < limit; i++ {
 		base *= 2
 	}
-	return min(base, int64(a.cfg.MaxRTO))
+	return min(base, limit)
 }
 
 // rttSample updates the smoothed round trip from the first answer to a hole's
 // first NACK (Karn: answers to retried NACKs are ambiguous and not sampled).
+// Before any sample, an answer to a retried NACK is taken as measured from
+// the first: at worst an overestimate, which the next unambiguous samples
+// bring down, where waiting for one would never end on a path whose round
+// trip is longer than the first RTOs (every hole would be retried before
+// its answer came).
 func (a *Arbiter) rttSample(seq uint64, now int64) {
 	for i := range a.holes {
 		h := &a.holes[i]
 		if seq < h.first || seq >= h.end {
 			continue
 		}
-		if h.sent != 0 && h.attempts == 1 && now > h.sent {
+		if h.sent != 0 && now > h.sent && (h.attempts == 1 || a.srtt == 0) {
 			s := now - h.sent
 			if a.srtt == 0 {
-				a.srtt = s
+				a.srtt, a.rttv = s, s/2
 			} else {
+				a.rttv = (3*a.rttv + abs(a.srtt-s)) / 4
 				a.srtt = (7*a.srtt + s) / 8
 			}
 		}
@@ -248,4 +257,11 @@ func (a *Arbiter) Reject(r wire.RetransmitReject, now int64) {
 			}
 		}
 	}
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

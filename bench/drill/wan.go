@@ -78,6 +78,12 @@ type WANResult struct {
 	// snapshot from it).
 	EdgeNacks uint64 `json:"edge_nacks"`
 	EdgeLost  uint64 `json:"edge_lost"`
+	// EdgeGaps are the holes the edge saw (both paths lost a packet);
+	// EdgeRejects the NACKs refused upstream; EdgeSRTTMs its learned NACK
+	// round trip.
+	EdgeGaps    uint64  `json:"edge_gaps"`
+	EdgeRejects uint64  `json:"edge_rejects"`
+	EdgeSRTTMs  float64 `json:"edge_srtt_ms"`
 	// ProxyLost counts the datagrams the WAN paths dropped (both paths,
 	// both directions, blackhole included).
 	ProxyLost uint64 `json:"wan_datagrams_lost"`
@@ -114,7 +120,8 @@ func (r *WANResult) WriteText(w io.Writer) error {
 		if r.BlackholeAtS != nil {
 			fmt.Fprintf(w, "path A\tblackholed at %.1fs\tseen down by the edge: %v\n", *r.BlackholeAtS, r.PathADown)
 		}
-		fmt.Fprintf(w, "edge upstream\t%d NACKs\t%d messages given up\n", r.EdgeNacks, r.EdgeLost)
+		fmt.Fprintf(w, "edge upstream\t%d NACKs\t%d holes, %d rejects, %d messages given up, NACK round trip %.1fms\n",
+			r.EdgeNacks, r.EdgeGaps, r.EdgeRejects, r.EdgeLost, r.EdgeSRTTMs)
 		for _, h := range r.Hops {
 			fmt.Fprintf(w, "%s added\tp50 %s\tp99 %s  p99.9 %s  (cumulative %s)\n", h.Hop, us(h.Added.P50), us(h.Added.P99), us(h.Added.P999), h.Cumulative)
 		}
@@ -198,7 +205,9 @@ func WAN(ctx context.Context, cfg WANConfig) (*WANResult, error) {
 		return nil, err
 	}
 	res.PathADown = len(es.Intake.Lines) > 0 && es.Intake.Lines[0].Downs > 0
-	res.EdgeNacks, res.EdgeLost = es.Intake.Gap.Nacks, es.Intake.Gap.Lost
+	g := es.Intake.Gap
+	res.EdgeNacks, res.EdgeLost, res.EdgeGaps, res.EdgeRejects = g.Nacks, g.Lost, g.Gaps, g.Rejects
+	res.EdgeSRTTMs = millis(g.SRTT)
 	for _, p := range w.proxies {
 		st := p.Stats()
 		res.ProxyLost += st.Up.Lost + st.Down.Lost

@@ -28,9 +28,15 @@ type ClientConfig struct {
 	// Subscriptions are sent on the control stream, one per channel; at
 	// least one is required.
 	Subscriptions []wire.Subscribe
+	// NACKCopies is how many times Request sends each NACK, each copy
+	// answered (see Request); 0 means DefaultNACKCopies.
+	NACKCopies int
 	// Logger receives connection events; nil means slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultNACKCopies is ClientConfig.NACKCopies's value when it is 0.
+const DefaultNACKCopies = 2
 
 // Handler receives what a link delivers.
 type Handler interface {
@@ -56,6 +62,7 @@ func (f HandlerFunc) Packet(p wire.Packet, rxTime int64) { f(p, rxTime) }
 type Client struct {
 	addr   string
 	log    *slog.Logger
+	copies int // NACKCopies
 	conn   *quic.Conn
 	tr     *quic.Transport
 	data   *dataConn
@@ -65,6 +72,12 @@ type Client struct {
 
 	wmu  sync.Mutex // serializes control stream writes
 	wbuf []byte
+
+	// The data path upward (reports, NACKs): one counter for both, dmu
+	// serializes the NACK buffers.
+	upCounter  atomic.Uint64
+	dmu        sync.Mutex
+	dpkt, dbuf []byte
 
 	running   atomic.Bool
 	closed    atomic.Bool // Close was called
@@ -85,13 +98,18 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		return nil, errors.New("link: ClientConfig.TLS is nil")
 	case len(cfg.Subscriptions) == 0:
 		return nil, errors.New("link: ClientConfig.Subscriptions is empty")
+	case cfg.NACKCopies < 0:
+		return nil, fmt.Errorf("link: ClientConfig.NACKCopies %d is negative", cfg.NACKCopies)
 	}
 	for i, s := range cfg.Subscriptions {
 		if s.Mode < wire.SubscribeLive || s.Mode > wire.SubscribeRecovery {
 			return nil, fmt.Errorf("link: ClientConfig.Subscriptions[%d] (channel %d): unknown mode %d", i, s.Channel, s.Mode)
 		}
 	}
-	c := &Client{addr: cfg.Addr, log: cfg.Logger}
+	c := &Client{addr: cfg.Addr, log: cfg.Logger, copies: cfg.NACKCopies}
+	if c.copies == 0 {
+		c.copies = DefaultNACKCopies
+	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -279,14 +297,14 @@ func (c *Client) sendReports(ctx context.Context) error {
 	t := time.NewTicker(reportInterval)
 	defer t.Stop()
 	var buf, payload []byte
-	for counter := uint64(1); ; counter++ {
+	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
 		}
 		payload = report{received: c.data.queued.Load()}.append(payload[:0])
-		buf = c.keys.up.seal(buf, typeReport, counter, payload)
+		buf = c.keys.up.seal(buf, typeReport, c.upCounter.Add(1), payload)
 		if _, err := c.data.udp.WriteToUDPAddrPort(buf, c.data.server); err != nil {
 			c.log.Debug("link: receiver report not sent", "server", c.addr, "err", err)
 			continue
@@ -348,11 +366,29 @@ func (c *Client) readControlStream(d *deliverer) error {
 	}
 }
 
-// Request sends a NACK up the control stream (DESIGN.md, "Recovery ladder");
-// the answer arrives on a new stream and reaches the Handler. It implements
+// Request sends a NACK (DESIGN.md, "Recovery ladder") on the data path, as
+// one sealed datagram: a lost NACK costs one RTO of the caller's, where on
+// the control stream it would stall every NACK behind it until QUIC
+// retransmitted it. The retransmitted packets come back on the data path, a
+// reject on a new stream; both reach the Handler. It implements
 // gap.Requester and is safe for concurrent use.
+//
+// Each NACK goes ClientConfig.NACKCopies times, each copy answered: on a path that loses
+// 5 % each way, one NACK and its answer fail one time in ten, two one time
+// in a hundred, and a failed repair costs the stream a whole extra round
+// trip. The answers' second copies are duplicates the arbiter drops; on a
+// path that loses nothing, there are no NACKs to copy.
 func (c *Client) Request(r wire.RetransmitRequest) error {
-	return send(c, r.Channel, r.Session, r)
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.dpkt = wire.AppendControl(c.dpkt[:0], r.Channel, r.Session, time.Now().UnixNano(), r)
+	for range c.copies {
+		c.dbuf = c.keys.up.seal(c.dbuf, typeRequest, c.upCounter.Add(1), c.dpkt)
+		if _, err := c.data.udp.WriteToUDPAddrPort(c.dbuf, c.data.server); err != nil {
+			return fmt.Errorf("link: request to %s: %w", c.addr, err)
+		}
+	}
+	return nil
 }
 
 // RequestSnapshot asks for a snapshot of r.Channel (one instrument, or all

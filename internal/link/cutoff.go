@@ -46,29 +46,51 @@ const reportWindowLen = 4
 // server had sealed for it when each arrived. In steady state the datagrams
 // in flight are the same at both ends of the window, so they cancel out.
 type reportWindow struct {
-	mu      sync.Mutex
-	key     sealer
-	buf     []byte
-	counter uint64 // the last report's, so a replayed one is refused
-	n       int    // reports held
-	sent    [reportWindowLen]uint64
-	recv    [reportWindowLen]uint64
-	since   time.Time // start of the current loss episode; zero when none
+	mu    sync.Mutex
+	key   sealer
+	buf   []byte
+	seen  replayWindow // the client's datagram counters (reports and NACKs)
+	n     int          // reports held
+	sent  [reportWindowLen]uint64
+	recv  [reportWindowLen]uint64
+	since time.Time // start of the current loss episode; zero when none
 }
 
-// onReport takes one receiver report datagram. The server's report reader.
-func (c *serverConn) onReport(b []byte, now time.Time) {
+// fromClient takes one datagram the client sent on the data path: a
+// receiver report or NACKs. One that fails authentication, repeats a
+// counter or does not parse is counted and dropped. The server's data
+// reader.
+func (c *serverConn) fromClient(b []byte, now time.Time) {
+	if len(b) == 0 {
+		return
+	}
 	w := &c.rep
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = append(w.buf[:0], b...)
-	counter, payload, err := w.key.open(w.buf, typeReport)
-	r, ok := parseReport(payload)
-	if err != nil || !ok || counter <= w.counter {
+	counter, payload, err := w.key.open(w.buf, b[0])
+	if err != nil || !w.seen.accept(counter) {
 		c.badReports.Add(1)
 		return
 	}
-	w.counter = counter
+	switch b[0] {
+	case typeReport:
+		r, ok := parseReport(payload)
+		if !ok {
+			c.badReports.Add(1)
+			return
+		}
+		c.onReportLocked(r, now)
+	case typeRequest:
+		c.onRequests(payload)
+	default:
+		c.badReports.Add(1)
+	}
+}
+
+// onReportLocked takes one receiver report; c.rep.mu is held.
+func (c *serverConn) onReportLocked(r report, now time.Time) {
+	w := &c.rep
 	sent := c.data.sealed.Load()
 	i := w.n % reportWindowLen
 	oldSent, oldRecv := w.sent[i], w.recv[i] // the report a window ago

@@ -30,10 +30,14 @@
 //   - The client sends a sealed receiver report on the data path every
 //     250 ms: how many datagrams it took in. The server compares that with
 //     what it sent, over about a second, to measure each client's loss.
-//   - wire.RetransmitRequest (NACK) and wire.SnapshotRequest go up the control
-//     stream. A NACK's packets come back on the data path; a
-//     RetransmitReject on a new unidirectional stream; a snapshot on a new
-//     unidirectional stream, closed by the SnapshotEnd packet.
+//   - wire.RetransmitRequest (NACK) goes up the data path too, sealed, one
+//     datagram each: a lost one costs the client one RTO, where on the
+//     control stream it would hold up every NACK behind it until QUIC
+//     resent it. Its packets come back on the data path, a RetransmitReject
+//     on a new unidirectional stream. Counters of the client's datagrams
+//     pass a 64-wide anti-replay window. wire.SnapshotRequest goes up the
+//     control stream; the snapshot comes on a new unidirectional stream,
+//     closed by the SnapshotEnd packet.
 //   - Subscribe mode snapshot sends a snapshot on a stream and live datagrams;
 //     mode from-seq retransmits from FromSeq up to the live edge, then live.
 //     Live delivery starts before the snapshot or retransmission so there is

@@ -197,6 +197,9 @@ func dial(t testing.TB, addr string, cfg ClientConfig) *Client {
 	if cfg.Logger == nil {
 		cfg.Logger = quietLog()
 	}
+	if cfg.NACKCopies == 0 {
+		cfg.NACKCopies = 1 // the tests count one answer per NACK; TestNACKCopies checks more
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := Dial(ctx, cfg)

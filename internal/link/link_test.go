@@ -290,3 +290,28 @@ func TestOversizePacketIsSplit(t *testing.T) {
 		t.Errorf("peer stats %+v, %d parts", st, len(parts))
 	}
 }
+
+// With NACKCopies 2 (the default), a NACK reaches the server twice on the
+// data path and is answered twice: one lost copy or answer costs nothing.
+func TestNACKCopies(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	feed := &fakeFeed{session: 5, last: 40}
+	s := testServer(t, p, feed, nil)
+	var rec recorder
+	c := testClient(t, s, ClientConfig{TLS: p.ClientTLS(), Subscriptions: []wire.Subscribe{liveSub(4)}, NACKCopies: DefaultNACKCopies}, &rec)
+	if err := c.Request(wire.RetransmitRequest{Channel: 4, Session: 5, FirstSeq: 10, Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	retrans := func(r recorded) bool { return r.h.Has(wire.FlagRetransmission) }
+	waitFor(t, "both answers", func() bool { return rec.count(retrans) == 2 })
+	feed.mu.Lock()
+	n := len(feed.requests)
+	feed.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("the feed answered %d requests, want 2", n)
+	}
+	if st := s.Stats().Peers[0]; st.NACKs != 2 || st.BadReports != 0 {
+		t.Fatalf("peer stats %+v", st)
+	}
+}

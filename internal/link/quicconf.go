@@ -28,6 +28,9 @@ const (
 	// workersPerClient bounds the retransmit and snapshot answers a server
 	// prepares for one client at the same time.
 	workersPerClient = 4
+	// nackQueue bounds the NACKs from a client's data path waiting for an
+	// answer worker.
+	nackQueue = 256
 	// reportInterval is how often a client sends a receiver report.
 	reportInterval = 250 * time.Millisecond
 )

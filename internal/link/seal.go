@@ -24,8 +24,9 @@ import (
 
 // Datagram types of the data path.
 const (
-	typeData   byte = 0x01 // server to client: one wire packet
-	typeReport byte = 0x02 // client to server: a receiver report
+	typeData    byte = 0x01 // server to client: one wire packet
+	typeReport  byte = 0x02 // client to server: a receiver report
+	typeRequest byte = 0x03 // client to server: a control packet of RetransmitRequests
 )
 
 // Sizes of the sealed framing.
@@ -137,4 +138,36 @@ func parseReport(b []byte) (report, bool) {
 		return report{}, false
 	}
 	return report{received: binary.LittleEndian.Uint64(b)}, true
+}
+
+// replayWindow refuses a datagram counter seen before or too old (the last
+// 64 are remembered, as IPsec's anti-replay window): an attacker on the path
+// cannot replay a client's NACKs to make the server send again.
+type replayWindow struct {
+	top  uint64 // highest counter accepted
+	seen uint64 // bit i: top-i was accepted
+}
+
+// accept reports whether counter is new, and records it.
+func (w *replayWindow) accept(counter uint64) bool {
+	switch {
+	case counter == 0:
+		return false
+	case counter > w.top:
+		if shift := counter - w.top; shift < 64 {
+			w.seen = w.seen<<shift | 1
+		} else {
+			w.seen = 1
+		}
+		w.top = counter
+		return true
+	case w.top-counter >= 64:
+		return false
+	}
+	bit := uint64(1) << (w.top - counter)
+	if w.seen&bit != 0 {
+		return false
+	}
+	w.seen |= bit
+	return true
 }

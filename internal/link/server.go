@@ -192,7 +192,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Go(func() { s.readReports(ctx) })
+	wg.Go(func() { s.readData(ctx) })
 	for {
 		conn, err := s.ln.Accept(ctx)
 		if err != nil {
@@ -239,9 +239,9 @@ func (s *Server) Close() error {
 	return err
 }
 
-// readReports reads the clients' receiver reports from the link's socket
-// until ctx ends. One of Serve's goroutines.
-func (s *Server) readReports(ctx context.Context) {
+// readData reads what the clients send on the data path (receiver reports,
+// NACKs) from the link's socket until ctx ends. One of Serve's goroutines.
+func (s *Server) readData(ctx context.Context) {
 	buf := make([]byte, 1500)
 	for {
 		n, from, err := s.tr.ReadNonQUICPacket(ctx, buf)
@@ -256,7 +256,7 @@ func (s *Server) readReports(ctx context.Context) {
 			s.strayReports.Add(1)
 			continue
 		}
-		c.onReport(buf[:n], time.Now())
+		c.fromClient(buf[:n], time.Now())
 	}
 }
 

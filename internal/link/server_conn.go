@@ -36,6 +36,7 @@ type serverConn struct {
 	wbuf []byte          // control loop's write scratch
 	sem  chan struct{}   // answer workers in flight
 	work sync.WaitGroup
+	reqs chan wire.RetransmitRequest // NACKs from the data path, for nackLoop
 
 	// data sends the client's sealed datagrams; nil when the data keys
 	// could not be derived (Serve then closes the connection at once).
@@ -61,7 +62,7 @@ type serverConn struct {
 
 	datagrams, dropped, retransmitted         atomic.Uint64
 	nacks, rejects, snapshots, failed, badCtl atomic.Uint64
-	policyRejects, badReports                 atomic.Uint64
+	policyRejects, badReports, busy           atomic.Uint64
 }
 
 func newServerConn(s *Server, conn *quic.Conn) *serverConn {
@@ -75,6 +76,7 @@ func newServerConn(s *Server, conn *quic.Conn) *serverConn {
 		subs:   make(map[uint16]bool),
 		sem:    make(chan struct{}, workersPerClient),
 		slow:   make(chan struct{}),
+		reqs:   make(chan wire.RetransmitRequest, nackQueue),
 	}
 	c.lastReport.Store(time.Now().UnixNano())
 	keys, err := deriveKeys(conn.ConnectionState().TLS)
@@ -113,6 +115,7 @@ func (c *serverConn) run(parent context.Context) {
 	var sender sync.WaitGroup
 	sender.Go(func() { c.sendLoop(ctx) })
 	sender.Go(func() { c.watchSlow(ctx) })
+	sender.Go(func() { c.nackLoop(ctx) })
 
 	err := c.serveControl(ctx)
 	cancel()
@@ -210,6 +213,47 @@ func (c *serverConn) subscribe(sub wire.Subscribe) error {
 func (c *serverConn) retransmit(r wire.RetransmitRequest) error {
 	c.nacks.Add(1)
 	return c.answer(func(ctx context.Context) { c.sendRetransmit(ctx, r) })
+}
+
+// onRequests handles a control packet of NACKs that came on the data path
+// (the client's Request): each is queued for the connection's NACK loop, or
+// dropped and counted when nackQueue are already waiting (the client asks
+// again when its RTO runs out); the reader, shared by every client, never
+// waits. Anything but a RetransmitRequest is counted malformed.
+func (c *serverConn) onRequests(pkt []byte) {
+	p, err := wire.Parse(pkt)
+	if err != nil {
+		c.badCtl.Add(1)
+		return
+	}
+	for it := p.Messages(); it.Next(); {
+		m := it.Message()
+		if m.Type() != wire.TypeRetransmitRequest {
+			c.badCtl.Add(1)
+			continue
+		}
+		r, _ := wire.DecodeRetransmitRequest(m.Bytes())
+		select {
+		case c.reqs <- r:
+		default:
+			c.busy.Add(1)
+		}
+	}
+}
+
+// nackLoop answers the NACKs queued by onRequests on the answer workers
+// until ctx ends. One of the connection's goroutines, owned by run.
+func (c *serverConn) nackLoop(ctx context.Context) {
+	for {
+		select {
+		case r := <-c.reqs:
+			if c.retransmit(r) != nil {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // snapshot implements controlHandler: a snapshot sent on a new stream.

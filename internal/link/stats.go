@@ -35,16 +35,19 @@ type PeerStats struct {
 	// Loss is the share of data datagrams the client did not take in over
 	// its last receiver reports' window (about a second), 0 to 1.
 	Loss float64
-	// BadReports counts receiver reports that failed authentication or
-	// came out of order.
+	// BadReports counts datagrams from the client on the data path (reports,
+	// NACKs) that failed authentication, repeated a counter or did not parse.
 	BadReports uint64
-	NACKs      uint64 // retransmit requests answered (including from-seq subscriptions)
-	Rejects    uint64 // of which answered by a RetransmitReject
-	Refused    uint64 // of which refused by the server's gap.Policy (not allowed, rate limited)
-	Snapshots  uint64 // snapshots sent (requests and snapshot subscriptions)
-	Failed     uint64 // answers cut short by a feed or stream error
-	Malformed  uint64 // malformed control packets from the client
-	CutOff     bool   // being disconnected as a slow consumer (ServerConfig.SlowCutoff)
+	// Busy counts NACKs from the data path dropped because the client
+	// already had as many waiting as the server queues (it asks again).
+	Busy      uint64
+	NACKs     uint64 // retransmit requests answered (including from-seq subscriptions)
+	Rejects   uint64 // of which answered by a RetransmitReject
+	Refused   uint64 // of which refused by the server's gap.Policy (not allowed, rate limited)
+	Snapshots uint64 // snapshots sent (requests and snapshot subscriptions)
+	Failed    uint64 // answers cut short by a feed or stream error
+	Malformed uint64 // malformed control packets from the client
+	CutOff    bool   // being disconnected as a slow consumer (ServerConfig.SlowCutoff)
 }
 
 // ClientStats is a snapshot of a link client's counters.
