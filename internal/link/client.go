@@ -67,8 +67,11 @@ type Client struct {
 	tr     *quic.Transport
 	data   *dataConn
 	keys   dataKeys
-	ctrl   *quic.Stream
-	ctrlIn *frameReader
+	// Sealers, one per user: the reader opens, Request (under dmu) and
+	// the report loop seal.
+	opener, nackSealer, reportSealer *sealer
+	ctrl                             *quic.Stream
+	ctrlIn                           *frameReader
 
 	wmu  sync.Mutex // serializes control stream writes
 	wbuf []byte
@@ -152,6 +155,7 @@ func (c *Client) dial(ctx context.Context, tlsConf *tls.Config) error {
 		c.closeSocket()
 		return fmt.Errorf("link: dial %s: %w", c.addr, err)
 	}
+	c.opener, c.nackSealer, c.reportSealer = c.keys.down.sealer(), c.keys.up.sealer(), c.keys.up.sealer()
 	return nil
 }
 
@@ -282,7 +286,7 @@ func (c *Client) readData(ctx context.Context, d *deliverer) error {
 			continue
 		}
 		rx := int64(binary.LittleEndian.Uint64(b))
-		if _, pkt, err := c.keys.down.open(b[8:], typeData); err != nil {
+		if _, pkt, err := c.opener.open(b[8:], typeData); err != nil {
 			c.unsealed.Add(1)
 		} else if d.deliver(pkt, rx) {
 			c.datagrams.Add(1)
@@ -304,7 +308,7 @@ func (c *Client) sendReports(ctx context.Context) error {
 		case <-t.C:
 		}
 		payload = report{received: c.data.queued.Load()}.append(payload[:0])
-		buf = c.keys.up.seal(buf, typeReport, c.upCounter.Add(1), payload)
+		buf = c.reportSealer.seal(buf, typeReport, c.upCounter.Add(1), payload)
 		if _, err := c.data.udp.WriteToUDPAddrPort(buf, c.data.server); err != nil {
 			c.log.Debug("link: receiver report not sent", "server", c.addr, "err", err)
 			continue
@@ -383,7 +387,7 @@ func (c *Client) Request(r wire.RetransmitRequest) error {
 	defer c.dmu.Unlock()
 	c.dpkt = wire.AppendControl(c.dpkt[:0], r.Channel, r.Session, time.Now().UnixNano(), r)
 	for range c.copies {
-		c.dbuf = c.keys.up.seal(c.dbuf, typeRequest, c.upCounter.Add(1), c.dpkt)
+		c.dbuf = c.nackSealer.seal(c.dbuf, typeRequest, c.upCounter.Add(1), c.dpkt)
 		if _, err := c.data.udp.WriteToUDPAddrPort(c.dbuf, c.data.server); err != nil {
 			return fmt.Errorf("link: request to %s: %w", c.addr, err)
 		}

@@ -47,7 +47,7 @@ const reportWindowLen = 4
 // in flight are the same at both ends of the window, so they cancel out.
 type reportWindow struct {
 	mu    sync.Mutex
-	key   sealer
+	key   *sealer
 	buf   []byte
 	seen  replayWindow // the client's datagram counters (reports and NACKs)
 	n     int          // reports held

@@ -149,6 +149,7 @@ func TestClientCountsMalformedInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	down, up := keys.down.sealer(), keys.up.sealer()
 	other, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -163,11 +164,11 @@ func TestClientCountsMalformedInput(t *testing.T) {
 		}
 	}
 	good := mkPacket(0, 1, 1, 1, 2)
-	sendData(linkSock, keys.down.seal(nil, typeData, 1, []byte("TC garbage"))) // sealed, not a packet: malformed
-	sendData(linkSock, keys.down.seal(nil, typeData, 2, good))                 // delivered
-	sendData(linkSock, keys.up.seal(nil, typeData, 3, good))                   // the wrong key: unsealed
-	sendData(linkSock, append(keys.down.seal(nil, typeData, 4, good)[:30], 0)) // cut short: unsealed
-	sendData(other, keys.down.seal(nil, typeData, 5, good))                    // another address: foreign
+	sendData(linkSock, down.seal(nil, typeData, 1, []byte("TC garbage"))) // sealed, not a packet: malformed
+	sendData(linkSock, down.seal(nil, typeData, 2, good))                 // delivered
+	sendData(linkSock, up.seal(nil, typeData, 3, good))                   // the wrong key: unsealed
+	sendData(linkSock, append(down.seal(nil, typeData, 4, good)[:30], 0)) // cut short: unsealed
+	sendData(other, down.seal(nil, typeData, 5, good))                    // another address: foreign
 	stream := func(b []byte) {
 		t.Helper()
 		st, err := conn.OpenUniStreamSync(context.Background())

@@ -48,14 +48,23 @@ const exporterLabel = "EXPORTER-tickcast-data"
 // under the link's keys (forged, corrupted, or from another link).
 var errUnsealed = errors.New("link: datagram failed authentication")
 
-// sealer seals or opens datagrams of one direction of one link.
+// sealer seals or opens datagrams of one direction of one link. It is not
+// safe for concurrent use: each goroutine (or lock) has its own, all from
+// the same keyMaterial.
 type sealer struct {
-	aead cipher.AEAD
+	aead  cipher.AEAD
+	salt  [4]byte
+	nonce [12]byte // scratch, here so it does not escape per call
+}
+
+// keyMaterial is one direction's key and salt.
+type keyMaterial struct {
+	key  [16]byte
 	salt [4]byte
 }
 
 // dataKeys are a link's two directions.
-type dataKeys struct{ down, up sealer }
+type dataKeys struct{ down, up keyMaterial }
 
 // deriveKeys derives the data keys of a link from its TLS 1.3 session. Both
 // ends compute the same keys.
@@ -65,38 +74,34 @@ func deriveKeys(cs tls.ConnectionState) (dataKeys, error) {
 		return dataKeys{}, fmt.Errorf("link: data keys: %w", err)
 	}
 	var k dataKeys
-	if k.down, err = newSealer(km[0:16], km[32:36]); err != nil {
-		return dataKeys{}, err
-	}
-	if k.up, err = newSealer(km[16:32], km[36:40]); err != nil {
-		return dataKeys{}, err
-	}
+	copy(k.down.key[:], km[0:16])
+	copy(k.up.key[:], km[16:32])
+	copy(k.down.salt[:], km[32:36])
+	copy(k.up.salt[:], km[36:40])
 	return k, nil
 }
 
-func newSealer(key, salt []byte) (sealer, error) {
-	block, err := aes.NewCipher(key)
+// sealer returns a new sealer for this direction.
+func (k keyMaterial) sealer() *sealer {
+	block, err := aes.NewCipher(k.key[:])
 	if err != nil {
-		return sealer{}, fmt.Errorf("link: data keys: %w", err)
+		panic(err) // a 16-byte key is always valid
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return sealer{}, fmt.Errorf("link: data keys: %w", err)
+		panic(err) // AES has GCM's block size
 	}
-	s := sealer{aead: aead}
-	copy(s.salt[:], salt)
-	return s, nil
+	return &sealer{aead: aead, salt: k.salt}
 }
 
 // seal appends the sealed datagram of payload to dst[:0] and returns it.
 // A counter must never repeat under one key.
 func (s *sealer) seal(dst []byte, typ byte, counter uint64, payload []byte) []byte {
-	var nonce [12]byte
-	copy(nonce[:4], s.salt[:])
-	binary.LittleEndian.PutUint64(nonce[4:], counter)
+	copy(s.nonce[:4], s.salt[:])
+	binary.LittleEndian.PutUint64(s.nonce[4:], counter)
 	dst = append(dst[:0], typ)
 	dst = binary.LittleEndian.AppendUint64(dst, counter)
-	return s.aead.Seal(dst, nonce[:], payload, dst[:sealHeader])
+	return s.aead.Seal(dst, s.nonce[:], payload, dst[:sealHeader])
 }
 
 // open authenticates and decrypts b, a datagram of type typ, in place: the
@@ -106,10 +111,9 @@ func (s *sealer) open(b []byte, typ byte) (counter uint64, payload []byte, err e
 		return 0, nil, errUnsealed
 	}
 	counter = binary.LittleEndian.Uint64(b[1:sealHeader])
-	var nonce [12]byte
-	copy(nonce[:4], s.salt[:])
-	binary.LittleEndian.PutUint64(nonce[4:], counter)
-	payload, err = s.aead.Open(b[sealHeader:sealHeader], nonce[:], b[sealHeader:], b[:sealHeader])
+	copy(s.nonce[:4], s.salt[:])
+	binary.LittleEndian.PutUint64(s.nonce[4:], counter)
+	payload, err = s.aead.Open(b[sealHeader:sealHeader], s.nonce[:], b[sealHeader:], b[:sealHeader])
 	if err != nil {
 		return 0, nil, errUnsealed
 	}

@@ -8,13 +8,12 @@ import (
 	"github.com/tickcast/tickcast/wire"
 )
 
-func testSealer(t testing.TB, b byte) sealer {
+func testSealer(t testing.TB, b byte) *sealer {
 	t.Helper()
-	s, err := newSealer(bytes.Repeat([]byte{b}, 16), []byte{b, b, b, b})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	var k keyMaterial
+	copy(k.key[:], bytes.Repeat([]byte{b}, 16))
+	k.salt = [4]byte{b, b, b, b}
+	return k.sealer()
 }
 
 func TestSealRoundTrip(t *testing.T) {
@@ -101,4 +100,25 @@ func FuzzDataPath(f *testing.F) {
 			t.Fatalf("round trip of %x: %x %v", in, pkt, err)
 		}
 	})
+}
+
+// Sealing and opening a datagram, and queueing it at the client, allocate
+// nothing: they run once per packet on both ends.
+func TestDataPathAllocs(t *testing.T) {
+	s := testSealer(t, 1)
+	q := newLiveQueue(4)
+	pkt := mkPacket(0, 1, 1, 7, 10)
+	buf := make([]byte, 0, MaxDataPacket+SealOverhead)
+	rx := make([]byte, 8)
+	if n := testing.AllocsPerRun(1000, func() {
+		buf = s.seal(buf, typeData, 1, pkt)
+		q.push2(rx, buf)
+		b, _ := q.pop()
+		if _, _, err := s.open(b[8:], typeData); err != nil {
+			t.Fatal(err)
+		}
+		q.release(b)
+	}); n != 0 {
+		t.Fatalf("%v allocs per datagram, want 0", n)
+	}
 }

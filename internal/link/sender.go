@@ -20,8 +20,8 @@ import (
 type dataSender struct {
 	s   *Server
 	dst netip.AddrPort
-	mu  sync.Mutex // guards seal, buf and split: the sender and the answer workers share them
-	key sealer
+	mu  sync.Mutex // guards key, buf and splitBuf: the sender and the answer workers share them
+	key *sealer
 	buf []byte
 	// splitBuf is the scratch space for packets larger than MaxDataPacket.
 	splitBuf []byte
@@ -30,7 +30,7 @@ type dataSender struct {
 	sealed, failed, split, oversize atomic.Uint64
 }
 
-func newDataSender(s *Server, dst netip.AddrPort, key sealer) *dataSender {
+func newDataSender(s *Server, dst netip.AddrPort, key *sealer) *dataSender {
 	d := &dataSender{s: s, dst: dst, key: key,
 		buf: make([]byte, 0, MaxDataPacket+SealOverhead), splitBuf: make([]byte, 0, MaxDataPacket)}
 	d.sendOne = d.sendLocked

@@ -84,8 +84,8 @@ func newServerConn(s *Server, conn *quic.Conn) *serverConn {
 		c.dataErr = err
 		return c
 	}
-	c.rep.key = keys.up
-	c.data = newDataSender(s, dataAddr(conn.RemoteAddr()), keys.down)
+	c.rep.key = keys.up.sealer()
+	c.data = newDataSender(s, dataAddr(conn.RemoteAddr()), keys.down.sealer())
 	return c
 }
 
