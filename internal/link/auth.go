@@ -11,7 +11,7 @@ import (
 )
 
 // serverTLS builds the server's TLS configuration from the owner's: ALPN
-// tickcast/1, TLS 1.3, and mutual authentication against base.ClientCAs
+// tickcast/2, TLS 1.3, and mutual authentication against base.ClientCAs
 // (DESIGN.md, "The QUIC link": unknown peers are refused).
 //
 // The server verifies client certificates itself instead of leaving it to
