@@ -100,6 +100,9 @@ func (c *channel) Packet(d *intake.Delivery) {
 	c.pktBuf[0] = nil
 	now := time.Now().UnixNano()
 	c.forward.RecordNanos(now - p.SendTime)
+	if c.cfg.Tap != nil {
+		c.cfg.Tap(p, now)
+	}
 	c.stats.packets.Add(1)
 	c.stats.messages.Add(uint64(p.Count))
 	c.lastSend.Store(now)

@@ -46,6 +46,11 @@ type Channel struct {
 	// Window and LineTimeout tune the upstream arbiter as in the
 	// subscriber; 0 = 200µs and 300ms.
 	Window, LineTimeout time.Duration
+	// Tap, if set, sees every packet the relay forwards, in order, with the
+	// time it was sent on (UnixNano): an audit trail, a capture, or the
+	// fan-out drill's arrival times. It runs on the channel's dispatch
+	// goroutine: keep it quick; p is valid only during the call.
+	Tap func(p wire.Packet, sentAt int64)
 }
 
 // Config configures a [Relay]. The zero value of a field means the default

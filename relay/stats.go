@@ -39,9 +39,11 @@ type Stats struct {
 	Channels []ChannelStats
 	// Downstreams connected to the link server, by certificate name.
 	Downstreams []DownstreamStats
-	// CutOff counts downstreams disconnected as slow consumers (their
-	// queue stayed full for Config.SlowCutoff).
+	// CutOff counts downstreams disconnected as slow consumers (they did
+	// not keep up for Config.SlowCutoff).
 	CutOff uint64
+	// CutOffByName counts them by certificate name.
+	CutOffByName map[string]uint64
 	// Retransmit is the UDP retransmit server's (zero without one).
 	Retransmit gap.ServerStats
 }
@@ -84,7 +86,7 @@ func (r *Relay) Stats() Stats {
 	}
 	if r.link != nil {
 		ls := r.link.Stats()
-		st.CutOff = ls.CutOff
+		st.CutOff, st.CutOffByName = ls.CutOff, ls.CutOffByName
 		for _, p := range ls.Peers {
 			st.Downstreams = append(st.Downstreams, DownstreamStats{
 				Name: p.Name, Remote: p.Remote, Queued: p.Queued,

@@ -2,7 +2,6 @@ package drill
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -233,12 +232,11 @@ func added(cum, prev Percentiles, base float64) Percentiles {
 // wanRig is the WAN drill's relays and paths.
 type wanRig struct {
 	*rig
+	hops
 	cfg        WANConfig
 	hub, edge  *runningRelay
 	proxies    []*impair.Proxy
 	outA, outB netip.AddrPort // the edge's re-multicast groups
-	stop       context.CancelFunc
-	done       []chan error
 }
 
 // runningRelay is a relay of the drill.
@@ -253,31 +251,14 @@ func (rr *runningRelay) rtx() netip.AddrPort {
 // edge behind them.
 func (w *wanRig) build(ctx context.Context, s *session) error {
 	f := w.feed
-	ctx, w.stop = context.WithCancel(ctx)
-	pubRtx, err := netip.ParseAddrPort(s.pub.RetransmitAddr())
+	ctx = w.begin(ctx)
+	hub, err := newHub(w.rig, s)
 	if err != nil {
-		return fmt.Errorf("drill: retransmit address: %w", err)
+		return err
 	}
-	hub, err := relay.New(relay.Config{
-		Channels: []relay.Channel{{
-			ID: channel,
-			Lines: []intake.Line{
-				{Name: "A", Group: w.groupA, Interface: f.Interface},
-				{Name: "B", Group: w.groupB, Interface: f.Interface},
-			},
-			Upstreams:          []intake.Link{{Name: "publisher", Addr: s.pub.LinkAddr(), TLS: w.tp.ClientTLS()}},
-			UpstreamRetransmit: pubRtx,
-			LineTimeout:        f.LineTimeout,
-		}},
-		LinkAddr: "127.0.0.1:0",
-		LinkTLS:  w.tp.ServerTLS(),
-		Logger:   f.Logger,
-	})
-	if err != nil {
-		return fmt.Errorf("drill: hub: %w", err)
-	}
+	w.relays = append(w.relays, hub)
 	w.hub = &runningRelay{hub}
-	w.start(ctx, hub.Run)
+	w.spawn(ctx, hub.Run)
 	for i := range 2 {
 		spec := impair.Spec{Loss: w.cfg.Loss, Delay: w.cfg.RTT / 2, Jitter: w.cfg.Jitter}
 		p, err := impair.New(impair.Config{Listen: "127.0.0.1:0", Upstream: hub.LinkAddr(), Spec: spec,
@@ -286,7 +267,7 @@ func (w *wanRig) build(ctx context.Context, s *session) error {
 			return fmt.Errorf("drill: WAN path %d: %w", i, err)
 		}
 		w.proxies = append(w.proxies, p)
-		w.start(ctx, p.Run)
+		w.spawn(ctx, p.Run)
 	}
 	if w.outA, err = freeGroup(); err != nil {
 		return err
@@ -316,37 +297,17 @@ func (w *wanRig) build(ctx context.Context, s *session) error {
 		return fmt.Errorf("drill: edge: %w", err)
 	}
 	w.edge = &runningRelay{edge}
-	w.start(ctx, edge.Run)
+	w.relays = append(w.relays, edge)
+	w.spawn(ctx, edge.Run)
 	return nil
-}
-
-// start runs fn until the rig closes.
-func (w *wanRig) start(ctx context.Context, fn func(context.Context) error) {
-	done := make(chan error, 1)
-	w.done = append(w.done, done)
-	go func() { done <- fn(ctx) }()
 }
 
 // close stops the relays and paths and waits for them.
 func (w *wanRig) close() error {
-	if w.stop == nil {
-		return nil
-	}
-	w.stop()
-	var errs []error
-	for _, d := range w.done {
-		if err := <-d; err != nil && !errors.Is(err, context.Canceled) {
-			errs = append(errs, err)
-		}
-	}
+	err := w.hops.close()
 	for _, p := range w.proxies {
 		p.Close()
 	}
-	for _, r := range []*runningRelay{w.hub, w.edge} {
-		if r != nil {
-			r.Close()
-		}
-	}
-	w.stop = nil
-	return errors.Join(errs...)
+	w.proxies = nil
+	return err
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/tickcast/tickcast/publisher"
 )
 
-const drillUsage = `Usage: tickcast drill failover|loss|restart|wan [flags]
+const drillUsage = `Usage: tickcast drill failover|loss|restart|wan|fanout [flags]
 
 Drills break the feed on purpose and check that the subscriber keeps its
 promises. Each runs a synthetic publisher and a subscriber in this process on
@@ -28,6 +28,7 @@ apply the last sequence and compares every book with the publisher's.
   loss      both lines lose packets at random, repaired by the other line or NACK
   restart   the publisher restarts with a new session on the same groups and ports
   wan       publisher → hub → lossy, delayed A/B WAN paths → edge → subscriber
+  fanout    publisher → hub → 60 edges over QUIC (optionally slow ones behind a cap)
 
 It prints a short table and PASS or FAIL (exit status 1), and writes the
 figures as JSON with --json. Run 'tickcast drill <drill> --help' for its flags.
@@ -37,6 +38,7 @@ Examples:
   tickcast drill loss --loss-a 0.05 --loss-b 0.05 --rate 100000 --duration 10s --json loss.json
   tickcast drill restart --rate 100000 --duration 10s --at 5s
   tickcast drill wan --loss 0.05 --rtt 250ms --rate 20000 --duration 10s --blackhole-at 5s
+  tickcast drill fanout --edges 60 --rate 20000 --duration 10s --slow 1
 `
 
 const drillJSONNotes = `
@@ -177,7 +179,7 @@ func checkAt(name string, at, duration time.Duration) error {
 
 func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("which drill? want failover, loss, restart or wan")
+		return usagef("which drill? want failover, loss, restart, wan or fanout")
 	}
 	switch args[0] {
 	case "-h", "--help", "-help", "help":
@@ -191,8 +193,10 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runRestart(ctx, args[1:], stdout, stderr)
 	case "wan":
 		return runWAN(ctx, args[1:], stdout, stderr)
+	case "fanout":
+		return runFanout(ctx, args[1:], stdout, stderr)
 	}
-	return usagef("unknown drill %q: want failover, loss, restart or wan", args[0])
+	return usagef("unknown drill %q: want failover, loss, restart, wan or fanout", args[0])
 }
 
 func runFailover(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -316,7 +320,9 @@ The WAN drill adds "loss", "rtt_ms", "jitter_ms", "blackhole_at_s",
 "path_a_down", "edge_nacks", "edge_lost", "wan_datagrams_lost" and "hops":
 per hop (hub, edge, subscriber) "latency_us" from the publisher's send time
 and "added_latency_us", its share (the edge's without the path's one-way
-delay). PASS also needs the edge's added p99.9 within 2 RTT.
+delay). The latency goal (the edge's added p99.9 within 2 RTT) is
+reported in "goals_missed" and the table, apart from PASS: timing on a
+shared machine is a measurement, not a verdict.
 
 Example:
   tickcast drill wan --loss 0.003 --rtt 30ms --rate 20000 --duration 10s
@@ -346,5 +352,51 @@ func runWAN(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return d.report(ctx, "wan", func(ctx context.Context, progress io.Writer) (drill.Report, error) {
 		cfg.Progress = progress
 		return drill.WAN(ctx, cfg)
+	}, stdout, stderr)
+}
+
+const fanoutNotes = `
+Publisher → hub relay (the publisher's multicast lines) → --edges edge
+relays, each over its own QUIC link from the hub, all in this process on
+loopback (the CPU figure is the whole process's); a subscriber follows edge
+0's re-multicast. With --slow N, N more edges join after the first second
+through impairing proxies capped at --slow-share of the feed's bytes.
+` + drillJSONNotes + `
+The fan-out drill adds "edges", "edges_books_match", "edges_lost",
+"arrival_spread_us" (per packet, from the first healthy edge forwarding it to
+the last: p50, p99, p99.9, max), "edge_latency_us" (publisher send → edge
+forward, all healthy edges), "hub_packets", "hub_datagrams", "hub_cut_off",
+"slow_edges" (name, max_loss, cut_off) and "slow_cap_bps". PASS also needs
+every healthy edge's books equal to the publisher's with nothing given up,
+and every slow edge shown losing half its datagrams or cut off.
+
+Examples:
+  tickcast drill fanout --edges 60 --rate 20000 --duration 10s
+  tickcast drill fanout --edges 60 --rate 20000 --duration 10s --slow 1
+`
+
+func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	d := newDrillFlags("fanout", fanoutNotes, stdout, stderr)
+	edges := d.fs.Int("edges", 60, "edge relays fed by the hub over QUIC (1 to 500)")
+	slow := d.fs.Int("slow", 0, "slow edges, besides, behind a bandwidth cap (0 to 50)")
+	share := d.fs.Float64("slow-share", 0.1, "the slow edges' cap as a share of the feed's bytes (0 to 1)")
+	feed, err := d.feed(args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *edges < 1 || *edges > 500:
+		return usagef("--edges %d: want 1 to 500", *edges)
+	case *slow < 0 || *slow > 50:
+		return usagef("--slow %d: want 0 to 50", *slow)
+	case !(*share > 0 && *share < 1):
+		return usagef("--slow-share %v: want a share between 0 and 1 (0.1 = 10%%)", *share)
+	case *slow > 0 && feed.Duration < 3*time.Second:
+		return usagef("--duration %v: slow edges need at least 3s (they join after the first second)", feed.Duration)
+	}
+	cfg := drill.FanoutConfig{Feed: feed, Edges: *edges, Slow: *slow, SlowShare: *share}
+	return d.report(ctx, "fanout", func(ctx context.Context, progress io.Writer) (drill.Report, error) {
+		cfg.Progress = progress
+		return drill.Fanout(ctx, cfg)
 	}, stdout, stderr)
 }

@@ -185,6 +185,9 @@ func (c *serverConn) watchSlow(ctx context.Context) {
 	}
 	c.cutOff.Store(true)
 	c.s.cutOffs.Add(1)
+	c.s.mu.Lock()
+	c.s.cutOffByName[c.name]++
+	c.s.mu.Unlock()
 	c.s.log.Warn("link: slow consumer cut off", "remote", c.remote, "name", c.name,
 		"reason", c.slowReason, "dropped", c.dropped.Load(), "loss", c.loss(), "cutoff", c.s.slowCutoff)
 	c.conn.CloseWithError(CodeSlowConsumer, c.slowReason)

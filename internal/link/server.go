@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -89,6 +90,8 @@ type Server struct {
 	mu     sync.Mutex
 	conns  map[*serverConn]struct{}
 	byAddr map[netip.AddrPort]*serverConn // by data address, for receiver reports
+	// cutOffByName counts slow-consumer cutoffs by certificate name.
+	cutOffByName map[string]uint64
 
 	accepted, refused, badPublish, cutOffs, strayReports atomic.Uint64
 	serving, closed                                      atomic.Bool
@@ -123,14 +126,15 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("link: ServerConfig.SlowLoss %g is outside [0, 1)", cfg.SlowLoss)
 	}
 	s := &Server{
-		feed:       cfg.Feed,
-		policy:     cfg.Policy,
-		log:        cfg.Logger,
-		queueLen:   cfg.QueueLen,
-		slowCutoff: cfg.SlowCutoff,
-		conns:      make(map[*serverConn]struct{}),
-		byAddr:     make(map[netip.AddrPort]*serverConn),
-		slowLoss:   cfg.SlowLoss,
+		feed:         cfg.Feed,
+		policy:       cfg.Policy,
+		log:          cfg.Logger,
+		queueLen:     cfg.QueueLen,
+		slowCutoff:   cfg.SlowCutoff,
+		conns:        make(map[*serverConn]struct{}),
+		byAddr:       make(map[netip.AddrPort]*serverConn),
+		cutOffByName: make(map[string]uint64),
+		slowLoss:     cfg.SlowLoss,
 	}
 	if s.policy == nil {
 		var err error
@@ -348,13 +352,14 @@ func (s *Server) unsubscribeAll(c *serverConn) {
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	st := ServerStats{
-		Clients:    len(s.conns),
-		Accepted:   s.accepted.Load(),
-		Refused:    s.refused.Load(),
-		BadPublish: s.badPublish.Load(),
-		CutOff:     s.cutOffs.Load(),
-		StrayData:  s.strayReports.Load(),
-		Peers:      make([]PeerStats, 0, len(s.conns)),
+		Clients:      len(s.conns),
+		Accepted:     s.accepted.Load(),
+		Refused:      s.refused.Load(),
+		BadPublish:   s.badPublish.Load(),
+		CutOff:       s.cutOffs.Load(),
+		StrayData:    s.strayReports.Load(),
+		CutOffByName: maps.Clone(s.cutOffByName),
+		Peers:        make([]PeerStats, 0, len(s.conns)),
 	}
 	for c := range s.conns {
 		st.Peers = append(st.Peers, c.statsLocked())

@@ -10,8 +10,10 @@ type ServerStats struct {
 	// BadPublish counts packets given to Publish without a valid header.
 	BadPublish uint64
 	// CutOff counts clients disconnected as slow consumers
-	// (ServerConfig.SlowCutoff) since the start.
-	CutOff uint64
+	// (ServerConfig.SlowCutoff) since the start; CutOffByName the same by
+	// certificate name (a cut-off client redials and may be cut off again).
+	CutOff       uint64
+	CutOffByName map[string]uint64
 	// StrayData counts data-path datagrams from addresses that are no
 	// connected client's: dropped.
 	StrayData uint64
