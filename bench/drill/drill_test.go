@@ -257,3 +257,33 @@ func TestWANBlackholeA(t *testing.T) {
 		t.Errorf("hops %+v", r.Hops)
 	}
 }
+
+// TestFanout: a hub feeding four edges and one slow edge behind a cap at a
+// tenth of the feed: every healthy edge's books equal the publisher's and
+// it gives nothing up, the slow edge is shown losing or cut off, and the
+// arrival spread is measured over every packet.
+func TestFanout(t *testing.T) {
+	t.Parallel()
+	cfg := FanoutConfig{Feed: testFeed(t), Edges: 4, Slow: 1}
+	cfg.Duration = 5 * time.Second
+	r, err := Fanout(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields(t, r, "edges", "edges_books_match", "arrival_spread_us", "edge_latency_us", "slow_edges", "hub_datagrams")
+	consistent(t, r, &r.Result)
+	if r.BooksMatch != 4 || r.EdgesLost != 0 {
+		t.Errorf("books match on %d of 4 edges (%v), %d messages given up", r.BooksMatch, r.Mismatches, r.EdgesLost)
+	}
+	if len(r.Slow) != 1 || (!r.Slow[0].CutOff && r.Slow[0].MaxLoss < 0.5) {
+		t.Errorf("slow edges %+v", r.Slow)
+	}
+	// A packet repaired by a trimmed retransmission starts at another
+	// sequence on one edge: it then counts for the latency, not the spread.
+	if r.Spread.Count == 0 || r.Spread.Count > r.EdgeLatency.Count/4 {
+		t.Errorf("arrival spread over %d packets, edge latency over %d samples (4 per packet at most)", r.Spread.Count, r.EdgeLatency.Count)
+	}
+	if r.HubDatagrams < 4*r.HubPackets {
+		t.Errorf("the hub sent %d datagrams for %d packets to 4 edges", r.HubDatagrams, r.HubPackets)
+	}
+}

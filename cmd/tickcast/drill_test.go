@@ -29,6 +29,10 @@ func TestDrillBadFlagsExit2(t *testing.T) {
 		{"drill", "loss", "--max-held", "-1"},
 		{"drill", "loss", "--max-retries", "-1"},
 		{"drill", "loss", "--max-rto", "100us"},
+		{"drill", "fanout", "--edges", "0"},
+		{"drill", "fanout", "--slow", "-1"},
+		{"drill", "fanout", "--slow-share", "1.5"},
+		{"drill", "fanout", "--slow", "1", "--duration", "2s"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {
@@ -46,6 +50,8 @@ func TestDrillHelpNamesEveryFlag(t *testing.T) {
 		"failover": {"--kill", "--at"},
 		"loss":     {"--loss-a", "--loss-b"},
 		"restart":  {"--at", "--pause"},
+		"wan":      {"--loss", "--rtt", "--jitter", "--blackhole-at"},
+		"fanout":   {"--edges", "--slow", "--slow-share"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run([]string{"drill", drill, "--help"}, &out, &errb); code != 0 {
