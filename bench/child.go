@@ -55,7 +55,15 @@ type childConfig struct {
 	// Retransmit is the publisher's retransmit server (tickcast roles).
 	Retransmit netip.AddrPort `json:"retransmit,omitzero"`
 	NATSURL    string         `json:"nats_url,omitempty"`
-	Subject    string         `json:"subject,omitempty"`
+	// The relay path (relay.go): Link is the hub's link server (the hub
+	// listens on it, the edge dials it); Out the edge's re-multicast
+	// groups; RelayRetransmit the edge's retransmit server; CertDir holds
+	// the certificates.
+	Link            string           `json:"link,omitempty"`
+	Out             []netip.AddrPort `json:"out,omitempty"`
+	RelayRetransmit netip.AddrPort   `json:"relay_retransmit,omitzero"`
+	CertDir         string           `json:"cert_dir,omitempty"`
+	Subject         string           `json:"subject,omitempty"`
 	// DeadlineNs is when the child gives up, whatever happens (ns since the
 	// Unix epoch): every child loop is bounded.
 	DeadlineNs int64 `json:"deadline_ns"`
@@ -115,6 +123,8 @@ var roles = map[string]role{
 	"udp-sub":  runUDPSubChild,
 	"nats-pub": runNATSPubChild,
 	"nats-sub": runNATSSubChild,
+	"hub":      runHubChild,
+	"edge":     runEdgeChild,
 }
 
 // RunChild runs a benchmark child: it reads its configuration (one JSON

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -16,6 +18,7 @@ import (
 // The systems a latency run compares.
 const (
 	SystemTickcast = "tickcast" // publisher → A/B multicast → subscriber library
+	SystemRelay    = "relay"    // publisher → hub relay → QUIC link → edge relay → A/B multicast → subscriber
 	SystemFloor    = "floor"    // raw UDP multicast: what the machine allows
 	SystemNATS     = "nats"     // the peer: an embedded NATS server
 )
@@ -29,6 +32,7 @@ var systems = map[string]system{
 	SystemTickcast: {SystemTickcast, "pub", "sub"},
 	SystemFloor:    {SystemFloor, "udp-pub", "udp-sub"},
 	SystemNATS:     {SystemNATS, "nats-pub", "nats-sub"},
+	SystemRelay:    {SystemRelay, "pub", "sub"},
 }
 
 // LatencyConfig configures [RunLatency]. The zero value of a field means the
@@ -55,6 +59,9 @@ type LatencyConfig struct {
 	Peers []string
 	// NoFloor skips the raw-UDP floor.
 	NoFloor bool
+	// ViaRelay adds the relay path (publisher → hub → edge → subscriber,
+	// four processes) beside the direct one, in the same run.
+	ViaRelay bool
 	// Runs repeats the whole comparison; 0 = 1. The figures merge every
 	// run; the range shows their spread.
 	Runs int
@@ -178,7 +185,7 @@ const method = "latency = receive (handler) time − scheduled send time per mes
 // All returns every series, tickcast first.
 func (r *LatencyReport) All() []*Series {
 	all := []*Series{&r.Series}
-	for _, name := range []string{SystemFloor, SystemNATS} {
+	for _, name := range []string{SystemRelay, SystemFloor, SystemNATS} {
 		if s, ok := r.Peers[name]; ok {
 			all = append(all, s)
 		}
@@ -201,6 +208,7 @@ func (r *LatencyReport) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "%s; µs\n\n", method)
 	writeSeriesTable(w, r.All())
 	fmt.Fprintln(w)
+	writeRelayPath(w, r)
 	writeDetails(w, r.All())
 	fmt.Fprintf(w, "\nnote: %s (%d CPUs).\n", r.Note, r.Host.CPUs)
 }
@@ -216,6 +224,9 @@ func RunLatency(ctx context.Context, cfg LatencyConfig) (*LatencyReport, error) 
 	r := &runner{cfg: cfg}
 	defer r.close()
 	order := []string{SystemTickcast}
+	if cfg.ViaRelay {
+		order = append(order, SystemRelay)
+	}
 	if !cfg.NoFloor {
 		order = append(order, SystemFloor)
 	}
@@ -280,16 +291,22 @@ type seriesRun struct {
 	pub    pubResult
 	sub    subResult
 	server *Process // the NATS server's share of this process, for NATS
+	hops   []hopResult
 }
 
 // runner runs the children of series.
 type runner struct {
-	cfg  LatencyConfig
-	nats *natsServer // started on first need
-	runs int         // series run so far, to name profiles
+	cfg     LatencyConfig
+	certDir string      // the relay path's certificates, made on first need
+	nats    *natsServer // started on first need
+	runs    int         // series run so far, to name profiles
 }
 
 func (r *runner) close() {
+	if r.certDir != "" {
+		os.RemoveAll(r.certDir)
+		r.certDir = ""
+	}
 	if r.nats != nil {
 		r.nats.close()
 		r.nats = nil
@@ -325,9 +342,9 @@ func (r *runner) run(ctx context.Context, sys system, rate float64, warmup, dura
 	}
 	var before Process
 	switch sys.name {
-	case SystemTickcast, SystemFloor:
+	case SystemTickcast, SystemFloor, SystemRelay:
 		base.Groups = groups
-		if sys.name == SystemTickcast {
+		if sys.name != SystemFloor {
 			port, err := freeUDPPort()
 			if err != nil {
 				return nil, err
@@ -345,6 +362,12 @@ func (r *runner) run(ctx context.Context, sys system, rate float64, warmup, dura
 	}
 	pubCfg, subCfg := base, base
 	pubCfg.Role, subCfg.Role = sys.pub, sys.sub
+	var relays []childConfig
+	if sys.name == SystemRelay {
+		if relays, err = r.relayPath(&subCfg, base, nLines); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.ProfileDir != "" {
 		r.runs++
 		for _, c := range []*childConfig{&pubCfg, &subCfg} {
@@ -356,6 +379,19 @@ func (r *runner) run(ctx context.Context, sys system, rate float64, warmup, dura
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, childSetup)
 	defer cancel()
+	// The relays first, upstream first: each is ready once connected.
+	var hopProcs []*childProc
+	for _, rc := range relays {
+		p, err := startChild(cfg.Exec, rc, cfg.ChildStderr)
+		if err != nil {
+			return nil, err
+		}
+		defer p.stop()
+		if err := p.waitReady(setupCtx); err != nil {
+			return nil, err
+		}
+		hopProcs = append(hopProcs, p)
+	}
 	sub, err := startChild(cfg.Exec, subCfg, cfg.ChildStderr)
 	if err != nil {
 		return nil, err
@@ -379,6 +415,11 @@ func (r *runner) run(ctx context.Context, sys system, rate float64, warmup, dura
 	if err := pub.sendStart(start); err != nil {
 		return nil, err
 	}
+	for _, p := range hopProcs {
+		if err := p.sendStart(start); err != nil {
+			return nil, err
+		}
+	}
 	runCtx, cancelRun := context.WithDeadline(ctx, deadline.Add(10*time.Second))
 	defer cancelRun()
 	out := &seriesRun{}
@@ -388,6 +429,13 @@ func (r *runner) run(ctx context.Context, sys system, rate float64, warmup, dura
 	if err := sub.waitResult(runCtx, &out.sub); err != nil {
 		return nil, err
 	}
+	for _, p := range hopProcs {
+		var h hopResult
+		if err := p.waitResult(runCtx, &h); err != nil {
+			return nil, err
+		}
+		out.hops = append(out.hops, h)
+	}
 	if sys.name == SystemNATS {
 		after := self("nats server (in the bench process)")
 		after.UserS -= before.UserS
@@ -395,6 +443,43 @@ func (r *runner) run(ctx context.Context, sys system, rate float64, warmup, dura
 		out.server = &after
 	}
 	return out, nil
+}
+
+// relayPath sets up the relay path of one run: certificates, the hub's
+// link address, the edge's groups and retransmit server; the subscriber
+// follows the edge. It returns the hub's and the edge's configurations.
+func (r *runner) relayPath(sub *childConfig, base childConfig, nLines int) ([]childConfig, error) {
+	if r.certDir == "" {
+		dir, err := os.MkdirTemp("", "tickcast-bench-certs-")
+		if err != nil {
+			return nil, err
+		}
+		if err := relayCerts(dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("bench: relay certificates: %w", err)
+		}
+		r.certDir = dir
+	}
+	out, err := freeGroups(nLines)
+	if err != nil {
+		return nil, err
+	}
+	linkPort, err := freeUDPPort()
+	if err != nil {
+		return nil, err
+	}
+	rtxPort, err := freeUDPPort()
+	if err != nil {
+		return nil, err
+	}
+	hub, edge := base, base
+	hub.Role, edge.Role = "hub", "edge"
+	hub.Link = netipLoopback(linkPort).String()
+	edge.Link, edge.Out, edge.RelayRetransmit = hub.Link, out, netipLoopback(rtxPort)
+	hub.CertDir, edge.CertDir = r.certDir, r.certDir
+	edge.Groups, edge.Retransmit = nil, netip.AddrPort{}
+	sub.Groups, sub.Retransmit = out, edge.RelayRetransmit
+	return []childConfig{hub, edge}, nil
 }
 
 // aggregate merges the runs of one system into its series.
@@ -412,7 +497,7 @@ func aggregate(scenario string, sys system, lines string, rate float64, duration
 		s.Uncorrected = latency.NewRecorder(maxLatency)
 		s.Network = latency.NewRecorder(maxLatency)
 	}
-	if sys.name == SystemTickcast {
+	if sys.name == SystemTickcast || sys.name == SystemRelay {
 		s.Repair = &Repair{}
 	}
 	var packets, datagrams, bytes uint64
@@ -461,6 +546,9 @@ func aggregate(scenario string, sys system, lines string, rate float64, duration
 			}
 		}
 		s.Processes = append(s.Processes, r.pub.Proc, r.sub.Proc)
+		for _, h := range r.hops {
+			s.Processes = append(s.Processes, h.Proc)
+		}
 		if r.server != nil {
 			s.Processes = append(s.Processes, *r.server)
 		}
@@ -469,6 +557,7 @@ func aggregate(scenario string, sys system, lines string, rate float64, duration
 	if len(runs) == 0 {
 		return s
 	}
+	s.Hops = mergeHops(runs)
 	s.ThroughputMsgs = float64(s.Delivered) / (duration.Seconds() * float64(len(runs)))
 	s.LatencyUs = percentilesOf(s.Latency)
 	s.MeanUs = float64(s.Latency.Summary().Mean) / 1e3

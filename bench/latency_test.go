@@ -305,3 +305,41 @@ func TestRunLatencyRejects(t *testing.T) {
 		}
 	}
 }
+
+// --via relay runs the relay path (publisher, hub, edge and subscriber
+// processes, with certificates made for the run) in the same run as the
+// direct path: everything delivered once, both hops measured, and their
+// processes reported.
+func TestLatencyViaRelay(t *testing.T) {
+	before := runtime.NumGoroutine()
+	rep, err := RunLatency(context.Background(), LatencyConfig{
+		Rate: 2000, Duration: time.Second, Warmup: 200 * time.Millisecond, Instruments: 5, Levels: 10,
+		ViaRelay: true, NoFloor: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noLeaks(t, before)
+	m := reportJSON(t, rep)
+	peers, _ := m["peers"].(map[string]any)
+	rel, ok := peers["relay"].(map[string]any)
+	if !ok {
+		t.Fatalf("no relay series in %v", peers)
+	}
+	checkSeriesJSON(t, "relay", rel, 2000)
+	rs := rep.Peers[SystemRelay]
+	if rs.Delivered != 2000 || rs.Lost != 0 || rs.DuplicatesDelivered != 0 {
+		t.Errorf("relay path: delivered %d, lost %d, dups %d", rs.Delivered, rs.Lost, rs.DuplicatesDelivered)
+	}
+	if len(rs.Hops) != 2 || rs.Hops[0].Hop != "hub" || rs.Hops[1].Hop != "edge" || rs.Hops[1].LatencyUs.P50 < rs.Hops[0].LatencyUs.P50 {
+		t.Errorf("hops %+v", rs.Hops)
+	}
+	if len(rs.Processes) != 4 {
+		t.Errorf("processes %+v, want publisher, subscriber, hub and edge", rs.Processes)
+	}
+	var table bytes.Buffer
+	rep.WriteTable(&table)
+	if !strings.Contains(table.String(), "two relays add") {
+		t.Errorf("the table does not show the relay path:\n%s", table.String())
+	}
+}

@@ -60,6 +60,15 @@ func (p Percentiles) ratio(q Percentiles) Percentiles {
 	return percentilesFrom(a)
 }
 
+// minus returns p−q per percentile, floored at 0.
+func (p Percentiles) minus(q Percentiles) Percentiles {
+	a, b := p.list(), q.list()
+	for i := range a {
+		a[i] = math.Max(0, a[i]-b[i])
+	}
+	return percentilesFrom(a)
+}
+
 // PercentileRange is the spread of each percentile over several runs.
 type PercentileRange struct {
 	Min Percentiles `json:"min"`
@@ -90,7 +99,8 @@ type Repair struct {
 // throughput_msgs, latency_us) and more beside them.
 type Series struct {
 	Scenario string `json:"scenario"`
-	// System is "tickcast", "floor" (raw UDP) or "nats".
+	// System is "tickcast", "relay" (tickcast through a hub and an edge
+	// relay), "floor" (raw UDP) or "nats".
 	System string `json:"system"`
 	// Lines is "ab" or "a" (tickcast and floor).
 	Lines string  `json:"lines,omitempty"`
@@ -134,6 +144,8 @@ type Series struct {
 	AchievedRate   float64 `json:"achieved_rate"`
 	SenderMaxLagUs float64 `json:"sender_max_lag_us"`
 	Repair         *Repair `json:"repair,omitempty"`
+	// Hops are the relays' shares of the relay path (system "relay").
+	Hops []Hop `json:"hops,omitempty"`
 	// Processes are where each side ran, for every run.
 	Processes []Process    `json:"processes"`
 	PerRun    []RunFigures `json:"per_run,omitempty"`
@@ -164,6 +176,8 @@ func seriesLabel(s *Series) string {
 		return "floor (raw UDP)"
 	case SystemNATS:
 		return "nats"
+	case SystemRelay:
+		return "via hub+edge"
 	}
 	return s.System
 }

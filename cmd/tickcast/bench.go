@@ -48,10 +48,19 @@ Percentiles are in µs; ratios compare the series of the same run.
 for tickcast at the top level, with more figures besides (uncorrected
 latency, ratios, per-run figures and ranges, packets/s, processes and CPUs).
 
+--via relay adds the relay path in the same run: publisher → hub relay
+(the publisher's lines in, a QUIC link out) → edge relay (the link in, its
+own A/B groups out) → subscriber of the edge, four processes, with private
+certificates made for the run. The table then shows each relay's latency
+from the packet's send time, its added share, and what the two hops add to
+the direct path (uncorrected latency); the JSON has the "relay" series under
+"peers" with "hops".
+
 This VM is noisy: read the ratios within one run and use --runs for ranges.
 
 Examples:
   tickcast bench latency --rate 100000 --duration 10s --peer nats
+  tickcast bench latency --rate 100000 --duration 10s --via relay
   tickcast bench latency --rate 600000 --lines ab --peer nats --runs 3 --json lat.json --hgrm hgrm --plot lat.png
 `
 
@@ -168,6 +177,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 	peer := fs.String("peer", "", "peers to run beside tickcast, comma-separated: nats (\"\" = none)")
 	tick := fs.Duration("tick", 0, "senders sleep between ticks at least this far apart instead of spinning on the clock (0 = spin: a µs schedule, a core each)")
 	floor := fs.Bool("floor", true, "run the raw-UDP floor too")
+	via := fs.String("via", "", "also run a path through relays: relay (publisher → hub → edge → subscriber; \"\" = direct only)")
 	runs := fs.Int("runs", 1, "repeat the whole comparison this many times (figures merge; the range shows the spread)")
 	hgrm := fs.String("hgrm", "", "write one .hgrm percentile distribution (µs) per series into this directory")
 	plotFile := fs.String("plot", "", "draw the percentile distribution of every series into this file (.png, .svg or .pdf)")
@@ -203,6 +213,9 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 			return usagef("--peer %q: the peers are: nats", p)
 		}
 	}
+	if *via != "" && *via != "relay" {
+		return usagef("--via %q: want relay (or nothing)", *via)
+	}
 	if *plotFile != "" && !strings.HasSuffix(*plotFile, ".png") && !strings.HasSuffix(*plotFile, ".svg") && !strings.HasSuffix(*plotFile, ".pdf") {
 		return usagef("--plot %q: want a .png, .svg or .pdf file", *plotFile)
 	}
@@ -212,7 +225,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	rep, err := bench.RunLatency(ctx, bench.LatencyConfig{
 		Rate: *rate, Duration: *duration, Warmup: w, Tick: *tick, Instruments: *common.instruments, Levels: *common.levels,
-		Lines: *common.lines, Peers: peers, NoFloor: !*floor, Runs: *runs, BusyPoll: *common.busyPoll,
+		Lines: *common.lines, Peers: peers, NoFloor: !*floor, ViaRelay: *via == "relay", Runs: *runs, BusyPoll: *common.busyPoll,
 		Pin: *common.pin, MaxPacket: *common.maxPacket, Interface: *common.iface, ChildLogLevel: *common.logLvl,
 		ProfileDir: *common.profileDir, Progress: common.progress(stderr), ChildStderr: stderr,
 	})
