@@ -40,12 +40,14 @@ const DefaultNACKCopies = 2
 
 // Handler receives what a link delivers.
 type Handler interface {
-	// Packet gets every validated packet from the link: live datagrams,
-	// retransmissions and snapshot packets (SnapshotEnd inside a snapshot
-	// packet), and RetransmitReject control packets. The bytes are valid only
-	// during the call. Packet is called from one goroutine at a time; while
-	// it blocks, the link delivers nothing else and live datagrams beyond
-	// QUIC's small receive queue are lost (the gap is then repaired by NACK).
+	// Packet gets every validated packet from the link: live and
+	// retransmitted packets from the data path, snapshot packets
+	// (SnapshotEnd inside a snapshot packet), and RetransmitReject control
+	// packets. The bytes are valid only during the call. Packet is called
+	// from one goroutine at a time, for data usually the socket's own
+	// reader (no hand-off): while it blocks, the link reads nothing, QUIC
+	// included; datagrams wait in the socket's receive buffer (8 MiB is
+	// asked for), beyond which they are lost and repaired by NACK.
 	Packet(p wire.Packet, rxTime int64)
 }
 
@@ -229,6 +231,7 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	errc := make(chan error, 4)
 	var wg sync.WaitGroup
 	wg.Go(func() { errc <- c.readData(ctx, d) })
+	c.data.inline.Store(&inlineSink{c: c, d: d, opener: c.keys.down.sealer()})
 	wg.Go(func() { errc <- c.sendReports(ctx) })
 	wg.Go(func() { errc <- c.acceptAnswers(ctx, d, &wg) })
 	wg.Go(func() { errc <- c.readControlStream(d) })
@@ -244,6 +247,8 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	closedByUser := c.closed.Load()
 	c.Close()
 	wg.Wait()
+	c.data.inline.Store(nil)
+	d.stop()
 	if parent.Err() != nil || closedByUser {
 		return nil
 	}
@@ -253,13 +258,14 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 
 // deliverer validates packets and hands them to the Handler, one at a time.
 type deliverer struct {
-	c  *Client
-	mu sync.Mutex
-	h  Handler
+	c       *Client
+	mu      sync.Mutex
+	h       Handler
+	stopped bool // Run returned: the Handler gets nothing more
 }
 
 // deliver parses b and calls the handler; it reports false for a malformed
-// packet (counted).
+// packet (counted) and once Run has returned.
 func (d *deliverer) deliver(b []byte, rx int64) bool {
 	p, err := wire.Parse(b)
 	if err != nil {
@@ -267,13 +273,24 @@ func (d *deliverer) deliver(b []byte, rx int64) bool {
 		return false
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return false
+	}
 	d.h.Packet(p, rx)
-	d.mu.Unlock()
 	return true
 }
 
-// readData opens and delivers the data path's datagrams (seal.go) in the
-// order they arrived, until ctx ends. A datagram that fails authentication
+// stop ends delivery, waiting for a Packet call in progress.
+func (d *deliverer) stop() {
+	d.mu.Lock()
+	d.stopped = true
+	d.mu.Unlock()
+}
+
+// readData opens and delivers the data path's datagrams (seal.go) that
+// were queued (before Run, or while the queue drains: dataConn.take
+// delivers the rest inline), in the order they arrived, until ctx ends. A datagram that fails authentication
 // is counted and dropped.
 func (c *Client) readData(ctx context.Context, d *deliverer) error {
 	q := c.data.q

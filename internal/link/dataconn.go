@@ -29,7 +29,29 @@ type dataConn struct {
 	server netip.AddrPort
 	q      *liveQueue
 
-	queued, full, foreign atomic.Uint64
+	// inline, once the client's Run has a Handler, delivers data datagrams
+	// on quic-go's reading goroutine itself, without a hand-off (the
+	// queue is only for what came before Run, or while it drains).
+	inline atomic.Pointer[inlineSink]
+
+	queued, full, foreign atomic.Uint64 // queued: every datagram taken in, inline or queued
+}
+
+// inlineSink opens and delivers data datagrams on the socket's reading
+// goroutine, which owns its opener.
+type inlineSink struct {
+	c      *Client
+	d      *deliverer
+	opener *sealer
+}
+
+// deliver opens b in place and hands the packet to the Handler.
+func (s *inlineSink) deliver(b []byte, rx int64) {
+	if _, pkt, err := s.opener.open(b, typeData); err != nil {
+		s.c.unsealed.Add(1)
+	} else if s.d.deliver(pkt, rx) {
+		s.c.datagrams.Add(1)
+	}
 }
 
 // ReadFrom implements net.PacketConn for quic-go: it returns the next QUIC
@@ -44,15 +66,21 @@ func (c *dataConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	}
 }
 
-// take queues one data datagram with its receive time; it is opened by the
-// reader.
+// take delivers one data datagram inline, or queues it with its receive
+// time for the client's reader.
 func (c *dataConn) take(b []byte, from netip.AddrPort) {
 	if from.Addr().Unmap() != c.server.Addr().Unmap() || from.Port() != c.server.Port() {
 		c.foreign.Add(1)
 		return
 	}
+	now := time.Now().UnixNano()
+	if s := c.inline.Load(); s != nil && c.q.live.len() == 0 {
+		c.queued.Add(1)
+		s.deliver(b, now)
+		return
+	}
 	var rx [8]byte
-	binary.LittleEndian.PutUint64(rx[:], uint64(time.Now().UnixNano()))
+	binary.LittleEndian.PutUint64(rx[:], uint64(now))
 	if !c.q.push2(rx[:], b) {
 		c.full.Add(1)
 		return
