@@ -343,3 +343,23 @@ func TestLatencyViaRelay(t *testing.T) {
 		t.Errorf("the table does not show the relay path:\n%s", table.String())
 	}
 }
+
+// --via relay in the throughput search: every trial runs through the hub
+// and the edge, and the report says so.
+func TestThroughputViaRelay(t *testing.T) {
+	before := runtime.NumGoroutine()
+	rep, err := RunThroughput(context.Background(), ThroughputConfig{
+		ViaRelay: true, Start: 2000, Max: 2000, Duration: 500 * time.Millisecond, Warmup: 100 * time.Millisecond,
+		Instruments: 5, Levels: 10, MaxP99: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noLeaks(t, before)
+	if len(rep.Trials) == 0 || rep.Rate != 2000 || !rep.Ceiling {
+		t.Fatalf("rate %v (ceiling %v), trials %+v: 2000 msg/s through two relays not sustained", rep.Rate, rep.Ceiling, rep.Trials)
+	}
+	if rep.System != SystemRelay || len(rep.Hops) != 2 || rep.Lost != 0 {
+		t.Errorf("system %q, hops %+v, lost %d", rep.System, rep.Hops, rep.Lost)
+	}
+}

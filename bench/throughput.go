@@ -14,6 +14,11 @@ import (
 type ThroughputConfig struct {
 	// Lines is "ab" (both lines, the default) or "a".
 	Lines string
+	// ViaRelay runs every trial through the relay path (publisher → hub →
+	// QUIC link → edge → subscriber, four processes): the rate is then
+	// what the hub→edge link carries with zero loss at the edge's
+	// subscriber.
+	ViaRelay bool
 	// Start is the first rate tried, in messages per second; 0 = 100 000.
 	Start float64
 	// Max is the highest rate tried; 0 = 8 000 000.
@@ -176,16 +181,20 @@ func RunThroughput(ctx context.Context, cfg ThroughputConfig) (*ThroughputReport
 	}
 	r := &runner{cfg: lc}
 	defer r.close()
+	sys := systems[SystemTickcast]
+	if cfg.ViaRelay {
+		sys = systems[SystemRelay]
+	}
 	rep := &ThroughputReport{Host: thisHost(), Note: NoisyNote, TickS: cfg.Tick.Seconds()}
 	var best *seriesRun
 	try := func(rate float64) (bool, error) {
 		rate = math.Round(rate/1000) * 1000
 		for attempt := 0; ; attempt++ {
-			sr, err := r.run(ctx, systems[SystemTickcast], rate, lc.Warmup, lc.Duration)
+			sr, err := r.run(ctx, sys, rate, lc.Warmup, lc.Duration)
 			if err != nil {
 				return false, fmt.Errorf("bench: trial at %.0f msg/s: %w", rate, err)
 			}
-			t := judge(rate, lc.Duration, cfg.MaxP99, sr)
+			t := judge(sys, rate, lc.Duration, cfg.MaxP99, sr)
 			rep.Trials = append(rep.Trials, t)
 			if cfg.Progress != nil {
 				fmt.Fprintf(cfg.Progress, "trial %.0f msg/s: ok=%v sent %d delivered %d achieved %.0f %s\n",
@@ -231,9 +240,9 @@ func RunThroughput(ctx context.Context, cfg ThroughputConfig) (*ThroughputReport
 		}
 	}
 	if best != nil {
-		rep.Series = *aggregate("throughput", systems[SystemTickcast], lc.Lines, rep.Rate, lc.Duration, []*seriesRun{best})
+		rep.Series = *aggregate("throughput", sys, lc.Lines, rep.Rate, lc.Duration, []*seriesRun{best})
 	} else {
-		rep.Series = Series{Scenario: "throughput", System: SystemTickcast, Lines: lc.Lines, DurationS: lc.Duration.Seconds()}
+		rep.Series = Series{Scenario: "throughput", System: sys.name, Lines: lc.Lines, DurationS: lc.Duration.Seconds()}
 	}
 	return rep, nil
 }
@@ -243,8 +252,8 @@ func RunThroughput(ctx context.Context, cfg ThroughputConfig) (*ThroughputReport
 const sustainedShare = 0.98
 
 // judge says whether a trial sustained its rate.
-func judge(rate float64, duration, maxP99 time.Duration, sr *seriesRun) Trial {
-	s := aggregate("throughput", systems[SystemTickcast], "", rate, duration, []*seriesRun{sr})
+func judge(sys system, rate float64, duration, maxP99 time.Duration, sr *seriesRun) Trial {
+	s := aggregate("throughput", sys, "", rate, duration, []*seriesRun{sr})
 	t := Trial{
 		Rate: rate, Sent: sr.pub.Pace.InWindow, Delivered: sr.sub.Delivered, Lost: s.Lost,
 		AchievedRate: sr.pub.Pace.achievedRate(), SenderMaxLagUs: s.SenderMaxLagUs, Repair: *s.Repair,

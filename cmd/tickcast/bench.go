@@ -78,8 +78,14 @@ random).
 --json FILE writes the best trial with the latency fields (rate = the highest
 sustained rate), "packets_per_s", "datagrams_per_s" and every trial.
 
-Example:
+--via relay runs every trial through a hub and an edge relay (four
+processes; the hub carries the feed to the edge over a QUIC link's data
+path): the rate found is what that link carries with zero loss at the
+edge's subscriber.
+
+Examples:
   tickcast bench throughput --lines ab --start 250000 --max 8000000 --json tput.json
+  tickcast bench throughput --via relay --start 250000 --max 4000000
 `
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -272,6 +278,7 @@ func runBenchThroughput(ctx context.Context, args []string, stdout, stderr io.Wr
 	retries := fs.Int("retries", 1, "try a failed rate again this many times before calling it failed")
 	tick := fs.Duration("tick", time.Millisecond, "the publisher sleeps between ticks at least this far apart, so the benchmark's sender does not take a core (0 = spin on the clock)")
 	maxP99 := fs.Duration("max-p99", 100*time.Millisecond, "a trial whose p99 latency is higher failed: a queue grew (nothing lost yet)")
+	via := fs.String("via", "", "run every trial through relays: relay (publisher → hub → QUIC link → edge → subscriber; \"\" = direct)")
 	common := addBenchCommon(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -310,8 +317,11 @@ func runBenchThroughput(ctx context.Context, args []string, stdout, stderr io.Wr
 	if r == 0 {
 		r = -1
 	}
+	if *via != "" && *via != "relay" {
+		return usagef("--via %q: want relay (or nothing)", *via)
+	}
 	rep, err := bench.RunThroughput(ctx, bench.ThroughputConfig{
-		Lines: *common.lines, Start: *start, Max: *maxRate, Step: *step, Duration: *duration, Warmup: w, Retries: r, Tick: tk, MaxP99: *maxP99,
+		ViaRelay: *via == "relay", Lines: *common.lines, Start: *start, Max: *maxRate, Step: *step, Duration: *duration, Warmup: w, Retries: r, Tick: tk, MaxP99: *maxP99,
 		Instruments: *common.instruments, Levels: *common.levels, BusyPoll: *common.busyPoll, Pin: *common.pin,
 		MaxPacket: *common.maxPacket, Interface: *common.iface, ChildLogLevel: *common.logLvl,
 		ProfileDir: *common.profileDir, Progress: common.progress(stderr), ChildStderr: stderr,
