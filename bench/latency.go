@@ -370,7 +370,11 @@ func (r *runner) run(ctx context.Context, sys system, rate float64, warmup, dura
 	}
 	if cfg.ProfileDir != "" {
 		r.runs++
-		for _, c := range []*childConfig{&pubCfg, &subCfg} {
+		cs := []*childConfig{&pubCfg, &subCfg}
+		for i := range relays {
+			cs = append(cs, &relays[i])
+		}
+		for _, c := range cs {
 			c.CPUProfile = filepath.Join(cfg.ProfileDir, fmt.Sprintf("%s-%s-%d.pprof", sys.name, c.Role, r.runs))
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/tickcast/tickcast/internal/mcast"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -141,7 +142,7 @@ func (c *Client) dial(ctx context.Context, tlsConf *tls.Config) error {
 	if err != nil {
 		return fmt.Errorf("link: dial %s: %w", c.addr, err)
 	}
-	if err := udp.SetReadBuffer(clientReadBuffer); err != nil {
+	if _, err := mcast.SetReadBuffer(udp, clientReadBuffer, "link to "+c.addr, c.log); err != nil {
 		c.log.Debug("link: could not enlarge the receive buffer", "err", err)
 	}
 	c.data = &dataConn{udp: udp, server: ua.AddrPort(), q: newLiveQueue(clientQueueLen)}

@@ -66,6 +66,12 @@ func (r *Receiver) readBatch(wait bool) (int, error) {
 }
 
 // setWriteBuffer sets the socket send buffer; the platform's cap is unknown.
+// SetReadBuffer sizes a UDP socket's receive buffer (plain SO_RCVBUF off
+// Linux) and returns the size asked for.
+func SetReadBuffer(c *net.UDPConn, want int, _ string, _ *slog.Logger) (int, error) {
+	return want, c.SetReadBuffer(want)
+}
+
 func setWriteBuffer(c *net.UDPConn, want int, _ string, _ *slog.Logger) (int, error) {
 	return want, c.SetWriteBuffer(want)
 }

@@ -9,6 +9,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// SetReadBuffer sizes a UDP socket's receive buffer as the multicast
+// receivers do: SO_RCVBUF, forced past the sysctl cap when the process may
+// (SO_RCVBUFFORCE), one warning naming the sysctl when it stays capped. It
+// returns the size granted. The link's client socket uses it too.
+func SetReadBuffer(c *net.UDPConn, want int, name string, log *slog.Logger) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	return setBuffer(rc, rcvBuf, want, name, log)
+}
+
 // setWriteBuffer sets SO_SNDBUF, forcing it past the sysctl cap if allowed.
 func setWriteBuffer(c *net.UDPConn, want int, line string, log *slog.Logger) (int, error) {
 	rc, err := c.SyscallConn()
