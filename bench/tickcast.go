@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"github.com/tickcast/tickcast/egress"
 	"sync/atomic"
 	"time"
 
@@ -144,12 +145,7 @@ func runPubChild(ctx context.Context, c *childConfig, env *childEnv) (any, error
 		cfg.RetransmitAddr = c.Retransmit.String()
 	}
 	for i, g := range c.Groups {
-		l := publisher.LineConfig{Group: g, Interface: c.Interface, TTL: 0, Loopback: true}
-		if i == 0 {
-			cfg.A = l
-		} else {
-			cfg.B = l
-		}
+		cfg.Lines = append(cfg.Lines, egress.Line{Name: string(rune('A' + i)), Group: g, Interface: c.Interface, TTL: 0, Loopback: true})
 	}
 	p, err := publisher.New(cfg)
 	if err != nil {

@@ -35,8 +35,7 @@ func benchPublisher(b testing.TB, maxPacket int, lines bool) (*Publisher, *synth
 		b.Cleanup(func() { r.Close() })
 	}
 	p, err := New(Config{
-		A:         LineConfig{Group: groups[0], Interface: mcasttest.Interface, Loopback: true},
-		B:         LineConfig{Group: groups[1], Interface: mcasttest.Interface, Loopback: true},
+		Lines:     []egress.Line{{Name: "A", Group: groups[0], Interface: mcasttest.Interface, Loopback: true}, {Name: "B", Group: groups[1], Interface: mcasttest.Interface, Loopback: true}},
 		MaxPacket: maxPacket,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"context"
+	"github.com/tickcast/tickcast/egress"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 // called twice) ends Run with its error, and Close before and after Run is harmless.
 func TestRunReturnsServerFailure(t *testing.T) {
 	p, err := New(Config{
-		A:              LineConfig{Group: mcasttest.FreeGroup(t), Interface: mcasttest.Interface, Loopback: true},
+		Lines:          []egress.Line{{Name: "A", Group: mcasttest.FreeGroup(t), Interface: mcasttest.Interface, Loopback: true}},
 		RetransmitAddr: "127.0.0.1:0",
 	})
 	if err != nil {
@@ -41,7 +42,7 @@ func TestRunReturnsServerFailure(t *testing.T) {
 
 func TestCloseWithoutRun(t *testing.T) {
 	p, err := New(Config{
-		A:              LineConfig{Group: mcasttest.FreeGroup(t), Interface: mcasttest.Interface, Loopback: true},
+		Lines:          []egress.Line{{Name: "A", Group: mcasttest.FreeGroup(t), Interface: mcasttest.Interface, Loopback: true}},
 		RetransmitAddr: "127.0.0.1:0",
 	})
 	if err != nil {

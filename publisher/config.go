@@ -7,30 +7,10 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/gap"
-	"github.com/tickcast/tickcast/internal/fault"
 	"github.com/tickcast/tickcast/wire"
 )
-
-// LineConfig is one multicast line. TTL and interface are explicit
-// (DESIGN.md, "Security and abuse").
-type LineConfig struct {
-	// Group is the multicast group and port; the zero value disables the line.
-	Group netip.AddrPort
-	// Interface is the interface name or one of its IPv4 addresses; required
-	// for an enabled line.
-	Interface string
-	// TTL of the datagrams: 0 keeps them on this host, 1 on the subnet.
-	TTL int
-	// Loopback delivers the datagrams to receivers on this host too.
-	Loopback bool
-	// Faults injects loss, duplication or reordering on this line's sending
-	// side (drills and tests); nil = none.
-	Faults *fault.Config
-}
-
-// Enabled reports whether the line is configured.
-func (l LineConfig) Enabled() bool { return l.Group.IsValid() }
 
 // Config configures a [Publisher]. The zero value of a field means the
 // default given beside it.
@@ -40,8 +20,11 @@ type Config struct {
 	// Session identifies this run; 0 = the start time in ns, so every start
 	// is a fresh session and sequences restart at 1.
 	Session uint64
-	// A and B are the two lines; A is required, B may be disabled.
-	A, B LineConfig
+	// Lines are the multicast lines the feed is sent on, usually an A and
+	// a B line (explicit groups, interface and TTL; DESIGN.md, "Security
+	// and abuse"); at least one. Every packet goes on every line, the lines
+	// written in alternating chunks of 16 packets.
+	Lines []egress.Line
 	// MaxPacket is the largest packet in bytes; 0 = 1200 (a QUIC datagram),
 	// at most 8192 (jumbo-frame LANs).
 	MaxPacket int
@@ -77,28 +60,13 @@ func (c *Config) normalize() error {
 	if c.Session == 0 {
 		c.Session = uint64(time.Now().UnixNano())
 	}
-	if !c.A.Enabled() {
-		return fmt.Errorf("publisher: line A: a multicast group is required")
+	if len(c.Lines) == 0 {
+		return fmt.Errorf("publisher: no line: at least one multicast line is required")
 	}
-	for name, l := range map[string]LineConfig{"A": c.A, "B": c.B} {
-		if !l.Enabled() {
-			continue
+	for i := range c.Lines {
+		if c.Lines[i].Name == "" {
+			c.Lines[i].Name = string(rune('A' + i))
 		}
-		if !l.Group.Addr().Is4() || !l.Group.Addr().IsMulticast() {
-			return fmt.Errorf("publisher: line %s: group %s is not an IPv4 multicast address", name, l.Group.Addr())
-		}
-		if l.Group.Port() == 0 {
-			return fmt.Errorf("publisher: line %s: group %s has no port", name, l.Group)
-		}
-		if l.Interface == "" {
-			return fmt.Errorf("publisher: line %s: an interface is required (name or IPv4 address)", name)
-		}
-		if l.TTL < 0 || l.TTL > 255 {
-			return fmt.Errorf("publisher: line %s: TTL %d out of range 0..255", name, l.TTL)
-		}
-	}
-	if c.B.Enabled() && c.B.Group == c.A.Group {
-		return fmt.Errorf("publisher: lines A and B use the same group %s", c.A.Group)
 	}
 	if c.MaxPacket == 0 {
 		c.MaxPacket = wire.DefaultMaxPacket

@@ -90,18 +90,7 @@ func New(cfg Config) (*Publisher, error) {
 			return nil, fmt.Errorf("publisher: link server: %w", err)
 		}
 	}
-	var lines []egress.Line
-	for i, lc := range []LineConfig{cfg.A, cfg.B} {
-		if !lc.Enabled() {
-			continue
-		}
-		l := egress.Line{Name: string(rune('A' + i)), Group: lc.Group, Interface: lc.Interface, TTL: lc.TTL, Loopback: lc.Loopback}
-		if lc.Faults != nil {
-			l.Faults = lc.Faults.String() // ParseSpec(c.String()) gives c back
-		}
-		lines = append(lines, l)
-	}
-	ecfg := egress.Config{Channel: cfg.Channel, Lines: lines, MaxPacket: cfg.MaxPacket, Cache: p.cache, Logger: p.log}
+	ecfg := egress.Config{Channel: cfg.Channel, Lines: cfg.Lines, MaxPacket: cfg.MaxPacket, Cache: p.cache, Logger: p.log}
 	if p.link != nil {
 		ecfg.Sink = p.link
 	}

@@ -3,6 +3,7 @@ package publisher_test
 import (
 	"context"
 	"errors"
+	"github.com/tickcast/tickcast/egress"
 	"maps"
 	"net/netip"
 	"sync"
@@ -94,9 +95,11 @@ func TestPublisherEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub, err := publisher.New(publisher.Config{
-		Channel:        7,
-		A:              publisher.LineConfig{Group: groupA, Interface: mcasttest.Interface, TTL: 0, Loopback: true},
-		B:              publisher.LineConfig{Group: groupB, Interface: mcasttest.Interface, TTL: 0, Loopback: true},
+		Channel: 7,
+		Lines: []egress.Line{
+			{Name: "A", Group: groupA, Interface: mcasttest.Interface, TTL: 0, Loopback: true},
+			{Name: "B", Group: groupB, Interface: mcasttest.Interface, TTL: 0, Loopback: true},
+		},
 		Heartbeat:      20 * time.Millisecond,
 		ChecksumEvery:  5 * time.Millisecond,
 		RetransmitAddr: "127.0.0.1:0",
@@ -342,7 +345,7 @@ func listen(t *testing.T) (*mcast.Receiver, netip.AddrPort) {
 func TestLingerPacksSmallBatches(t *testing.T) {
 	recv, group := listen(t)
 	pub, err := publisher.New(publisher.Config{
-		A:      publisher.LineConfig{Group: group, Interface: mcasttest.Interface, Loopback: true},
+		Lines:  []egress.Line{{Name: "A", Group: group, Interface: mcasttest.Interface, Loopback: true}},
 		Linger: 50 * time.Millisecond,
 	})
 	if err != nil {

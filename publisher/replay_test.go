@@ -2,6 +2,7 @@ package publisher_test
 
 import (
 	"context"
+	"github.com/tickcast/tickcast/egress"
 	"path/filepath"
 	"testing"
 
@@ -67,7 +68,7 @@ func runFeed(t *testing.T, src source.Source, wantBatches uint64) [][]byte {
 	t.Helper()
 	recv, group := listen(t)
 	pub, err := publisher.New(publisher.Config{
-		A:             publisher.LineConfig{Group: group, Interface: "lo", Loopback: true},
+		Lines:         []egress.Line{{Name: "A", Group: group, Interface: "lo", Loopback: true}},
 		ChecksumEvery: 20_000_000, // 20ms of exchange time
 	})
 	if err != nil {

@@ -58,9 +58,11 @@ func startPublisher(t *testing.T, rate float64) *pubFeed {
 		t.Fatal(err)
 	}
 	f.pub, err = publisher.New(publisher.Config{
-		Channel:        testChannel,
-		A:              publisher.LineConfig{Group: f.groupA, Interface: mcasttest.Interface, Loopback: true},
-		B:              publisher.LineConfig{Group: f.groupB, Interface: mcasttest.Interface, Loopback: true},
+		Channel: testChannel,
+		Lines: []egress.Line{
+			{Name: "A", Group: f.groupA, Interface: mcasttest.Interface, Loopback: true},
+			{Name: "B", Group: f.groupB, Interface: mcasttest.Interface, Loopback: true},
+		},
 		Heartbeat:      20 * time.Millisecond,
 		ChecksumEvery:  50 * time.Millisecond,
 		RetransmitAddr: "127.0.0.1:0",

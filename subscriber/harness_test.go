@@ -2,6 +2,7 @@ package subscriber
 
 import (
 	"context"
+	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/internal/testwait"
 	"net/netip"
 	"sync"
@@ -62,9 +63,11 @@ func startFeed(t *testing.T, o feedOpts) *pubFeed {
 		t.Fatal(err)
 	}
 	f.pub, err = publisher.New(publisher.Config{
-		Channel:        3,
-		A:              publisher.LineConfig{Group: f.groupA, Interface: mcasttest.Interface, Loopback: true},
-		B:              publisher.LineConfig{Group: f.groupB, Interface: mcasttest.Interface, Loopback: true},
+		Channel: 3,
+		Lines: []egress.Line{
+			{Name: "A", Group: f.groupA, Interface: mcasttest.Interface, Loopback: true},
+			{Name: "B", Group: f.groupB, Interface: mcasttest.Interface, Loopback: true},
+		},
 		Heartbeat:      20 * time.Millisecond,
 		ChecksumEvery:  50 * time.Millisecond,
 		RetransmitAddr: or(o.rtxAddr, "127.0.0.1:0"),

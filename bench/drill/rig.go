@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tickcast/tickcast/egress"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -120,13 +121,12 @@ func (r *rig) newSession(seed int64) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("drill: %w", err)
 	}
-	line := func(g netip.AddrPort) publisher.LineConfig {
-		return publisher.LineConfig{Group: g, Interface: f.Interface, TTL: 0, Loopback: true}
+	line := func(name string, g netip.AddrPort) egress.Line {
+		return egress.Line{Name: name, Group: g, Interface: f.Interface, TTL: 0, Loopback: true}
 	}
 	pub, err := publisher.New(publisher.Config{
 		Channel:        channel,
-		A:              line(r.groupA),
-		B:              line(r.groupB),
+		Lines:          []egress.Line{line("A", r.groupA), line("B", r.groupB)},
 		ChecksumEvery:  checksumEvery,
 		RetransmitAddr: r.rtxAddr,
 		LinkAddr:       r.linkAddr,

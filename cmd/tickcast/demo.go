@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/tickcast/tickcast/egress"
 	"io"
 	"math/rand/v2"
 	"net/netip"
@@ -74,9 +75,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{err.Error()}
 	}
 	pub, err := publisher.New(publisher.Config{
-		Channel:        1,
-		A:              publisher.LineConfig{Group: groupA, Interface: "lo", TTL: 0, Loopback: true},
-		B:              publisher.LineConfig{Group: groupB, Interface: "lo", TTL: 0, Loopback: true},
+		Channel: 1,
+		Lines: []egress.Line{
+			{Name: "A", Group: groupA, Interface: "lo", TTL: 0, Loopback: true},
+			{Name: "B", Group: groupB, Interface: "lo", TTL: 0, Loopback: true},
+		},
 		RetransmitAddr: "127.0.0.1:0",
 		LinkAddr:       "127.0.0.1:0",
 		LinkTLS:        tp.ServerTLS(),

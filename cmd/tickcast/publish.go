@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/tickcast/tickcast/egress"
 	"io"
 	"log/slog"
 
@@ -101,8 +102,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	cfg := publisher.Config{
 		Channel:           *channel,
-		A:                 publisher.LineConfig{Group: a.group.ap, Interface: a.ifaceOr(*iface), TTL: *ttl, Loopback: *loopback, Faults: a.faults.cfg},
-		B:                 publisher.LineConfig{Group: b.group.ap, Interface: b.ifaceOr(*iface), TTL: *ttl, Loopback: *loopback, Faults: b.faults.cfg},
+		Lines:             publishLines(a, b, *iface, *ttl, *loopback),
 		MaxPacket:         *maxPacket,
 		Linger:            *linger,
 		Heartbeat:         *heartbeat,
@@ -196,4 +196,19 @@ func logStats(ctx context.Context, log *slog.Logger, every time.Duration, pub *p
 			"nack_requests", st.Retransmit.Requests, "link_clients", st.Link.Clients)
 		last = st
 	}
+}
+
+// publishLines is line A and, if its group is set, line B.
+func publishLines(a, b *lineFlags, iface string, ttl int, loopback bool) []egress.Line {
+	var lines []egress.Line
+	for _, l := range []struct {
+		name string
+		f    *lineFlags
+	}{{"A", a}, {"B", b}} {
+		if l.name == "A" || l.f.group.ap.IsValid() {
+			lines = append(lines, egress.Line{Name: l.name, Group: l.f.group.ap, Interface: l.f.ifaceOr(iface),
+				TTL: ttl, Loopback: loopback, Faults: l.f.faults.spec()})
+		}
+	}
+	return lines
 }
