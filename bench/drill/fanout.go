@@ -135,26 +135,19 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	r, err := newRig(cfg.Feed)
-	if err != nil {
-		return nil, err
-	}
-	s, err := r.newSession(cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	fr := &fanoutRig{rig: r, cfg: cfg}
+	fr := &fanoutRig{cfg: cfg}
 	defer fr.close()
-	if err := fr.build(ctx, s); err != nil {
-		r.discard(s)
-		return nil, err
-	}
-	pr := newProbe()
-	rs, err := r.subscribeAt(ctx, subTarget{fr.outA, fr.outB, fr.edges[0].rtx(), fr.edges[0].LinkAddr()}, pr, nil, nil, nil)
+	d, err := openRelayDrill(ctx, cfg.Feed, func(r *rig, s *session) (subTarget, error) {
+		fr.rig = r
+		if err := fr.build(ctx, s); err != nil {
+			return subTarget{}, err
+		}
+		return subTarget{fr.outA, fr.outB, fr.edges[0].rtx(), fr.edges[0].LinkAddr()}, nil
+	}, nil)
 	if err != nil {
-		r.discard(s)
 		return nil, err
 	}
+	r, s, pr, rs := d.r, d.s, d.pr, d.rs
 	defer rs.stop()
 	r.progress("waiting for %d edges to connect", cfg.Edges)
 	poll(ctx, cfg.Settle, func() bool {

@@ -141,27 +141,21 @@ func WAN(ctx context.Context, cfg WANConfig) (*WANResult, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	r, err := newRig(cfg.Feed)
-	if err != nil {
-		return nil, err
-	}
-	s, err := r.newSession(cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	w := &wanRig{rig: r, cfg: cfg}
+	w := &wanRig{cfg: cfg}
 	defer w.close()
-	if err := w.build(ctx, s); err != nil {
-		r.discard(s)
-		return nil, err
-	}
-	pr := newProbe()
 	rep := newRepairs()
-	rs, err := r.subscribeAt(ctx, subTarget{w.outA, w.outB, w.edge.rtx(), w.edge.LinkAddr()}, pr, nil, nil, rep.record)
+	d, err := openRelayDrill(ctx, cfg.Feed, func(r *rig, s *session) (subTarget, error) {
+		w.rig = r
+		err := w.build(ctx, s)
+		if err != nil {
+			return subTarget{}, err
+		}
+		return subTarget{w.outA, w.outB, w.edge.rtx(), w.edge.LinkAddr()}, nil
+	}, rep.record)
 	if err != nil {
-		r.discard(s)
 		return nil, err
 	}
+	r, s, pr, rs := d.r, d.s, d.pr, d.rs
 	defer rs.stop()
 	// Start once the edge holds both paths, so every hop sees the session
 	// from its start.
