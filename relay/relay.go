@@ -118,7 +118,7 @@ func (r *Relay) openChannel(cc Channel) (*channel, error) {
 		LineTimeout:    cc.LineTimeout,
 		Consumer:       c,
 		Stale:          c.upstreamStale,
-		Logger:         c.log,
+		Logger:         r.log, // the intake names the channel itself
 	})
 	if err != nil {
 		c.out.Close()
