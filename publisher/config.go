@@ -25,7 +25,7 @@ type Config struct {
 	// and abuse"); at least one. Every packet goes on every line, the lines
 	// written in alternating chunks of 16 packets.
 	Lines []egress.Line
-	// MaxPacket is the largest packet in bytes; 0 = 1200 (a QUIC datagram),
+	// MaxPacket is the largest packet in bytes; 0 = 1200 (crosses a link unsplit),
 	// at most 8192 (jumbo-frame LANs).
 	MaxPacket int
 	// Linger waits this long for more input before sending a packet that is

@@ -76,7 +76,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	iface := fs.String("iface", "lo", "interface of both lines unless --a-iface/--b-iface say otherwise")
 	ttl := fs.Int("ttl", 0, "multicast TTL of both lines: 0 stays on this host, 1 reaches the subnet")
 	loopback := fs.Bool("loopback", true, "also deliver to subscribers on this host")
-	maxPacket := fs.Int("max-packet", 1200, "largest packet in bytes (1200 fits a QUIC datagram; up to 8192 on jumbo-frame LANs)")
+	maxPacket := fs.Int("max-packet", 1200, "largest packet in bytes (1200 crosses a QUIC link unsplit; up to 8192 on jumbo-frame LANs)")
 	linger := fs.Duration("linger", 0, "wait this long for more input before sending a packet that is not full (0 = never wait)")
 	heartbeat := fs.Duration("heartbeat", 100*time.Millisecond, "heartbeat interval when idle")
 	checksumEvery := fs.Duration("checksum-every", time.Second, "BookChecksum interval (negative = only after a resync)")
