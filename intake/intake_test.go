@@ -151,6 +151,9 @@ func TestTwoLiveLinksOneClosed(t *testing.T) {
 	hb := wire.Header{Flags: wire.FlagHeartbeat, Channel: testChannel, Session: f.session, Seq: f.next}.Append(nil)
 	lb.publish(hb)
 	testwait.For(t, "everything", func() bool { return rec.delivered() == f.next })
+	// The server's close reaches link A's client in its own time (on a busy
+	// machine, after B has carried everything).
+	testwait.For(t, "link A to see its server gone", func() bool { return !r.in.Stats().Links[0].Connected })
 	rec.check(t)
 	st := r.in.Stats()
 	if st.Lines[0].Up || !st.Lines[1].Up || st.Lines[0].Name != "A" || st.Lines[1].Won == 0 {
