@@ -86,6 +86,9 @@ func (c *Config) normalize() error {
 	if len(c.Channels) == 0 {
 		return fmt.Errorf("relay: no channel configured")
 	}
+	if c.SlowLoss < 0 || c.SlowLoss >= 1 {
+		return fmt.Errorf("relay: SlowLoss %g: want a share in [0, 1) (0 = the default, 0.25)", c.SlowLoss)
+	}
 	seen := map[uint16]bool{}
 	for i := range c.Channels {
 		ch := &c.Channels[i]

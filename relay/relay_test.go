@@ -275,6 +275,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"none", Config{}, "no channel"},
 		{"no upstream", Config{Channels: []Channel{{ID: 1}}, LinkAddr: "127.0.0.1:0", LinkTLS: testPKI.ServerTLS()}, "no upstream"},
+		{"slow loss", Config{Channels: []Channel{{ID: 1, Upstreams: up}}, SlowLoss: 1.5}, "SlowLoss"},
 		{"twice", Config{Channels: []Channel{{ID: 1, Upstreams: up}, {ID: 1, Upstreams: up}}, LinkAddr: "127.0.0.1:0", LinkTLS: testPKI.ServerTLS()}, "twice"},
 		{"link without tls", Config{Channels: []Channel{{ID: 1, Upstreams: []intake.Link{{Addr: "x", Live: true}}}}, LinkAddr: "127.0.0.1:0"}, "LinkTLS"},
 		{"nowhere", Config{Channels: []Channel{{ID: 1, Upstreams: []intake.Link{{Addr: "x", Live: true}}}}}, "nowhere to send"},

@@ -15,6 +15,7 @@ func TestRelayBadFlagsExit2(t *testing.T) {
 		{"relay", "--a", "239.1.2.3:4000", "--out-a", "239.1.2.4:4000", "--ttl", "300"},
 		{"relay", "--a", "239.1.2.3:4000", "--out-a", "239.1.2.4:4000", "--duration", "-1s"},
 		{"relay", "--a", "239.1.2.3:4000", "--out-a", "239.1.2.4:4000", "extra"},
+		{"relay", "--a", "239.1.2.3:4000", "--out-a", "239.1.2.4:4000", "--slow-loss", "1.5"},
 		{"relay", "--nope"},
 	} {
 		var out, errb bytes.Buffer
@@ -33,7 +34,7 @@ func TestRelayHelpExplainsFlags(t *testing.T) {
 	if code := run([]string{"relay", "--help"}, &out, &out); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"Usage: tickcast relay", "Example", "up-a", "out-a", "upstream-retransmit", "slow-cutoff", "link-queue"} {
+	for _, want := range []string{"Usage: tickcast relay", "Example", "up-a", "out-a", "upstream-retransmit", "slow-cutoff", "slow-loss", "link-queue"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
 		}
