@@ -63,7 +63,13 @@ type childConfig struct {
 	Out             []netip.AddrPort `json:"out,omitempty"`
 	RelayRetransmit netip.AddrPort   `json:"relay_retransmit,omitzero"`
 	CertDir         string           `json:"cert_dir,omitempty"`
-	Subject         string           `json:"subject,omitempty"`
+	// Upstreams are an edge's links (an A and a B path) when it has more
+	// than Link; Channel and LineTimeout override the benchmark's (the
+	// drills' relays).
+	Upstreams   []string      `json:"upstreams,omitempty"`
+	Channel     uint16        `json:"channel,omitempty"`
+	LineTimeout time.Duration `json:"line_timeout,omitempty"`
+	Subject     string        `json:"subject,omitempty"`
 	// DeadlineNs is when the child gives up, whatever happens (ns since the
 	// Unix epoch): every child loop is bounded.
 	DeadlineNs int64 `json:"deadline_ns"`

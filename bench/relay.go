@@ -22,12 +22,25 @@ import (
 // hopResult is what a relay child reports: its forward latency (the
 // publisher's send time → the moment it sent the packet on) over the
 // recorded window.
-type hopResult struct {
-	Hop      string            `json:"hop"`
+type hopResult = RelayResult
+
+// RelayResult is what a relay child reports at the end of its run.
+type RelayResult struct {
+	Hop string `json:"hop"`
+	// Forward is the latency from the publisher's send time to the moment
+	// the relay sent the packet on, after the warm-up.
 	Forward  *latency.Recorder `json:"forward"`
 	Packets  uint64            `json:"packets"`
 	Messages uint64            `json:"messages"`
-	Proc     Process           `json:"proc"`
+	// The relay's upstream arbiter: NACKs sent, holes, rejects, messages
+	// given up, the learned NACK round trip, and downs per upstream line.
+	Nacks     uint64        `json:"nacks"`
+	Gaps      uint64        `json:"gaps"`
+	Rejects   uint64        `json:"rejects"`
+	Lost      uint64        `json:"lost"`
+	SRTT      time.Duration `json:"srtt"`
+	LineDowns []uint64      `json:"line_downs"`
+	Proc      Process       `json:"proc"`
 }
 
 // Hop is one relay's share of the relay path in a [Series].
@@ -63,7 +76,7 @@ func runHubChild(ctx context.Context, c *childConfig, env *childEnv) (any, error
 	if err != nil {
 		return nil, err
 	}
-	ch := relay.Channel{ID: benchChannel, UpstreamRetransmit: c.Retransmit, MaxPacket: c.MaxPacket}
+	ch := relay.Channel{ID: c.channel(), UpstreamRetransmit: c.Retransmit, MaxPacket: c.MaxPacket, LineTimeout: c.LineTimeout}
 	for i, g := range c.Groups {
 		ch.Lines = append(ch.Lines, intake.Line{Name: string(rune('A' + i)), Group: g, Interface: c.Interface})
 	}
@@ -77,12 +90,21 @@ func runEdgeChild(ctx context.Context, c *childConfig, env *childEnv) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	ch := relay.Channel{ID: benchChannel, MaxPacket: c.MaxPacket,
-		Upstreams: []intake.Link{{Name: "hub", Addr: c.Link, TLS: tlsConf, Live: true}}}
+	ch := relay.Channel{ID: c.channel(), MaxPacket: c.MaxPacket, LineTimeout: c.LineTimeout}
+	ups := c.Upstreams
+	if len(ups) == 0 {
+		ups = []string{c.Link}
+	}
+	for i, u := range ups {
+		ch.Upstreams = append(ch.Upstreams, intake.Link{Name: string(rune('A' + i)), Addr: u, TLS: tlsConf, Live: true})
+	}
 	for i, g := range c.Out {
 		ch.Out = append(ch.Out, egress.Line{Name: string(rune('A' + i)), Group: g, Interface: c.Interface, Loopback: true})
 	}
 	cfg := relay.Config{Channels: []relay.Channel{ch}, RetransmitAddr: c.RelayRetransmit.String(), Logger: env.log}
+	if !c.RelayRetransmit.IsValid() {
+		cfg.RetransmitAddr = ""
+	}
 	return runRelayChild(ctx, "edge", cfg, c, env)
 }
 
@@ -122,14 +144,14 @@ func runRelayChild(ctx context.Context, hop string, cfg relay.Config, c *childCo
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if _, err := r.TakeLatency(benchChannel); err != nil { // drop the warm-up
+	if _, err := r.TakeLatency(c.channel()); err != nil { // drop the warm-up
 		return nil, err
 	}
 	before := stats()
 	if !waitUntil(ctx, c.DeadlineNs, func() bool { return stats().EndOfSession > 0 }) {
 		return nil, fmt.Errorf("%s: the end of session never came", hop)
 	}
-	fwd, err := r.TakeLatency(benchChannel)
+	fwd, err := r.TakeLatency(c.channel())
 	if err != nil {
 		return nil, err
 	}
@@ -143,8 +165,22 @@ func runRelayChild(ctx context.Context, hop string, cfg relay.Config, c *childCo
 		return nil, err
 	}
 	after := stats()
-	return hopResult{Hop: hop, Forward: fwd, Packets: after.Packets - before.Packets,
-		Messages: after.Messages - before.Messages, Proc: self("tickcast " + hop + " relay")}, nil
+	g := after.Intake.Gap
+	res := RelayResult{Hop: hop, Forward: fwd, Packets: after.Packets - before.Packets,
+		Messages: after.Messages - before.Messages, Nacks: g.Nacks, Gaps: g.Gaps, Rejects: g.Rejects,
+		Lost: g.Lost, SRTT: g.SRTT, Proc: self("tickcast " + hop + " relay")}
+	for _, l := range after.Intake.Lines {
+		res.LineDowns = append(res.LineDowns, l.Downs)
+	}
+	return res, nil
+}
+
+// channel is the channel a child relays: the benchmark's unless told.
+func (c *childConfig) channel() uint16 {
+	if c.Channel != 0 {
+		return c.Channel
+	}
+	return benchChannel
 }
 
 // waitUntil polls cond every millisecond until it holds (true) or the

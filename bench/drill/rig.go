@@ -220,7 +220,7 @@ func (r *rig) subscribeAt(ctx context.Context, t subTarget, h subscriber.Handler
 			{Name: "B", Group: t.groupB, Interface: f.Interface, Faults: faultSpec(faultsB)},
 		},
 		RetransmitAddr:   t.rtx,
-		Links:            []subscriber.Link{{Addr: t.link, TLS: r.tp.ClientTLS()}},
+		Links:            r.linksTo(t.link),
 		LineTimeout:      f.LineTimeout,
 		KernelTimestamps: true,
 		Handler:          h,
@@ -234,6 +234,14 @@ func (r *rig) subscribeAt(ctx context.Context, t subTarget, h subscriber.Handler
 	rs := &runningSub{sub: sub, cancel: cancel, done: make(chan error, 1)}
 	go func() { rs.done <- sub.Run(cctx) }()
 	return rs, nil
+}
+
+// linksTo is a subscriber's link to addr, none when addr is "".
+func (r *rig) linksTo(addr string) []subscriber.Link {
+	if addr == "" {
+		return nil
+	}
+	return []subscriber.Link{{Addr: addr, TLS: r.tp.ClientTLS()}}
 }
 
 // faultSpec returns c in the subscriber's Line.Faults form ("" = none).

@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/netip"
+	"os"
 	"time"
+
+	"github.com/tickcast/tickcast/bench"
 
 	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/intake"
@@ -28,6 +32,13 @@ type WANConfig struct {
 	// BlackholeAt, if positive, drops everything on the A path from then
 	// on (both directions): the edge must carry on over the B path.
 	BlackholeAt time.Duration
+	// Processes runs the hub and the edge as child processes of this
+	// executable ('tickcast bench child hub|edge', with certificates made
+	// for the run); the publisher, the WAN paths and the subscriber stay in
+	// this process. Exec overrides how the children start (nil = this
+	// executable; a test binary runs bench.ChildMain in its TestMain).
+	Processes bool
+	Exec      []string
 }
 
 func (c *WANConfig) normalize() error {
@@ -88,6 +99,9 @@ type WANResult struct {
 	ProxyLost uint64 `json:"wan_datagrams_lost"`
 	// GoalsMissed lists the latency goals the run missed (empty: met).
 	GoalsMissed []string `json:"goals_missed"`
+	// Relays are the hub's and the edge's processes and CPU (with
+	// Processes; empty when they ran in this process).
+	Relays []bench.Process `json:"relay_processes,omitempty"`
 }
 
 // Failures implements [Report]: nothing lost, no gap seen, books equal,
@@ -124,6 +138,10 @@ func (r *WANResult) WriteText(w io.Writer) error {
 		for _, h := range r.Hops {
 			fmt.Fprintf(w, "%s added\tp50 %s\tp99 %s  p99.9 %s  (cumulative %s)\n", h.Hop, us(h.Added.P50), us(h.Added.P99), us(h.Added.P999), h.Cumulative)
 		}
+		for _, p := range r.Relays {
+			fmt.Fprintf(w, "%s\tpid %d\t%.2fs user + %.2fs sys (%.2f cores over the run)\n", p.Role, p.PID, p.UserS, p.SysS,
+				(p.UserS+p.SysS)/math.Max(r.DurationS, 1e-9))
+		}
 		for _, g := range r.GoalsMissed {
 			fmt.Fprintf(w, "goal missed\t%s\n", g)
 		}
@@ -146,6 +164,9 @@ func WAN(ctx context.Context, cfg WANConfig) (*WANResult, error) {
 	rep := newRepairs()
 	d, err := openRelayDrill(ctx, cfg.Feed, func(r *rig, s *session) (subTarget, error) {
 		w.rig = r
+		if cfg.Processes {
+			return w.buildProcesses(ctx, s)
+		}
 		err := w.build(ctx, s)
 		if err != nil {
 			return subTarget{}, err
@@ -158,11 +179,18 @@ func WAN(ctx context.Context, cfg WANConfig) (*WANResult, error) {
 	r, s, pr, rs := d.r, d.s, d.pr, d.rs
 	defer rs.stop()
 	// Start once the edge holds both paths, so every hop sees the session
-	// from its start.
-	poll(ctx, cfg.Settle, func() bool {
-		st := w.edge.Stats().Channels[0].Intake
-		return len(st.Links) == 2 && st.Links[0].Connected && st.Links[1].Connected
-	})
+	// from its start (an edge process is ready only then).
+	if !cfg.Processes {
+		poll(ctx, cfg.Settle, func() bool {
+			st := w.edge.Stats().Channels[0].Intake
+			return len(st.Links) == 2 && st.Links[0].Connected && st.Links[1].Connected
+		})
+	}
+	for _, p := range w.procs {
+		if err := p.Start(); err != nil {
+			return nil, fmt.Errorf("drill: %w", err)
+		}
+	}
 	r.run(ctx, s)
 	defer s.end()
 	r.progress("WAN drill: %.0f msg/s for %v; hub → 2 paths (loss %.2f%%, RTT %v, jitter ±%v) → edge → subscriber",
@@ -185,27 +213,26 @@ func WAN(ctx context.Context, cfg WANConfig) (*WANResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	hubLat, err := w.hub.TakeLatency(channel)
+	hubFig, edgeFig, err := w.figures(ctx)
 	if err != nil {
 		return nil, err
 	}
-	edgeLat, err := w.edge.TakeLatency(channel)
-	if err != nil {
-		return nil, err
-	}
-	es := w.edge.Stats().Channels[0]
 	if res.Result, err = r.report("wan", cfg.Duration, rs, pr, v, s); err != nil {
 		return nil, err
 	}
-	res.PathADown = len(es.Intake.Lines) > 0 && es.Intake.Lines[0].Downs > 0
-	g := es.Intake.Gap
-	res.EdgeNacks, res.EdgeLost, res.EdgeGaps, res.EdgeRejects = g.Nacks, g.Lost, g.Gaps, g.Rejects
-	res.EdgeSRTTMs = millis(g.SRTT)
+	res.PathADown = len(edgeFig.LineDowns) > 0 && edgeFig.LineDowns[0] > 0
+	res.EdgeNacks, res.EdgeLost, res.EdgeGaps, res.EdgeRejects = edgeFig.Nacks, edgeFig.Lost, edgeFig.Gaps, edgeFig.Rejects
+	res.EdgeSRTTMs = millis(edgeFig.SRTT)
+	for _, f := range []bench.RelayResult{hubFig, edgeFig} {
+		if f.Proc.PID != 0 {
+			res.Relays = append(res.Relays, f.Proc)
+		}
+	}
 	for _, p := range w.proxies {
 		st := p.Stats()
 		res.ProxyLost += st.Up.Lost + st.Down.Lost
 	}
-	hub, edge := percentiles(hubLat.Summary()), percentiles(edgeLat.Summary())
+	hub, edge := percentiles(hubFig.Forward.Summary()), percentiles(edgeFig.Forward.Summary())
 	oneWay := micros(cfg.RTT / 2)
 	res.Hops = []HopLatency{
 		{Hop: "hub", Cumulative: hub, Added: hub},
@@ -228,7 +255,9 @@ type wanRig struct {
 	*rig
 	hops
 	cfg        WANConfig
-	hub, edge  *runningRelay
+	hub, edge  *runningRelay         // in this process
+	procs      []*bench.RelayProcess // or: the hub and the edge as child processes
+	certDir    string                // their certificates
 	proxies    []*impair.Proxy
 	outA, outB netip.AddrPort // the edge's re-multicast groups
 }
@@ -253,15 +282,8 @@ func (w *wanRig) build(ctx context.Context, s *session) error {
 	w.relays = append(w.relays, hub)
 	w.hub = &runningRelay{hub}
 	w.spawn(ctx, hub.Run)
-	for i := range 2 {
-		spec := impair.Spec{Loss: w.cfg.Loss, Delay: w.cfg.RTT / 2, Jitter: w.cfg.Jitter}
-		p, err := impair.New(impair.Config{Listen: "127.0.0.1:0", Upstream: hub.LinkAddr(), Spec: spec,
-			Seed: f.Seed + int64(i), Logger: f.Logger})
-		if err != nil {
-			return fmt.Errorf("drill: WAN path %d: %w", i, err)
-		}
-		w.proxies = append(w.proxies, p)
-		w.spawn(ctx, p.Run)
+	if err := w.startPaths(ctx, hub.LinkAddr()); err != nil {
+		return err
 	}
 	if w.outA, err = freeGroup(); err != nil {
 		return err
@@ -299,9 +321,124 @@ func (w *wanRig) build(ctx context.Context, s *session) error {
 // close stops the relays and paths and waits for them.
 func (w *wanRig) close() error {
 	err := w.hops.close()
+	for _, p := range w.procs {
+		p.Stop()
+	}
+	w.procs = nil
 	for _, p := range w.proxies {
 		p.Close()
 	}
 	w.proxies = nil
+	if w.certDir != "" {
+		os.RemoveAll(w.certDir)
+		w.certDir = ""
+	}
 	return err
+}
+
+// startPaths starts the two impaired WAN paths to the hub's link at hub.
+func (w *wanRig) startPaths(ctx context.Context, hub string) error {
+	for i := range 2 {
+		spec := impair.Spec{Loss: w.cfg.Loss, Delay: w.cfg.RTT / 2, Jitter: w.cfg.Jitter}
+		p, err := impair.New(impair.Config{Listen: "127.0.0.1:0", Upstream: hub, Spec: spec,
+			Seed: w.feed.Seed + int64(i), Logger: w.feed.Logger})
+		if err != nil {
+			return fmt.Errorf("drill: WAN path %d: %w", i, err)
+		}
+		w.proxies = append(w.proxies, p)
+		w.spawn(ctx, p.Run)
+	}
+	return nil
+}
+
+// buildProcesses starts the hub and the edge as child processes, with the
+// WAN paths between them in this process, and returns where the
+// subscriber joins (the edge's groups and retransmit server).
+func (w *wanRig) buildProcesses(ctx context.Context, s *session) (subTarget, error) {
+	f := w.feed
+	ctx = w.begin(ctx)
+	var err error
+	if w.certDir, err = bench.TempCertDir(); err != nil {
+		return subTarget{}, fmt.Errorf("drill: relay certificates: %w", err)
+	}
+	pubRtx, err := netip.ParseAddrPort(s.pub.RetransmitAddr())
+	if err != nil {
+		return subTarget{}, fmt.Errorf("drill: retransmit address: %w", err)
+	}
+	hubLink, err := freeLoopbackPort()
+	if err != nil {
+		return subTarget{}, err
+	}
+	edgeRtx, err := freeLoopbackPort()
+	if err != nil {
+		return subTarget{}, err
+	}
+	if w.outA, err = freeGroup(); err != nil {
+		return subTarget{}, err
+	}
+	if w.outB, err = freeGroup(); err != nil {
+		return subTarget{}, err
+	}
+	base := bench.RelayProcessConfig{Channel: channel, Interface: f.Interface, CertDir: w.certDir,
+		LineTimeout: f.LineTimeout, Deadline: time.Now().Add(f.Duration + 2*f.Settle + time.Minute), Exec: w.cfg.Exec}
+	hc := base
+	hc.Role, hc.Lines, hc.UpstreamRetransmit, hc.Link = "hub", []netip.AddrPort{w.groupA, w.groupB}, pubRtx, hubLink.String()
+	hub, err := bench.StartRelayProcess(ctx, hc)
+	if err != nil {
+		return subTarget{}, fmt.Errorf("drill: %w", err)
+	}
+	w.procs = append(w.procs, hub)
+	if err := w.startPaths(ctx, hubLink.String()); err != nil {
+		return subTarget{}, err
+	}
+	ec := base
+	ec.Role, ec.Out, ec.Retransmit = "edge", []netip.AddrPort{w.outA, w.outB}, edgeRtx
+	for _, p := range w.proxies {
+		ec.Upstreams = append(ec.Upstreams, p.Addr().String())
+	}
+	edge, err := bench.StartRelayProcess(ctx, ec)
+	if err != nil {
+		return subTarget{}, fmt.Errorf("drill: %w", err)
+	}
+	w.procs = append(w.procs, edge)
+	return subTarget{w.outA, w.outB, edgeRtx, ""}, nil
+}
+
+// figures returns the hub's and the edge's figures for the report: taken
+// from the relays in this process, or the child processes' results (they
+// end once the end of session has passed them).
+func (w *wanRig) figures(ctx context.Context) (hub, edge bench.RelayResult, err error) {
+	if len(w.procs) == 2 {
+		ctx, cancel := context.WithTimeout(ctx, w.feed.Settle)
+		defer cancel()
+		if hub, err = w.procs[0].Result(ctx); err != nil {
+			return hub, edge, fmt.Errorf("drill: hub process: %w", err)
+		}
+		if edge, err = w.procs[1].Result(ctx); err != nil {
+			return hub, edge, fmt.Errorf("drill: edge process: %w", err)
+		}
+		return hub, edge, nil
+	}
+	if hub.Forward, err = w.hub.TakeLatency(channel); err != nil {
+		return hub, edge, err
+	}
+	if edge.Forward, err = w.edge.TakeLatency(channel); err != nil {
+		return hub, edge, err
+	}
+	g := w.edge.Stats().Channels[0].Intake
+	edge.Nacks, edge.Lost, edge.Gaps, edge.Rejects, edge.SRTT = g.Gap.Nacks, g.Gap.Lost, g.Gap.Gaps, g.Gap.Rejects, g.Gap.SRTT
+	for _, l := range g.Lines {
+		edge.LineDowns = append(edge.LineDowns, l.Downs)
+	}
+	return hub, edge, nil
+}
+
+// freeLoopbackPort returns a UDP address on 127.0.0.1 free a moment ago.
+func freeLoopbackPort() (netip.AddrPort, error) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("drill: a free port: %w", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort(), nil
 }

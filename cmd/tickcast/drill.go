@@ -313,8 +313,10 @@ const wanNotes = `
 Publisher → hub relay (the publisher's multicast lines) → two WAN paths (an
 A and a B path, in-process impairing UDP proxies: --loss each way, --rtt,
 --jitter) → edge relay (QUIC in on both paths, re-multicast out) →
-subscriber of the edge, all in this process on loopback. --blackhole-at
-drops everything on the A path from then on.
+subscriber of the edge, all in this process on loopback, or with
+--processes the hub and the edge as separate processes (their CPU is in
+"relay_processes"). --blackhole-at drops everything on the A path from
+then on.
 ` + drillJSONNotes + `
 The WAN drill adds "loss", "rtt_ms", "jitter_ms", "blackhole_at_s",
 "path_a_down", "edge_nacks", "edge_lost", "wan_datagrams_lost" and "hops":
@@ -335,6 +337,7 @@ func runWAN(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	rtt := d.fs.Duration("rtt", 30*time.Millisecond, "round trip of each WAN path")
 	jitter := d.fs.Duration("jitter", 0, "uniform ± jitter on each datagram's one-way delay")
 	blackholeAt := d.fs.Duration("blackhole-at", 0, "drop everything on the A path from this time on (0 = never)")
+	processes := d.fs.Bool("processes", false, "run the hub and the edge as separate processes (this executable, started again)")
 	feed, err := d.feed(args)
 	if err != nil {
 		return err
@@ -348,7 +351,7 @@ func runWAN(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *blackholeAt < 0 || *blackholeAt >= feed.Duration {
 		return usagef("--blackhole-at %v: must be within --duration %v", *blackholeAt, feed.Duration)
 	}
-	cfg := drill.WANConfig{Feed: feed, Loss: *loss, RTT: *rtt, Jitter: *jitter, BlackholeAt: *blackholeAt}
+	cfg := drill.WANConfig{Feed: feed, Loss: *loss, RTT: *rtt, Jitter: *jitter, BlackholeAt: *blackholeAt, Processes: *processes}
 	return d.report(ctx, "wan", func(ctx context.Context, progress io.Writer) (drill.Report, error) {
 		cfg.Progress = progress
 		return drill.WAN(ctx, cfg)

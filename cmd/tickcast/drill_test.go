@@ -50,7 +50,7 @@ func TestDrillHelpNamesEveryFlag(t *testing.T) {
 		"failover": {"--kill", "--at"},
 		"loss":     {"--loss-a", "--loss-b"},
 		"restart":  {"--at", "--pause"},
-		"wan":      {"--loss", "--rtt", "--jitter", "--blackhole-at"},
+		"wan":      {"--loss", "--rtt", "--jitter", "--blackhole-at", "--processes"},
 		"fanout":   {"--edges", "--slow", "--slow-share"},
 	} {
 		var out, errb bytes.Buffer
