@@ -40,7 +40,12 @@ type RelayResult struct {
 	Lost      uint64        `json:"lost"`
 	SRTT      time.Duration `json:"srtt"`
 	LineDowns []uint64      `json:"line_downs"`
-	Proc      Process       `json:"proc"`
+	// Downstream counts the live datagrams its link server sent its
+	// downstreams still connected at the end; CutOff the downstreams it
+	// cut off as slow consumers.
+	Downstream uint64  `json:"downstream_datagrams"`
+	CutOff     uint64  `json:"cut_off"`
+	Proc       Process `json:"proc"`
 }
 
 // Hop is one relay's share of the relay path in a [Series].
@@ -155,6 +160,11 @@ func runRelayChild(ctx context.Context, hop string, cfg relay.Config, c *childCo
 	if err != nil {
 		return nil, err
 	}
+	rs := r.Stats()
+	var downstream uint64
+	for _, d := range rs.Downstreams {
+		downstream += d.Datagrams
+	}
 	// Stay up a little: the subscriber may still NACK the edge.
 	select {
 	case <-time.After(tailLinger):
@@ -168,7 +178,7 @@ func runRelayChild(ctx context.Context, hop string, cfg relay.Config, c *childCo
 	g := after.Intake.Gap
 	res := RelayResult{Hop: hop, Forward: fwd, Packets: after.Packets - before.Packets,
 		Messages: after.Messages - before.Messages, Nacks: g.Nacks, Gaps: g.Gaps, Rejects: g.Rejects,
-		Lost: g.Lost, SRTT: g.SRTT, Proc: self("tickcast " + hop + " relay")}
+		Lost: g.Lost, SRTT: g.SRTT, Downstream: downstream, CutOff: rs.CutOff, Proc: self("tickcast " + hop + " relay")}
 	for _, l := range after.Intake.Lines {
 		res.LineDowns = append(res.LineDowns, l.Downs)
 	}

@@ -314,3 +314,25 @@ func TestWANProcesses(t *testing.T) {
 		}
 	}
 }
+
+// TestFanoutHubProcess: the hub as a child process feeding three edges in
+// this process: every edge's books match and the hub's CPU is its own.
+func TestFanoutHubProcess(t *testing.T) {
+	t.Parallel()
+	cfg := FanoutConfig{Feed: testFeed(t), Edges: 3, Processes: true}
+	r, err := Fanout(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields(t, r, "hub_process", "hub_datagrams")
+	consistent(t, r, &r.Result)
+	if r.BooksMatch != 3 || r.EdgesLost != 0 {
+		t.Errorf("books match on %d of 3 edges (%v), %d messages given up", r.BooksMatch, r.Mismatches, r.EdgesLost)
+	}
+	if p := r.HubProcess; p == nil || p.PID == os.Getpid() || p.UserS+p.SysS == 0 {
+		t.Errorf("hub process %+v", r.HubProcess)
+	}
+	if r.HubPackets == 0 || r.HubDatagrams < 3*r.HubPackets {
+		t.Errorf("the hub forwarded %d packets and sent %d datagrams to 3 edges", r.HubPackets, r.HubDatagrams)
+	}
+}

@@ -2,16 +2,20 @@ package drill
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"math"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/tickcast/tickcast/bench"
 	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/internal/impair"
+	"github.com/tickcast/tickcast/internal/pki"
 	"github.com/tickcast/tickcast/latency"
 	"github.com/tickcast/tickcast/relay"
 	"github.com/tickcast/tickcast/wire"
@@ -28,6 +32,11 @@ type FanoutConfig struct {
 	// second, once the feed's rate is measured. 0 = none.
 	Slow      int
 	SlowShare float64
+	// Processes runs the hub as a child process of this executable, so its
+	// CPU is its own (HubProcess); Exec as in [WANConfig]. Slow edges need
+	// the hub in this process (their loss is read from its stats).
+	Processes bool
+	Exec      []string
 }
 
 func (c *FanoutConfig) normalize() error {
@@ -47,6 +56,8 @@ func (c *FanoutConfig) normalize() error {
 		return fmt.Errorf("drill: Slow %d: want 0 to 50", c.Slow)
 	case !(c.SlowShare > 0 && c.SlowShare < 1):
 		return fmt.Errorf("drill: SlowShare %v: want a share in (0, 1)", c.SlowShare)
+	case c.Slow > 0 && c.Processes:
+		return fmt.Errorf("drill: slow edges need the hub in this process (their loss is read from its stats), not Processes")
 	case c.Slow > 0 && c.Duration < 3*time.Second:
 		return fmt.Errorf("drill: Duration %v: slow edges need at least 3s (they join after the first)", c.Duration)
 	}
@@ -88,6 +99,8 @@ type FanoutResult struct {
 	Slow      []SlowEdge `json:"slow_edges"`
 	// SlowCapBps is the slow edges' bandwidth cap, bits per second.
 	SlowCapBps float64 `json:"slow_cap_bps"`
+	// HubProcess is the hub's process and CPU (with Processes).
+	HubProcess *bench.Process `json:"hub_process,omitempty"`
 }
 
 // Failures implements [Report]: the subscriber at edge 0 lost nothing and
@@ -118,6 +131,10 @@ func (r *FanoutResult) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "edge latency\tp50 %s\tp99 %s  p99.9 %s  max %s  (publisher send → edge forward)\n",
 			us(r.EdgeLatency.P50), us(r.EdgeLatency.P99), us(r.EdgeLatency.P999), us(r.EdgeLatency.Max))
 		fmt.Fprintf(w, "hub\t%d packets\t%d datagrams to its downstreams, %d cut off\n", r.HubPackets, r.HubDatagrams, r.HubCutOff)
+		if p := r.HubProcess; p != nil {
+			fmt.Fprintf(w, "hub process\tpid %d\t%.2fs user + %.2fs sys (%.2f cores over the run)\n", p.PID, p.UserS, p.SysS,
+				(p.UserS+p.SysS)/math.Max(r.DurationS, 1e-9))
+		}
 		for _, s := range r.Slow {
 			fmt.Fprintf(w, "slow edge %s\tcap %.0f kbit/s\tmax loss %.0f%%, cut off %v\n", s.Name, r.SlowCapBps/1000, s.MaxLoss*100, s.CutOff)
 		}
@@ -158,6 +175,11 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		}
 		return true
 	})
+	if fr.hubProc != nil {
+		if err := fr.hubProc.Start(); err != nil {
+			return nil, fmt.Errorf("drill: %w", err)
+		}
+	}
 	r.run(ctx, s)
 	defer s.end()
 	r.progress("fan-out drill: %.0f msg/s for %v; hub → %d edges (+%d slow)", cfg.Rate, cfg.Duration, cfg.Edges, cfg.Slow)
@@ -184,6 +206,9 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 			return nil, ctx.Err()
 		case <-watch.C:
 		}
+		if fr.hub == nil {
+			continue
+		}
 		for _, d := range fr.hub.Stats().Downstreams {
 			maxLoss[d.Name] = math.Max(maxLoss[d.Name], d.Loss)
 		}
@@ -198,10 +223,8 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	if err := fr.checkEdges(ctx, s, res); err != nil {
 		return nil, err
 	}
-	hs := fr.hub.Stats()
-	res.HubPackets, res.HubCutOff = hs.Channels[0].Packets, hs.CutOff
-	for _, d := range hs.Downstreams {
-		res.HubDatagrams += d.Datagrams
+	if err := fr.hubFigures(ctx, res); err != nil {
+		return nil, err
 	}
 	for _, name := range fr.slowNames {
 		res.Slow = append(res.Slow, SlowEdge{Name: name, MaxLoss: maxLoss[name], CutOff: fr.cutOff(name)})
@@ -218,7 +241,10 @@ type fanoutRig struct {
 	*rig
 	hops
 	cfg        FanoutConfig
-	hub        *runningRelay
+	hub        *runningRelay       // in this process
+	hubProc    *bench.RelayProcess // or as a child process
+	hubLink    string              // its link server
+	certDir    string              // its certificates, with Processes
 	edges      []*runningRelay
 	arrivals   []*arrivals
 	slowNames  []string
@@ -247,13 +273,10 @@ func (a *arrivals) tap(p wire.Packet, at int64) {
 // build starts the hub and the healthy edges.
 func (fr *fanoutRig) build(ctx context.Context, s *session) error {
 	fr.ctx = fr.begin(ctx)
-	hub, err := newHub(fr.rig, s)
-	if err != nil {
+	if err := fr.startHub(s); err != nil {
 		return err
 	}
-	fr.relays = append(fr.relays, hub)
-	fr.hub = &runningRelay{hub}
-	fr.spawn(fr.ctx, hub.Run)
+	var err error
 	if fr.outA, err = freeGroup(); err != nil {
 		return err
 	}
@@ -262,7 +285,7 @@ func (fr *fanoutRig) build(ctx context.Context, s *session) error {
 	}
 	for i := range fr.cfg.Edges {
 		a := &arrivals{at: make([]arrival, 0, 1<<14)}
-		e, err := fr.newEdge(fmt.Sprintf("edge-%02d", i), hub.LinkAddr(), i == 0, a.tap)
+		e, err := fr.newEdge(fmt.Sprintf("edge-%02d", i), fr.hubLink, i == 0, a.tap)
 		if err != nil {
 			return err
 		}
@@ -276,7 +299,7 @@ func (fr *fanoutRig) build(ctx context.Context, s *session) error {
 // re-multicasts for the drill's subscriber and answers its NACKs.
 func (fr *fanoutRig) newEdge(name, upstream string, first bool, tap func(wire.Packet, int64)) (*runningRelay, error) {
 	f := fr.feed
-	tlsConf, err := fr.tp.NamedClientTLS(name)
+	tlsConf, err := fr.edgeTLS(name)
 	if err != nil {
 		return nil, fmt.Errorf("drill: certificate for %s: %w", name, err)
 	}
@@ -308,7 +331,7 @@ func (fr *fanoutRig) newEdge(name, upstream string, first bool, tap func(wire.Pa
 func (fr *fanoutRig) addSlow(ctx context.Context, capBps float64) error {
 	spec := impair.Spec{Rate: int64(capBps / 8), Queue: 16 << 10}
 	for i := range fr.cfg.Slow {
-		p, err := impair.New(impair.Config{Listen: "127.0.0.1:0", Upstream: fr.hub.LinkAddr(), Down: &spec, Logger: fr.feed.Logger})
+		p, err := impair.New(impair.Config{Listen: "127.0.0.1:0", Upstream: fr.hubLink, Down: &spec, Logger: fr.feed.Logger})
 		if err != nil {
 			return fmt.Errorf("drill: slow path %d: %w", i, err)
 		}
@@ -325,7 +348,9 @@ func (fr *fanoutRig) addSlow(ctx context.Context, capBps float64) error {
 
 // cutOff reports whether the hub cut the downstream of that name off at
 // least once (it redials and may be connected again).
-func (fr *fanoutRig) cutOff(name string) bool { return fr.hub.Stats().CutOffByName[name] > 0 }
+func (fr *fanoutRig) cutOff(name string) bool {
+	return fr.hub != nil && fr.hub.Stats().CutOffByName[name] > 0
+}
 
 // checkEdges waits for every healthy edge to reach the publisher's last
 // sequence and compares its books.
@@ -396,9 +421,85 @@ func (fr *fanoutRig) spread() Percentiles {
 	return percentiles(rec.Summary())
 }
 
+// startHub starts the hub, in this process or as a child process.
+func (fr *fanoutRig) startHub(s *session) error {
+	if !fr.cfg.Processes {
+		hub, err := newHub(fr.rig, s)
+		if err != nil {
+			return err
+		}
+		fr.relays = append(fr.relays, hub)
+		fr.hub, fr.hubLink = &runningRelay{hub}, hub.LinkAddr()
+		fr.spawn(fr.ctx, hub.Run)
+		return nil
+	}
+	var err error
+	if fr.certDir, err = bench.TempCertDir(); err != nil {
+		return fmt.Errorf("drill: relay certificates: %w", err)
+	}
+	pubRtx, err := netip.ParseAddrPort(s.pub.RetransmitAddr())
+	if err != nil {
+		return fmt.Errorf("drill: retransmit address: %w", err)
+	}
+	link, err := freeLoopbackPort()
+	if err != nil {
+		return err
+	}
+	fr.hubLink = link.String()
+	f := fr.feed
+	fr.hubProc, err = bench.StartRelayProcess(fr.ctx, bench.RelayProcessConfig{
+		Role: "hub", Channel: channel, Lines: []netip.AddrPort{fr.groupA, fr.groupB}, Interface: f.Interface,
+		UpstreamRetransmit: pubRtx, Link: fr.hubLink, CertDir: fr.certDir, LineTimeout: f.LineTimeout,
+		Deadline: time.Now().Add(f.Duration + 2*f.Settle + time.Minute), Exec: fr.cfg.Exec,
+	})
+	if err != nil {
+		return fmt.Errorf("drill: %w", err)
+	}
+	return nil
+}
+
+// edgeTLS is an edge's client certificate: from the rig's PKI, or the hub
+// process's CA (every edge then presents the certificate named "edge").
+func (fr *fanoutRig) edgeTLS(name string) (*tls.Config, error) {
+	if fr.certDir == "" {
+		return fr.tp.NamedClientTLS(name)
+	}
+	return pki.ClientTLS(pki.CertFile(fr.certDir, "edge"), pki.KeyFile(fr.certDir, "edge"), pki.CertFile(fr.certDir, "ca"))
+}
+
+// hubFigures fills the hub's figures: from its stats, or its process's
+// result (it ends once the end of session has passed it).
+func (fr *fanoutRig) hubFigures(ctx context.Context, res *FanoutResult) error {
+	if fr.hubProc == nil {
+		hs := fr.hub.Stats()
+		res.HubPackets, res.HubCutOff = hs.Channels[0].Packets, hs.CutOff
+		for _, d := range hs.Downstreams {
+			res.HubDatagrams += d.Datagrams
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, fr.feed.Settle)
+	defer cancel()
+	hr, err := fr.hubProc.Result(ctx)
+	if err != nil {
+		return fmt.Errorf("drill: hub process: %w", err)
+	}
+	res.HubPackets, res.HubDatagrams, res.HubCutOff = hr.Packets, hr.Downstream, hr.CutOff
+	res.HubProcess = &hr.Proc
+	return nil
+}
+
 // close stops the relays and paths and waits for them.
 func (fr *fanoutRig) close() error {
 	err := fr.hops.close()
+	if fr.hubProc != nil {
+		fr.hubProc.Stop()
+		fr.hubProc = nil
+	}
+	if fr.certDir != "" {
+		os.RemoveAll(fr.certDir)
+		fr.certDir = ""
+	}
 	for _, p := range fr.proxies {
 		p.Close()
 	}

@@ -361,8 +361,9 @@ func runWAN(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 const fanoutNotes = `
 Publisher → hub relay (the publisher's multicast lines) → --edges edge
 relays, each over its own QUIC link from the hub, all in this process on
-loopback (the CPU figure is the whole process's); a subscriber follows edge
-0's re-multicast. With --slow N, N more edges join after the first second
+loopback (the CPU figure is the whole process's), or with --processes the hub
+as a separate process ("hub_process": its own CPU); a subscriber follows
+edge 0's re-multicast. With --slow N, N more edges join after the first second
 through impairing proxies capped at --slow-share of the feed's bytes.
 ` + drillJSONNotes + `
 The fan-out drill adds "edges", "edges_books_match", "edges_lost",
@@ -383,6 +384,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	edges := d.fs.Int("edges", 60, "edge relays fed by the hub over QUIC (1 to 500)")
 	slow := d.fs.Int("slow", 0, "slow edges, besides, behind a bandwidth cap (0 to 50)")
 	share := d.fs.Float64("slow-share", 0.1, "the slow edges' cap as a share of the feed's bytes (0 to 1)")
+	processes := d.fs.Bool("processes", false, "run the hub as a separate process, so its CPU is its own (not with --slow)")
 	feed, err := d.feed(args)
 	if err != nil {
 		return err
@@ -394,10 +396,12 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("--slow %d: want 0 to 50", *slow)
 	case !(*share > 0 && *share < 1):
 		return usagef("--slow-share %v: want a share between 0 and 1 (0.1 = 10%%)", *share)
+	case *slow > 0 && *processes:
+		return usagef("--slow with --processes: slow edges need the hub in this process (their loss is read from its stats)")
 	case *slow > 0 && feed.Duration < 3*time.Second:
 		return usagef("--duration %v: slow edges need at least 3s (they join after the first second)", feed.Duration)
 	}
-	cfg := drill.FanoutConfig{Feed: feed, Edges: *edges, Slow: *slow, SlowShare: *share}
+	cfg := drill.FanoutConfig{Feed: feed, Edges: *edges, Slow: *slow, SlowShare: *share, Processes: *processes}
 	return d.report(ctx, "fanout", func(ctx context.Context, progress io.Writer) (drill.Report, error) {
 		cfg.Progress = progress
 		return drill.Fanout(ctx, cfg)

@@ -33,6 +33,7 @@ func TestDrillBadFlagsExit2(t *testing.T) {
 		{"drill", "fanout", "--slow", "-1"},
 		{"drill", "fanout", "--slow-share", "1.5"},
 		{"drill", "fanout", "--slow", "1", "--duration", "2s"},
+		{"drill", "fanout", "--slow", "1", "--processes"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {
@@ -51,7 +52,7 @@ func TestDrillHelpNamesEveryFlag(t *testing.T) {
 		"loss":     {"--loss-a", "--loss-b"},
 		"restart":  {"--at", "--pause"},
 		"wan":      {"--loss", "--rtt", "--jitter", "--blackhole-at", "--processes"},
-		"fanout":   {"--edges", "--slow", "--slow-share"},
+		"fanout":   {"--edges", "--slow", "--slow-share", "--processes"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run([]string{"drill", drill, "--help"}, &out, &errb); code != 0 {
