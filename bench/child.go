@@ -69,7 +69,11 @@ type childConfig struct {
 	Upstreams   []string      `json:"upstreams,omitempty"`
 	Channel     uint16        `json:"channel,omitempty"`
 	LineTimeout time.Duration `json:"line_timeout,omitempty"`
-	Subject     string        `json:"subject,omitempty"`
+	// ServeUntilDone keeps a relay child serving after the end of session
+	// until the parent closes its standard input (the drills' downstreams
+	// may still need its NACK answers); its result comes then.
+	ServeUntilDone bool   `json:"serve_until_done,omitempty"`
+	Subject        string `json:"subject,omitempty"`
 	// DeadlineNs is when the child gives up, whatever happens (ns since the
 	// Unix epoch): every child loop is bounded.
 	DeadlineNs int64 `json:"deadline_ns"`

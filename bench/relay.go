@@ -165,10 +165,15 @@ func runRelayChild(ctx context.Context, hop string, cfg relay.Config, c *childCo
 	for _, d := range rs.Downstreams {
 		downstream += d.Datagrams
 	}
-	// Stay up a little: the subscriber may still NACK the edge.
-	select {
-	case <-time.After(tailLinger):
-	case <-ctx.Done():
+	// Stay up a little (the subscriber may still NACK the edge), or until
+	// the parent is done.
+	if c.ServeUntilDone {
+		<-ctx.Done()
+	} else {
+		select {
+		case <-time.After(tailLinger):
+		case <-ctx.Done():
+		}
 	}
 	cancel()
 	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {

@@ -73,7 +73,7 @@ func StartRelayProcess(ctx context.Context, cfg RelayProcessConfig) (*RelayProce
 		Role: cfg.Role, Channel: cfg.Channel, Groups: cfg.Lines, Interface: cfg.Interface,
 		Retransmit: cfg.UpstreamRetransmit, Link: cfg.Link, Upstreams: cfg.Upstreams, Out: cfg.Out,
 		RelayRetransmit: cfg.Retransmit, CertDir: cfg.CertDir, LineTimeout: cfg.LineTimeout,
-		DeadlineNs: cfg.Deadline.UnixNano(), LogLevel: cfg.LogLevel,
+		DeadlineNs: cfg.Deadline.UnixNano(), LogLevel: cfg.LogLevel, ServeUntilDone: true,
 	}
 	p, err := startChild(exe, c, cfg.Stderr)
 	if err != nil {
@@ -94,9 +94,11 @@ func (r *RelayProcess) PID() int { return r.p.cmd.Process.Pid }
 // Start tells the relay the run has started (now).
 func (r *RelayProcess) Start() error { return r.p.sendStart(time.Now().UnixNano()) }
 
-// Result waits for the relay to see the end of session pass and returns
-// its figures; the child then exits.
+// Result tells the relay the run is over and returns its figures (taken
+// when the end of session passed it; it served its downstreams until now);
+// the child then exits.
 func (r *RelayProcess) Result(ctx context.Context) (RelayResult, error) {
+	r.p.stdin.Close()
 	var res RelayResult
 	err := r.p.waitResult(ctx, &res)
 	return res, err
