@@ -24,8 +24,15 @@
 //   - peers: NATS (an embedded nats-server in the parent, nats.go clients in
 //     the children, one NATS message per market message).
 //
+//   - the relay path (LatencyConfig.ViaRelay): the same publisher → a hub
+//     relay child (the lines in, a QUIC link out) → an edge relay child (the
+//     link in, its own A/B groups out) → the subscriber, four processes,
+//     with certificates made for the run; each relay reports its latency
+//     from the packet's send time, so every hop's share is measured.
+//
 // [RunThroughput] searches the highest rate tickcast sustains with zero loss
-// at the subscriber, doubling then bisecting.
+// at the subscriber, doubling then bisecting, directly or through the relay
+// path. [StartRelayProcess] runs a hub or an edge as a child for the drills.
 //
 // Reports carry the percentiles (p50 … p99.99, max) in µs, counts, ratios,
 // per-run figures and their range over runs, and the processes and CPUs

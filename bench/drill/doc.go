@@ -1,4 +1,4 @@
-// Package drill runs tickcast's failover, loss and restart drills
+// Package drill runs tickcast's failover, loss, restart, WAN and fan-out drills
 // (DESIGN.md, "Who uses it and how": kill the A line, the application must
 // see nothing but a latency blip; and "Recovery ladder").
 //
@@ -19,6 +19,17 @@
 //     a new session on the same groups and ports. Promise: nothing lost, the
 //     subscriber follows the new session and its books equal the new
 //     publisher's.
+//   - [WAN]: publisher → hub relay → two impaired WAN paths (in-process
+//     UDP proxies: loss, delay, jitter, blackhole) → edge relay →
+//     subscriber. Promise: nothing lost, books equal, path A seen down when
+//     blackholed; per-hop latency measured against the 2-RTT goal.
+//   - [Fanout]: one hub feeding N edge relays (and slow ones behind a
+//     bandwidth cap). Promise: every healthy edge's books equal, slow edges
+//     shown losing or cut off; the arrival spread measured.
+//
+// The relay drills can run their relays as child processes
+// (WANConfig.Processes, FanoutConfig.Processes; see bench.StartRelayProcess)
+// so that each relay's CPU is its own.
 //
 // Every drill is bounded in time: the feed runs for [Feed.Duration], and
 // every wait after it is bounded by [Feed.Settle]. The results are plain
