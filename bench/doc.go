@@ -18,14 +18,11 @@
 //   - tickcast: publisher.Publisher → lines A/B (or A) on loopback multicast
 //     → the subscriber library with a handler, NACKing the publisher's
 //     retransmit server;
-//
 //   - the floor: the same packets written with sendmmsg straight from the
 //     pacing goroutine and read with recvmmsg, without any tickcast logic,
 //     so every figure reads as a ratio to what the machine allows;
-//
 //   - peers: NATS (an embedded nats-server in the parent, nats.go clients in
-//     the children, one NATS message per market message).
-//
+//     the children, one NATS message per market message);
 //   - the relay path (LatencyConfig.ViaRelay): the same publisher → a hub
 //     relay child (the lines in, a QUIC link out) → an edge relay child (the
 //     link in, its own A/B groups out) → the subscriber, four processes,
