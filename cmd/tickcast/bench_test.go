@@ -38,6 +38,8 @@ func TestBenchBadFlagsExit2(t *testing.T) {
 		{"bench", "latency", "--max-packet", "9000"},
 		{"bench", "latency", "--log-level", "loud"},
 		{"bench", "latency", "extra"},
+		{"bench", "latency", "--via", "hub"},
+		{"bench", "throughput", "--via", "edge"},
 		{"bench", "throughput", "--start", "5000000", "--max", "1000000"},
 		{"bench", "throughput", "--step", "1"},
 		{"bench", "throughput", "--trial", "0s"},
@@ -62,8 +64,8 @@ func TestBenchHelpExplainsEveryFlag(t *testing.T) {
 	}
 	for bm, flags := range map[string][]string{
 		"latency": {"rate", "duration", "warmup", "tick", "peer", "floor", "runs", "hgrm", "plot", "lines", "instruments",
-			"levels", "busy-poll", "pin", "max-packet", "iface", "json", "log-level", "quiet", "cpuprofile"},
-		"throughput": {"start", "max", "step", "trial", "warmup", "retries", "max-p99", "tick", "lines", "busy-poll", "json", "cpuprofile"},
+			"levels", "busy-poll", "pin", "max-packet", "iface", "json", "log-level", "quiet", "cpuprofile", "via"},
+		"throughput": {"start", "max", "step", "trial", "warmup", "retries", "max-p99", "tick", "lines", "busy-poll", "json", "cpuprofile", "via"},
 	} {
 		out.Reset()
 		if code := run([]string{"bench", bm, "--help"}, &out, &out); code != 0 {
