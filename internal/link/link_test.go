@@ -2,6 +2,8 @@ package link
 
 import (
 	"bytes"
+	"fmt"
+	"net"
 	"testing"
 
 	"github.com/tickcast/tickcast/wire"
@@ -313,5 +315,28 @@ func TestNACKCopies(t *testing.T) {
 	}
 	if st := s.Stats().Peers[0]; st.NACKs != 2 || st.BadReports != 0 {
 		t.Fatalf("peer stats %+v", st)
+	}
+}
+
+// A server listening on every address (an IPv6 dual-stack socket) sends
+// its data path to an IPv4 client, one datagram at a time and in batches.
+func TestDualStackServer(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	s := testServer(t, p, &fakeFeed{}, func(c *ServerConfig) { c.Addr = ":0" })
+	if !s.v6 {
+		t.Skip("this host gave an IPv4 socket for :0") // no IPv6: nothing dual-stack to test
+	}
+	port := s.Addr().(*net.UDPAddr).Port
+	var rec recorder
+	c := dial(t, fmt.Sprintf("127.0.0.1:%d", port), ClientConfig{TLS: p.ClientTLS(), Subscriptions: []wire.Subscribe{liveSub(1)}})
+	runUntilCleanup(t, c, &rec)
+	const n = 200
+	for i := range n {
+		s.Publish(1, mkPacket(0, 1, 1, uint64(1+i), 1))
+	}
+	waitFor(t, "every packet over the dual-stack socket", func() bool { return rec.count(live) == n })
+	if st := s.Stats().Peers[0]; st.SendFailed != 0 {
+		t.Fatalf("send failures: %+v", st)
 	}
 }
