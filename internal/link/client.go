@@ -232,7 +232,7 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	errc := make(chan error, 4)
 	var wg sync.WaitGroup
 	wg.Go(func() { errc <- c.readData(ctx, d) })
-	c.data.inline.Store(&inlineSink{c: c, d: d, opener: c.keys.down.sealer()})
+	c.data.inline.Store(&dataSink{c: c, d: d, opener: c.keys.down.sealer()})
 	wg.Go(func() { errc <- c.sendReports(ctx) })
 	wg.Go(func() { errc <- c.acceptAnswers(ctx, d, &wg) })
 	wg.Go(func() { errc <- c.readControlStream(d) })
@@ -291,10 +291,11 @@ func (d *deliverer) stop() {
 
 // readData opens and delivers the data path's datagrams (seal.go) that
 // were queued (before Run, or while the queue drains: dataConn.take
-// delivers the rest inline), in the order they arrived, until ctx ends. A datagram that fails authentication
-// is counted and dropped.
+// delivers the rest inline), in the order they arrived, until ctx ends. A
+// datagram that fails authentication is counted and dropped.
 func (c *Client) readData(ctx context.Context, d *deliverer) error {
 	q := c.data.q
+	sink := &dataSink{c: c, d: d, opener: c.opener}
 	for {
 		b, ok := q.pop()
 		if !ok {
@@ -303,12 +304,7 @@ func (c *Client) readData(ctx context.Context, d *deliverer) error {
 			}
 			continue
 		}
-		rx := int64(binary.LittleEndian.Uint64(b))
-		if _, pkt, err := c.opener.open(b[8:], typeData); err != nil {
-			c.unsealed.Add(1)
-		} else if d.deliver(pkt, rx) {
-			c.datagrams.Add(1)
-		}
+		sink.deliver(b[8:], int64(binary.LittleEndian.Uint64(b)))
 		q.release(b)
 	}
 }

@@ -32,21 +32,22 @@ type dataConn struct {
 	// inline, once the client's Run has a Handler, delivers data datagrams
 	// on quic-go's reading goroutine itself, without a hand-off (the
 	// queue is only for what came before Run, or while it drains).
-	inline atomic.Pointer[inlineSink]
+	inline atomic.Pointer[dataSink]
 
 	queued, full, foreign atomic.Uint64 // queued: every datagram taken in, inline or queued
 }
 
-// inlineSink opens and delivers data datagrams on the socket's reading
-// goroutine, which owns its opener.
-type inlineSink struct {
+// dataSink opens data datagrams and delivers them to the Handler, counting
+// both outcomes; one goroutine uses it (it owns the opener): the socket's
+// reader inline, or the client's reader for what was queued.
+type dataSink struct {
 	c      *Client
 	d      *deliverer
 	opener *sealer
 }
 
 // deliver opens b in place and hands the packet to the Handler.
-func (s *inlineSink) deliver(b []byte, rx int64) {
+func (s *dataSink) deliver(b []byte, rx int64) {
 	if _, pkt, err := s.opener.open(b, typeData); err != nil {
 		s.c.unsealed.Add(1)
 	} else if s.d.deliver(pkt, rx) {
