@@ -122,7 +122,10 @@ func runRelayChild(ctx context.Context, hop string, cfg relay.Config, c *childCo
 		return nil, err
 	}
 	defer r.Close()
-	runCtx, cancel := context.WithCancel(ctx)
+	// The relay runs until this function stops it: with ServeUntilDone the
+	// parent's "done" comes first, and the end of session may still be on
+	// its way.
+	runCtx, cancel := context.WithDeadline(context.Background(), time.Unix(0, c.DeadlineNs))
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- r.Run(runCtx) }()
@@ -153,7 +156,12 @@ func runRelayChild(ctx context.Context, hop string, cfg relay.Config, c *childCo
 		return nil, err
 	}
 	before := stats()
-	if !waitUntil(ctx, c.DeadlineNs, func() bool { return stats().EndOfSession > 0 }) {
+	eos := func() bool { return stats().EndOfSession > 0 }
+	if c.ServeUntilDone {
+		<-ctx.Done() // the parent's run is over (or the deadline passed)
+		waitUntil(context.Background(), min(c.DeadlineNs, time.Now().Add(eosGrace).UnixNano()), eos)
+	}
+	if !waitUntil(ctx, c.DeadlineNs, eos) && !eos() {
 		return nil, fmt.Errorf("%s: the end of session never came", hop)
 	}
 	fwd, err := r.TakeLatency(c.channel())
@@ -165,11 +173,8 @@ func runRelayChild(ctx context.Context, hop string, cfg relay.Config, c *childCo
 	for _, d := range rs.Downstreams {
 		downstream += d.Datagrams
 	}
-	// Stay up a little (the subscriber may still NACK the edge), or until
-	// the parent is done.
-	if c.ServeUntilDone {
-		<-ctx.Done()
-	} else {
+	// Stay up a little: the subscriber may still NACK the edge.
+	if !c.ServeUntilDone {
 		select {
 		case <-time.After(tailLinger):
 		case <-ctx.Done():
@@ -197,6 +202,10 @@ func (c *childConfig) channel() uint16 {
 	}
 	return benchChannel
 }
+
+// eosGrace bounds how long a relay child waits for the end of session
+// once its parent is done with the run.
+const eosGrace = 5 * time.Second
 
 // waitUntil polls cond every millisecond until it holds (true) or the
 // deadline (ns since the epoch) passes or ctx ends (false).

@@ -154,13 +154,13 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 	}
 	fr := &fanoutRig{cfg: cfg}
 	defer fr.close()
-	d, err := openRelayDrill(ctx, cfg.Feed, func(r *rig, s *session) (subTarget, error) {
+	d, err := open(ctx, cfg.Feed, func(r *rig, s *session) (subTarget, error) {
 		fr.rig = r
 		if err := fr.build(ctx, s); err != nil {
 			return subTarget{}, err
 		}
 		return subTarget{fr.outA, fr.outB, fr.edges[0].rtx(), fr.edges[0].LinkAddr()}, nil
-	}, nil)
+	}, nil, nil, nil)
 	if err != nil {
 		return nil, err
 	}

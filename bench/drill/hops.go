@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/relay"
@@ -78,38 +77,4 @@ func newHub(r *rig, s *session) (*relay.Relay, error) {
 		return nil, fmt.Errorf("drill: hub: %w", err)
 	}
 	return hub, nil
-}
-
-// relayDrill is what the relay drills share: the rig, its session, and a
-// subscriber of the last hop through a probe.
-type relayDrill struct {
-	r  *rig
-	s  *session
-	pr *probe
-	rs *runningSub
-}
-
-// openRelayDrill builds the rig and its session, lets build start the hops
-// (it returns where the subscriber joins), then starts the subscriber. The
-// caller closes its hops whatever the error, and stops d.rs on success.
-func openRelayDrill(ctx context.Context, f Feed, build func(r *rig, s *session) (subTarget, error), onRepair func(time.Duration, int)) (*relayDrill, error) {
-	r, err := newRig(f)
-	if err != nil {
-		return nil, err
-	}
-	s, err := r.newSession(f.Seed)
-	if err != nil {
-		return nil, err
-	}
-	target, err := build(r, s)
-	if err != nil {
-		r.discard(s)
-		return nil, err
-	}
-	d := &relayDrill{r: r, s: s, pr: newProbe()}
-	if d.rs, err = r.subscribeAt(ctx, target, d.pr, nil, nil, onRepair); err != nil {
-		r.discard(s)
-		return nil, err
-	}
-	return d, nil
 }

@@ -193,11 +193,21 @@ type runningSub struct {
 // = none), NACKs over UDP to the session's retransmit server and fetches
 // snapshots over its QUIC link; onRepair, if set, gets every hole filled.
 func (r *rig) subscribe(ctx context.Context, s *session, h subscriber.Handler, faultsA, faultsB *fault.Config, onRepair func(time.Duration, int)) (*runningSub, error) {
+	t, err := r.publisherTarget(s)
+	if err != nil {
+		return nil, err
+	}
+	return r.subscribeAt(ctx, t, h, faultsA, faultsB, onRepair)
+}
+
+// publisherTarget is the publisher's own lines, retransmit server and link:
+// where the drills without relays subscribe.
+func (r *rig) publisherTarget(s *session) (subTarget, error) {
 	rtx, err := netip.ParseAddrPort(s.pub.RetransmitAddr())
 	if err != nil {
-		return nil, fmt.Errorf("drill: retransmit address %q: %w", s.pub.RetransmitAddr(), err)
+		return subTarget{}, fmt.Errorf("drill: retransmit address %q: %w", s.pub.RetransmitAddr(), err)
 	}
-	return r.subscribeAt(ctx, subTarget{r.groupA, r.groupB, rtx, s.pub.LinkAddr()}, h, faultsA, faultsB, onRepair)
+	return subTarget{r.groupA, r.groupB, rtx, s.pub.LinkAddr()}, nil
 }
 
 // subTarget is where a drill's subscriber joins: two groups, a UDP
@@ -401,10 +411,25 @@ type drillRun struct {
 	pr *probe
 }
 
-// start builds the rig, starts a subscriber (with the given line faults and
-// repair hook) and then the publisher, so the subscriber sees the session
-// from its first message. The caller defers d.stop().
+// start builds the rig, starts a subscriber of the publisher (with the
+// given line faults and repair hook) and then the publisher, so the
+// subscriber sees the session from its first message. The caller defers
+// d.stop().
 func start(ctx context.Context, f Feed, faultsA, faultsB *fault.Config, onRepair func(time.Duration, int)) (*drillRun, error) {
+	d, err := open(ctx, f, func(r *rig, s *session) (subTarget, error) { return r.publisherTarget(s) }, faultsA, faultsB, onRepair)
+	if err != nil {
+		return nil, err
+	}
+	d.r.run(ctx, d.s)
+	return d, nil
+}
+
+// open builds the rig and its session, lets build start whatever stands
+// between them and the subscriber (relays, paths) and say where the
+// subscriber joins, then starts the subscriber; the publisher is not
+// running yet. Whatever build started is the caller's to close, whatever
+// the error.
+func open(ctx context.Context, f Feed, build func(r *rig, s *session) (subTarget, error), faultsA, faultsB *fault.Config, onRepair func(time.Duration, int)) (*drillRun, error) {
 	r, err := newRig(f)
 	if err != nil {
 		return nil, err
@@ -413,14 +438,17 @@ func start(ctx context.Context, f Feed, faultsA, faultsB *fault.Config, onRepair
 	if err != nil {
 		return nil, err
 	}
-	pr := newProbe()
-	rs, err := r.subscribe(ctx, s, pr, faultsA, faultsB, onRepair)
+	target, err := build(r, s)
 	if err != nil {
 		r.discard(s)
 		return nil, err
 	}
-	r.run(ctx, s)
-	return &drillRun{r: r, s: s, rs: rs, pr: pr}, nil
+	d := &drillRun{r: r, s: s, pr: newProbe()}
+	if d.rs, err = r.subscribeAt(ctx, target, d.pr, faultsA, faultsB, onRepair); err != nil {
+		r.discard(s)
+		return nil, err
+	}
+	return d, nil
 }
 
 // stop ends the session (if still running) and the subscriber.

@@ -162,7 +162,7 @@ func WAN(ctx context.Context, cfg WANConfig) (*WANResult, error) {
 	w := &wanRig{cfg: cfg}
 	defer w.close()
 	rep := newRepairs()
-	d, err := openRelayDrill(ctx, cfg.Feed, func(r *rig, s *session) (subTarget, error) {
+	d, err := open(ctx, cfg.Feed, func(r *rig, s *session) (subTarget, error) {
 		w.rig = r
 		if cfg.Processes {
 			return w.buildProcesses(ctx, s)
@@ -172,7 +172,7 @@ func WAN(ctx context.Context, cfg WANConfig) (*WANResult, error) {
 			return subTarget{}, err
 		}
 		return subTarget{w.outA, w.outB, w.edge.rtx(), w.edge.LinkAddr()}, nil
-	}, rep.record)
+	}, nil, nil, rep.record)
 	if err != nil {
 		return nil, err
 	}
