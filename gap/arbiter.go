@@ -33,9 +33,11 @@ type Config struct {
 	// line usually fills it within microseconds (DESIGN.md, recovery ladder
 	// step 2); 0 = 200µs; negative = NACK at once.
 	Window time.Duration
-	// MinRTO and MaxRTO bound the wait before a NACK is retried: twice the
-	// smoothed round trip to the retransmit server, doubling on every retry;
-	// 0 = 500µs and 200ms.
+	// MinRTO and MaxRTO bound the wait before a NACK is retried: the
+	// smoothed round trip to the retransmit server plus a margin (RFC
+	// 6298's RTO, see rto), doubling on every retry up to MaxRTO, but never
+	// under the first wait (a round trip longer than MaxRTO still gets its
+	// answer before the retry); 0 = 500µs and 200ms.
 	MinRTO, MaxRTO time.Duration
 	// MaxRetries is how many NACKs a hole gets before it is given up to the
 	// snapshot path; 0 = 12 (with the default RTOs about 0.9 s: a VM that
