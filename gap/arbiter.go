@@ -34,8 +34,9 @@ type Config struct {
 	// step 2); 0 = 200µs; negative = NACK at once.
 	Window time.Duration
 	// MinRTO and MaxRTO bound the wait before a NACK is retried: the
-	// smoothed round trip to the retransmit server plus a margin (RFC
-	// 6298's RTO, see rto), doubling on every retry up to MaxRTO, but never
+	// smoothed round trip to the retransmit server plus max(4 × its mean
+	// deviation, a quarter of it, MinRTO) as RFC 6298's RTO (2 × MinRTO
+	// before any sample), doubling on every retry up to MaxRTO, but never
 	// under the first wait (a round trip longer than MaxRTO still gets its
 	// answer before the retry); 0 = 500µs and 200ms.
 	MinRTO, MaxRTO time.Duration
