@@ -404,6 +404,9 @@ func TestServerGarbage(t *testing.T) {
 	if !p.Has(wire.FlagRetransmission) || p.Seq != 7 || p.Count != 3 {
 		t.Errorf("first answer %+v", p.Header)
 	}
+	// The server counts an answer once it has sent it: the datagram may be
+	// read first.
+	waitFor(t, "the answer counted", func() bool { return s.Stats().Answered == 3 })
 	if st := s.Stats(); st.Requests != 1 || st.Answered != 3 {
 		t.Errorf("stats %+v", st)
 	}

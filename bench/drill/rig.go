@@ -189,17 +189,6 @@ type runningSub struct {
 	err    error
 }
 
-// subscribe joins both lines of the rig with loss injected as given (nil
-// = none), NACKs over UDP to the session's retransmit server and fetches
-// snapshots over its QUIC link; onRepair, if set, gets every hole filled.
-func (r *rig) subscribe(ctx context.Context, s *session, h subscriber.Handler, faultsA, faultsB *fault.Config, onRepair func(time.Duration, int)) (*runningSub, error) {
-	t, err := r.publisherTarget(s)
-	if err != nil {
-		return nil, err
-	}
-	return r.subscribeAt(ctx, t, h, faultsA, faultsB, onRepair)
-}
-
 // publisherTarget is the publisher's own lines, retransmit server and link:
 // where the drills without relays subscribe.
 func (r *rig) publisherTarget(s *session) (subTarget, error) {
@@ -218,7 +207,10 @@ type subTarget struct {
 	link           string
 }
 
-// subscribeAt starts a subscriber of t (see subscribe).
+// subscribeAt starts a subscriber of t: both its lines, with loss injected
+// as given (nil = none), NACKs over UDP to t's retransmit server and
+// snapshots over its QUIC link (if any); onRepair, if set, gets every hole
+// filled.
 func (r *rig) subscribeAt(ctx context.Context, t subTarget, h subscriber.Handler, faultsA, faultsB *fault.Config, onRepair func(time.Duration, int)) (*runningSub, error) {
 	f := r.feed
 	g := f.Gap
