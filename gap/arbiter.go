@@ -56,6 +56,14 @@ type Config struct {
 	// the stream starts at S and the consumer recovers by snapshot.
 	// 0 = 2048; negative = never backfill.
 	JoinBackfill int
+	// SessionTimeout is how long the session followed must be silent on
+	// every line before a new session may replace it (a publisher that
+	// restarted without an end of session): until then the packets of any
+	// other session are not adopted but counted (LineStats.Foreign), so a
+	// stray publisher or one forged packet on a group never takes the
+	// subscriber off the live feed. After an end of session a new session is
+	// adopted at once. 0 = 300ms (the line-down interval).
+	SessionTimeout time.Duration
 	// OnRepair, if set, is called for every hole filled (by another line or
 	// a retransmission) with how long it was open and how many NACKs it
 	// took: the recovery-time histogram of the loss drill. It runs on the
@@ -112,6 +120,12 @@ func (c *Config) setDefaults() error {
 	if c.Coalesce == 0 {
 		c.Coalesce = 16
 	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 300 * time.Millisecond
+	}
+	if c.SessionTimeout < 0 {
+		return fmt.Errorf("gap: SessionTimeout %v is negative", c.SessionTimeout)
+	}
 	return nil
 }
 
@@ -143,7 +157,8 @@ const (
 	// the consumer recovers by snapshot.
 	EventLost
 	// EventEndOfSession: the publisher ended Session gracefully after
-	// delivering everything before Seq.
+	// delivering everything before Seq, and the session has been silent
+	// since (a third of Config.SessionTimeout).
 	EventEndOfSession
 )
 
@@ -208,12 +223,16 @@ type Arbiter struct {
 	next    uint64    // next sequence to deliver; 0 = not joined
 	known   uint64    // one past the highest sequence known to exist
 	eos     uint64    // end of session at this sequence (0 = none)
+	live    int64     // when a line last brought a packet of the session
+	cand    candidate // a session that may replace a silent one
 
 	held  *held
 	holes []hole // open holes in sequence order
 	srtt  int64  // smoothed NACK round trip, ns (0 = no sample yet)
 	rttv  int64  // its mean deviation, ns (RFC 6298's RTTVAR)
 	kick  bool   // a hole opened since the owner last looked at Deadline
+
+	nackLeft uint64 // messages the current Tick may still ask for
 
 	stats Stats
 }
@@ -251,43 +270,53 @@ func (a *Arbiter) line(i int) *LineStats {
 // Offer hands the arbiter one validated packet received on line (0..Lines-1,
 // or RepairLine for retransmissions) at now (ns). Sequenced packets,
 // heartbeats and end-of-session packets are used; snapshot and control
-// packets are not the arbiter's and are counted as ignored.
-func (a *Arbiter) Offer(line int, p wire.Packet, now int64) {
+// packets are not the arbiter's and are counted as ignored. It returns false
+// for a packet of a session the arbiter does not follow (one it left, or
+// another session while the followed one is live; see
+// Config.SessionTimeout): the owner may count it by source.
+func (a *Arbiter) Offer(line int, p wire.Packet, now int64) bool {
 	if line != RepairLine && (line < 0 || line >= a.cfg.Lines) {
 		a.stats.Ignored++
-		return
+		return true
 	}
 	ls := a.line(line)
 	ls.Packets++
 	ls.LastRx = now
 	if p.Channel != a.cfg.Channel || p.Has(wire.FlagSnapshot) || p.Session == 0 {
 		a.stats.Ignored++
-		return
+		return true
 	}
-	if p.Session != a.session {
-		if !a.newSession(p, now) {
-			ls.Stale++
-			return
-		}
+	if p.Session != a.session && !a.adopt(line, ls, p, now) {
+		return false
+	}
+	if line != RepairLine {
+		a.live = max(a.live, now)
 	}
 	switch {
 	case p.Has(wire.FlagEndOfSession):
 		a.tail(p.Seq, now)
 		if a.eos == 0 {
 			a.eos = p.Seq
+			a.kick = true // Deadline now includes the end's confirmation
 		}
 		a.stats.Heartbeats++
-		a.checkEOS()
-		return
+		return true
 	case p.Has(wire.FlagHeartbeat) || p.Count == 0:
 		a.stats.Heartbeats++
+		if a.eos != 0 && p.Seq > a.eos {
+			a.falseEnd()
+		}
 		a.tail(p.Seq, now)
-		return
+		return true
 	case p.Seq == 0:
 		a.stats.Ignored++
-		return
+		return true
+	}
+	if a.eos != 0 && p.End() > a.eos {
+		a.falseEnd()
 	}
 	a.offerData(line, ls, p, now)
+	return true
 }
 
 // offerData sequences one packet of market data.
@@ -343,36 +372,6 @@ func (a *Arbiter) offerData(line int, ls *LineStats, p wire.Packet, now int64) {
 	}
 }
 
-// newSession decides whether p starts a new session and, if so, joins it.
-func (a *Arbiter) newSession(p wire.Packet, now int64) bool {
-	for _, s := range a.retired {
-		if s == p.Session {
-			return false // a straggler from a session already left
-		}
-	}
-	prev := a.session
-	if prev != 0 {
-		// Whatever the old session still owed is gone: say so.
-		if a.known > a.next {
-			a.lost(a.next, a.known-a.next, LostSession)
-		}
-		copy(a.retired[1:], a.retired[:])
-		a.retired[0] = prev
-	}
-	a.held.clear()
-	a.holes = a.holes[:0]
-	a.session = p.Session
-	a.eos = 0
-	a.next = max(p.Seq, 1)
-	if a.cfg.JoinBackfill >= 0 && a.next-1 <= uint64(a.cfg.JoinBackfill) {
-		a.next = 1
-	}
-	a.known = a.next
-	a.stats.Sessions++
-	a.sink.Event(Event{Kind: EventJoin, Session: p.Session, Seq: a.next, Prev: prev})
-	return true
-}
-
 // deliver hands p's messages from a.next on to the sink.
 func (a *Arbiter) deliver(p wire.Packet, line int, rxTime int64) {
 	skip := int(a.next - p.Seq)
@@ -400,14 +399,10 @@ func (a *Arbiter) drain() {
 	}
 }
 
-// afterAdvance closes holes that delivery went past and reports an end of
-// session once everything before it was delivered.
+// afterAdvance closes holes that delivery went past.
 func (a *Arbiter) afterAdvance(now int64) {
 	if len(a.holes) > 0 {
 		a.closeHoles(now)
-	}
-	if a.eos != 0 {
-		a.checkEOS()
 	}
 }
 
@@ -417,18 +412,6 @@ func (a *Arbiter) tail(seq uint64, now int64) {
 	if seq > a.known {
 		a.openHole(a.known, seq, now)
 		a.known = seq
-	}
-}
-
-func (a *Arbiter) checkEOS() {
-	if a.eos != 0 && a.next >= a.eos {
-		s := a.session
-		a.sink.Event(Event{Kind: EventEndOfSession, Session: s, Seq: a.eos})
-		copy(a.retired[1:], a.retired[:])
-		a.retired[0] = s
-		a.session, a.next, a.known, a.eos = 0, 0, 0, 0
-		a.held.clear()
-		a.holes = a.holes[:0]
 	}
 }
 

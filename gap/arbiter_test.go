@@ -220,21 +220,30 @@ func TestArbiterTailGapFromHeartbeat(t *testing.T) {
 }
 
 func TestArbiterEndOfSessionAndNewSession(t *testing.T) {
+	ms := int64(time.Millisecond)
 	a, c := newTestArbiter(t, Config{})
 	a.Offer(0, pkt(t, testSession, 1, 2), 0)
 	a.Offer(0, hb(t, testSession, 5, wire.FlagEndOfSession), 0) // 3..4 still owed
-	if len(c.kinds(EventEndOfSession)) != 0 {
-		t.Fatal("end of session before 3..4 were delivered")
-	}
 	a.Offer(1, pkt(t, testSession, 3, 2), 0)
+	// The end is believed once the session has been silent after it for
+	// a third of SessionTimeout (100ms), not before.
+	a.Tick(99 * ms)
+	if len(c.kinds(EventEndOfSession)) != 0 {
+		t.Fatal("end of session before the session fell silent")
+	}
+	if d, ok := a.Deadline(); !ok || d != 100*ms {
+		t.Fatalf("deadline %d %v, want the end's confirmation at 100ms", d, ok)
+	}
+	a.Tick(100 * ms)
 	eos := c.kinds(EventEndOfSession)
 	if len(eos) != 1 || eos[0].Seq != 5 {
 		t.Fatalf("eos %+v", eos)
 	}
-	// A straggler of the old session is ignored; the new one is joined.
-	a.Offer(1, hb(t, testSession, 5, wire.FlagEndOfSession), 0)
-	a.Offer(0, pkt(t, testSession+1, 1, 1), 0)
-	a.Offer(1, pkt(t, testSession, 2, 1), 0)
+	// A straggler of the old session is ignored; the new one is joined at
+	// once.
+	a.Offer(1, hb(t, testSession, 5, wire.FlagEndOfSession), 101*ms)
+	a.Offer(0, pkt(t, testSession+1, 1, 1), 101*ms)
+	a.Offer(1, pkt(t, testSession, 2, 1), 101*ms)
 	j := c.kinds(EventJoin)
 	if len(j) != 2 || j[1].Session != testSession+1 || j[1].Seq != 1 || j[1].Prev != 0 {
 		t.Fatalf("joins %+v", j)
@@ -244,11 +253,95 @@ func TestArbiterEndOfSessionAndNewSession(t *testing.T) {
 	}
 }
 
+func TestArbiterEndThenNewSessionWithoutTick(t *testing.T) {
+	ms := int64(time.Millisecond)
+	a, c := newTestArbiter(t, Config{})
+	a.Offer(0, pkt(t, testSession, 1, 2), 0)
+	a.Offer(0, hb(t, testSession, 3, wire.FlagEndOfSession), 0)
+	// A restarted publisher right after the end: not before the old
+	// session's end is believed, then at once.
+	if a.Offer(0, pkt(t, testSession+1, 1, 1), 50*ms) {
+		t.Fatal("new session adopted 50ms after the end mark")
+	}
+	if !a.Offer(0, pkt(t, testSession+1, 1, 1), 100*ms) {
+		t.Fatal("new session not adopted 100ms after the end mark")
+	}
+	if len(c.kinds(EventEndOfSession)) != 1 || len(c.kinds(EventLost)) != 0 {
+		t.Fatalf("events %+v", c.events)
+	}
+	if len(c.seqs) != 3 || c.seqs[2] != 1 {
+		t.Fatalf("delivered %v, want 1 2 of the old session, then 1 of the new", c.seqs)
+	}
+}
+
+func TestArbiterForgedEndOfSessionIgnored(t *testing.T) {
+	ms := int64(time.Millisecond)
+	a, c := newTestArbiter(t, Config{})
+	a.Offer(0, pkt(t, testSession, 1, 2), 0)
+	// A forged end mark at exactly the next sequence, then the live feed
+	// goes on: the mark is dropped and the session followed.
+	a.Offer(0, hb(t, testSession, 3, wire.FlagEndOfSession), ms)
+	a.Offer(0, pkt(t, testSession, 3, 2), 2*ms)
+	a.Tick(500 * ms)
+	if len(c.kinds(EventEndOfSession)) != 0 {
+		t.Fatalf("events %+v", c.events)
+	}
+	a.Offer(1, pkt(t, testSession, 5, 1), 501*ms)
+	wantSeqs(t, c, 1, 6)
+	if st := a.Stats(); st.FalseEnds != 1 || st.Session != testSession {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestArbiterLiveSessionNotAbandoned(t *testing.T) {
+	ms := int64(time.Millisecond)
+	a, c := newTestArbiter(t, Config{})
+	// The followed session sends every 10ms; another session (a stray
+	// publisher, a forged heartbeat) is on the same lines all along.
+	seq := uint64(1)
+	for now := int64(0); now < 2000*ms; now += 10 * ms {
+		a.Offer(0, pkt(t, testSession, seq, 1), now)
+		if a.Offer(1, hb(t, testSession+9, 1, wire.FlagHeartbeat), now+ms) {
+			t.Fatal("a packet of another session was adopted while the followed one is live")
+		}
+		a.Offer(1, pkt(t, testSession+9, seq, 1), now+2*ms)
+		seq++
+	}
+	wantSeqs(t, c, 1, seq)
+	if st := a.Stats(); st.Sessions != 1 || st.Foreign != 400 || st.Lines[1].Foreign != 400 {
+		t.Fatalf("stats %+v", st)
+	}
+	// A reader that stalled for a second reads its backlog with one
+	// receive time: the other session's packet comes first in the batch,
+	// and is still not adopted (it has not been seen for long).
+	stall := int64(3000 * ms)
+	if a.Offer(1, pkt(t, testSession+9, seq, 1), stall) {
+		t.Fatal("adopted the other session after a reader stall")
+	}
+	a.Offer(0, pkt(t, testSession, seq, 1), stall)
+	seq++
+	// The followed session really stops: the other one is adopted once
+	// the followed one has been silent for SessionTimeout.
+	for now := stall + 10*ms; now < stall+400*ms; now += 10 * ms {
+		a.Offer(1, pkt(t, testSession+9, 5000, 1), now)
+	}
+	if j := c.kinds(EventJoin); len(j) != 2 || j[1].Session != testSession+9 || j[1].Prev != testSession {
+		t.Fatalf("joins %+v", j)
+	}
+}
+
 func TestArbiterSessionChangeMidStreamReportsLoss(t *testing.T) {
 	a, c := newTestArbiter(t, Config{JoinBackfill: -1})
 	a.Offer(0, pkt(t, testSession, 1, 2), 0)
 	a.Offer(0, pkt(t, testSession, 5, 2), 0) // 3..4 missing, 5..6 held
-	a.Offer(0, pkt(t, testSession+1, 40, 2), 0)
+	// The old session falls silent; the new one is adopted once it has
+	// been silent for SessionTimeout (300ms) and the new one seen for a
+	// quarter of that.
+	ms := int64(time.Millisecond)
+	if a.Offer(0, pkt(t, testSession+1, 38, 2), 300*ms) {
+		t.Fatal("adopted a new session at first sight")
+	}
+	a.Offer(0, pkt(t, testSession+1, 40, 2), 375*ms)
 	lost := c.kinds(EventLost)
 	if len(lost) != 1 || lost[0].Seq != 3 || lost[0].Count != 4 || lost[0].Reason != LostSession {
 		t.Fatalf("lost %+v", lost)
@@ -434,5 +527,51 @@ func TestArbiterLearnsALongRoundTrip(t *testing.T) {
 	d, _ = a.Deadline()
 	if wait := d - (at + int64(time.Millisecond)); wait != rtt+rtt/4 {
 		t.Fatalf("next NACK after %v on a steady path, want %v", time.Duration(wait), time.Duration(rtt+rtt/4))
+	}
+}
+
+func TestArbiterPhantomTailIsCutNotLost(t *testing.T) {
+	r := &recordingRequester{}
+	a, c := newTestArbiter(t, Config{Requester: r, Window: -1})
+	a.Offer(0, pkt(t, testSession, 1, 4), 0)
+	// A forged heartbeat of the live session claims a billion messages.
+	a.Offer(1, hb(t, testSession, 1e9, wire.FlagHeartbeat), 0)
+	a.Tick(0)
+	// One round asks for the front of the claim only, not a billion.
+	var asked uint64
+	for _, q := range r.reqs {
+		asked += uint64(q.Count)
+	}
+	if len(r.reqs) > nackRound || asked > nackRound*2048 || r.reqs[0].FirstSeq != 5 {
+		t.Fatalf("%d requests for %d messages, first %+v", len(r.reqs), asked, r.reqs[0])
+	}
+	// The server has sent up to 6: it answers 5 and says 7 on is not sent.
+	a.Offer(RepairLine, pkt(t, testSession, 5, 2), 10)
+	a.Reject(wire.RetransmitReject{Channel: 0, Reason: wire.RejectNotYetSent, Session: testSession, FirstSeq: 7, Count: 2046}, 10)
+	st := a.Stats()
+	if st.OpenHoles != 0 || st.Phantom != 1e9-7 || st.PhantomCuts != 1 {
+		t.Fatalf("after the cut: %+v", st)
+	}
+	// The live feed carries on, nothing is lost, nothing more is asked.
+	n := len(r.reqs)
+	a.Offer(0, pkt(t, testSession, 7, 3), 20)
+	a.Tick(1e9)
+	wantSeqs(t, c, 1, 10)
+	if lost := c.kinds(EventLost); len(lost) != 0 || len(r.reqs) != n {
+		t.Fatalf("lost %+v, requests %d → %d", lost, n, len(r.reqs))
+	}
+}
+
+func TestArbiterNotYetSentKeepsWhatWasReceived(t *testing.T) {
+	r := &recordingRequester{}
+	a, _ := newTestArbiter(t, Config{Requester: r, Window: -1})
+	a.Offer(0, pkt(t, testSession, 1, 2), 0)
+	a.Offer(0, pkt(t, testSession, 10, 2), 0) // 3..9 missing, 10..11 held
+	a.Tick(0)
+	// A lagging server says 3 is not sent: the hole stays (someone sent
+	// 10), and is asked again later.
+	a.Reject(wire.RetransmitReject{Reason: wire.RejectNotYetSent, Session: testSession, FirstSeq: 3, Count: 7}, 1)
+	if st := a.Stats(); st.OpenHoles != 1 || st.Phantom != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }

@@ -58,17 +58,16 @@ func (a *Arbiter) TakeKick() bool {
 	return k
 }
 
-// Deadline returns when [Arbiter.Tick] next has work (a NACK or a give-up),
-// and false when no hole is open.
+// Deadline returns when [Arbiter.Tick] next has work (a NACK, a give-up, or
+// confirming an end of session), and false when there is none.
 func (a *Arbiter) Deadline() (int64, bool) {
-	if len(a.holes) == 0 {
-		return 0, false
+	d, ok := a.endDeadline()
+	for i := range a.holes {
+		if !ok || a.holes[i].due < d {
+			d, ok = a.holes[i].due, true
+		}
 	}
-	d := a.holes[0].due
-	for i := 1; i < len(a.holes); i++ {
-		d = min(d, a.holes[i].due)
-	}
-	return d, true
+	return d, ok
 }
 
 // rto returns the wait after the given number of NACKs: the smoothed round
@@ -116,11 +115,16 @@ func (a *Arbiter) rttSample(seq uint64, now int64) {
 	}
 }
 
-// Tick does the NACK work due at now: holes whose arbitration window or RTO
-// ran out are NACKed (missing ranges coalesced into as few requests as
-// possible), and holes out of retries are given up to the snapshot path.
+// Tick does the work due at now: holes whose arbitration window or RTO ran
+// out are NACKed (missing ranges coalesced into as few requests as
+// possible), holes out of retries are given up to the snapshot path, and an
+// end of session followed by silence is reported (EventEndOfSession).
 func (a *Arbiter) Tick(now int64) {
 	a.kick = false
+	if a.ended(now) {
+		a.endSession()
+		return
+	}
 	if len(a.holes) == 0 {
 		return
 	}
@@ -134,12 +138,14 @@ func (a *Arbiter) Tick(now int64) {
 		a.skipTo(a.holes[giveUp].end, LostRetries, now)
 	}
 	var req wire.RetransmitRequest
+	a.nackLeft = nackRound * uint64(a.cfg.MaxRequest)
 	j := 0 // index into held, which is sorted like the holes
 	for i := range a.holes {
 		h := &a.holes[i]
 		cursor := max(h.first, a.next)
 		// Work out what is still missing in the hole from the held packets.
 		var missing bool
+		asked0 := a.nackLeft
 		for j < a.held.len() {
 			s := a.held.at(j)
 			if s.pkt.Seq >= h.end {
@@ -163,6 +169,7 @@ func (a *Arbiter) Tick(now int64) {
 				req = a.want(req, cursor, h.end)
 			}
 		}
+		asked := a.nackLeft < asked0
 		if !missing {
 			// Filled by other lines; it closes when the holes before it
 			// do. Nothing to schedule.
@@ -170,6 +177,12 @@ func (a *Arbiter) Tick(now int64) {
 			continue
 		}
 		if h.due > now {
+			continue
+		}
+		if !asked {
+			// The round's budget ran out before this hole: it goes first
+			// next round, without spending one of its retries.
+			h.due = now + a.rto(max(h.attempts, 1))
 			continue
 		}
 		h.attempts++
@@ -183,9 +196,20 @@ func (a *Arbiter) Tick(now int64) {
 	}
 }
 
-// want adds [first, end) to the request being built, sending the previous
-// one when the new range is too far from it or the request would be too big.
+// nackRound is the most requests' worth of messages (Config.MaxRequest each)
+// one Tick asks for: a huge hole (a long outage, or a claim far ahead of the
+// sender) is asked for from its front, a round at a time, instead of in
+// thousands of requests at once that no server would answer anyway.
+const nackRound = 16
+
+// want adds [first, end) to the request being built, within the round's
+// budget (a.nackLeft), sending the previous one when the new range is too
+// far from it or the request would be too big.
 func (a *Arbiter) want(req wire.RetransmitRequest, first, end uint64) wire.RetransmitRequest {
+	if end-first > a.nackLeft {
+		end = first + a.nackLeft
+	}
+	a.nackLeft -= end - first
 	for first < end {
 		if req.Count > 0 {
 			reqEnd := req.FirstSeq + uint64(req.Count)
@@ -219,7 +243,10 @@ func (a *Arbiter) send(req wire.RetransmitRequest) {
 
 // Reject handles a retransmit server's refusal. Too old, unknown session and
 // not allowed give the holes it covers up to the snapshot path at once; rate
-// limited and not yet sent postpone their next NACK.
+// limited postpones their next NACK. Not yet sent means nothing from
+// r.FirstSeq on was ever sent: whatever a heartbeat claimed beyond it (a
+// forged or foreign heartbeat of the live session) is dropped, counted in
+// Stats.Phantom, never reported lost (see cutClaim).
 func (a *Arbiter) Reject(r wire.RetransmitReject, now int64) {
 	a.stats.Rejects++
 	if r.Session != a.session || r.Channel != a.cfg.Channel || len(a.holes) == 0 {
@@ -245,6 +272,9 @@ func (a *Arbiter) Reject(r wire.RetransmitReject, now int64) {
 			reason = LostRetries
 		}
 		a.skipTo(a.holes[last].end, reason, now)
+	case wire.RejectNotYetSent:
+		a.cutClaim(first)
+		fallthrough
 	default:
 		wait := a.rto(1)
 		if r.Reason == wire.RejectRateLimited && r.RetryAfterMs > 0 {
@@ -264,4 +294,34 @@ func abs(x int64) int64 {
 		return -x
 	}
 	return x
+}
+
+// cutClaim handles a "not yet sent" answer for first: the retransmit server
+// has sent nothing from first on, so holes beyond the data actually received
+// were claimed by a heartbeat that ran ahead of the sender. The claim is cut
+// back to first (or to the end of the last packet held, which someone did
+// send), the holes past it are dropped and the stream carries on: if the
+// sequences do come later, their packets open a hole again like any loss.
+// It reports whether anything was cut.
+func (a *Arbiter) cutClaim(first uint64) bool {
+	cut := max(first, a.next)
+	if n := a.held.len(); n > 0 {
+		cut = max(cut, a.held.at(n-1).pkt.End())
+	}
+	if cut >= a.known {
+		return false
+	}
+	a.stats.Phantom += a.known - cut
+	a.stats.PhantomCuts++
+	a.known = cut
+	if a.eos > cut {
+		a.eos = 0
+	}
+	i := 0
+	for i < len(a.holes) && a.holes[i].first < cut {
+		a.holes[i].end = min(a.holes[i].end, cut)
+		i++
+	}
+	a.holes = a.holes[:i]
+	return true
 }

@@ -10,6 +10,7 @@ type LineStats struct {
 	Duplicates uint64 // packets with nothing new
 	Messages   uint64 // messages delivered from this line's copies
 	Stale      uint64 // packets of a session already left
+	Foreign    uint64 // packets of another session while the followed one was live: not adopted
 	LastRx     int64  // time of the last packet, ns
 }
 
@@ -33,6 +34,10 @@ type Stats struct {
 	Rejects        uint64 // RetransmitRejects received
 	Retransmitted  uint64 // retransmitted packets that brought something new
 	Sessions       uint64 // sessions joined
+	Foreign        uint64 // packets of a session not adopted (see Config.SessionTimeout), all lines
+	Phantom        uint64 // messages a heartbeat claimed that the retransmit server had not sent: dropped, not lost
+	PhantomCuts    uint64 // times such a claim was cut back
+	FalseEnds      uint64 // end-of-session marks the session contradicted by sending on: ignored
 	Ignored        uint64 // packets of another channel, snapshots, control
 
 	// State at the time of the copy.

@@ -47,6 +47,9 @@ func NewStream(cfg StreamConfig, sink Sink) (*Stream, error) {
 	if cfg.LineTimeout < 0 {
 		return nil, fmt.Errorf("gap: LineTimeout %v is negative", cfg.LineTimeout)
 	}
+	if cfg.Config.SessionTimeout == 0 {
+		cfg.Config.SessionTimeout = cfg.LineTimeout
+	}
 	a, err := NewArbiter(cfg.Config, sink)
 	if err != nil {
 		return nil, err
@@ -55,28 +58,33 @@ func NewStream(cfg StreamConfig, sink Sink) (*Stream, error) {
 }
 
 // Offer hands one validated packet from line to the arbiter (see
-// [Arbiter.Offer]); now is the receive time, ns since the Unix epoch.
-func (s *Stream) Offer(line int, p wire.Packet, now int64) {
+// [Arbiter.Offer]); now is the receive time, ns since the Unix epoch. It
+// returns false for a packet of a session not followed.
+func (s *Stream) Offer(line int, p wire.Packet, now int64) bool {
 	s.mu.Lock()
-	s.arb.Offer(line, p, now)
+	ok := s.arb.Offer(line, p, now)
 	s.lineUp(line)
 	k := s.arb.TakeKick()
 	s.mu.Unlock()
 	if k {
 		s.wake()
 	}
+	return ok
 }
 
 // OfferBatch offers a batch of packets from one line under one lock: the
 // right call for a reader that receives with recvmmsg. rx[i] is the receive
-// time of pkts[i].
-func (s *Stream) OfferBatch(line int, pkts []wire.Packet, rx []int64) {
+// time of pkts[i]. notFollowed, if not nil, is called with the index of
+// every packet of a session not followed, with the stream locked.
+func (s *Stream) OfferBatch(line int, pkts []wire.Packet, rx []int64, notFollowed func(i int)) {
 	if len(pkts) == 0 {
 		return
 	}
 	s.mu.Lock()
 	for i := range pkts {
-		s.arb.Offer(line, pkts[i], rx[i])
+		if !s.arb.Offer(line, pkts[i], rx[i]) && notFollowed != nil {
+			notFollowed(i)
+		}
 	}
 	s.lineUp(line)
 	k := s.arb.TakeKick()

@@ -38,6 +38,7 @@ type Intake struct {
 	dmu      sync.Mutex // the dispatch lock: held by whichever goroutine dispatches
 
 	stale, overruns atomic.Uint64
+	foreign         foreignSources
 
 	runOnce   sync.Once
 	closeOnce sync.Once
@@ -67,6 +68,7 @@ func New(cfg Config) (*Intake, error) {
 		drainKick: make(chan struct{}, 1),
 		quit:      make(chan struct{}),
 	}
+	in.foreign.log = in.log
 	next := len(cfg.Lines)
 	for _, l := range cfg.Links {
 		ll := &linkLine{in: in, cfg: l, index: -1}
@@ -109,7 +111,7 @@ func New(cfg Config) (*Intake, error) {
 			in.Close()
 			return nil, fmt.Errorf("intake: Lines[%d] (%s on %s): %w", i, l.Group, l.Interface, err)
 		}
-		lr := &lineReader{index: i, name: l.Name, recv: r, stream: in.stream, dispatch: in.tryDispatch}
+		lr := &lineReader{index: i, name: l.Name, recv: r, stream: in.stream, dispatch: in.tryDispatch, foreign: &in.foreign}
 		lr.init()
 		in.readers = append(in.readers, lr)
 		if faults[i] != nil {

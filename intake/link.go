@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"math/rand/v2"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -93,7 +94,9 @@ func (l *linkLine) packet(p wire.Packet, rx int64) {
 		}
 	default:
 		if l.index >= 0 {
-			in.stream.Offer(l.index, p, rx)
+			if !in.stream.Offer(l.index, p, rx) {
+				in.foreign.add(netip.AddrPort{}, l.cfg.Name, p.Session)
+			}
 			in.tryDispatch()
 		}
 	}

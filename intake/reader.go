@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -27,8 +28,12 @@ type lineReader struct {
 
 	pkts  []wire.Packet
 	rx    []int64
+	src   []netip.AddrPort // the sender of pkts[i]; zero after fault injection
 	views [][]byte
 	dgs   []mcast.Datagram // Intake.Inject's batch
+
+	foreign     *foreignSources
+	notFollowed func(i int) // r.countForeign, bound once
 
 	malformed atomic.Uint64
 	datagrams atomic.Uint64
@@ -37,7 +42,15 @@ type lineReader struct {
 func (r *lineReader) init() {
 	r.pkts = make([]wire.Packet, 0, 1024)
 	r.rx = make([]int64, 0, 1024)
+	r.src = make([]netip.AddrPort, 0, 1024)
 	r.views = make([][]byte, 0, 1024)
+	r.notFollowed = r.countForeign
+}
+
+// countForeign counts pkts[i], of a session not followed, by its sender.
+// The stream calls it, locked.
+func (r *lineReader) countForeign(i int) {
+	r.foreign.add(r.src[i], r.name, r.pkts[i].Session)
 }
 
 // run reads until the socket is closed, parking between batches.
@@ -94,14 +107,14 @@ func pollLines(ctx context.Context, readers []*lineReader) error {
 func (r *lineReader) process(dgs []mcast.Datagram) {
 	now := time.Now().UnixNano()
 	r.datagrams.Add(uint64(len(dgs)))
-	r.pkts, r.rx = r.pkts[:0], r.rx[:0]
+	r.pkts, r.rx, r.src = r.pkts[:0], r.rx[:0], r.src[:0]
 	if r.faults != nil {
 		r.views = r.views[:0]
 		for i := range dgs {
 			r.views = append(r.views, dgs[i].Data)
 		}
 		for _, b := range r.faults.Apply(now, r.views) {
-			r.parse(b, now)
+			r.parse(b, now, netip.AddrPort{})
 		}
 	} else {
 		for i := range dgs {
@@ -109,15 +122,16 @@ func (r *lineReader) process(dgs []mcast.Datagram) {
 			if dgs[i].KernelTime != 0 {
 				t = dgs[i].KernelTime
 			}
-			r.parse(dgs[i].Data, t)
+			r.parse(dgs[i].Data, t, dgs[i].Src)
 		}
 	}
-	r.stream.OfferBatch(r.index, r.pkts, r.rx)
+	r.stream.OfferBatch(r.index, r.pkts, r.rx, r.notFollowed)
 	r.dispatch()
 }
 
-// parse validates one datagram; a malformed one is counted and dropped.
-func (r *lineReader) parse(b []byte, t int64) {
+// parse validates one datagram from src; a malformed one is counted and
+// dropped.
+func (r *lineReader) parse(b []byte, t int64, src netip.AddrPort) {
 	p, err := wire.Parse(b)
 	if err != nil {
 		r.malformed.Add(1)
@@ -125,4 +139,5 @@ func (r *lineReader) parse(b []byte, t int64) {
 	}
 	r.pkts = append(r.pkts, p)
 	r.rx = append(r.rx, t)
+	r.src = append(r.src, src)
 }

@@ -37,6 +37,10 @@ type Stats struct {
 	QueueDrops uint64          // deliveries dropped because the consumer was behind
 	Overruns   uint64          // EventReset reports for those drops
 	Stale      uint64          // retransmissions passed to Config.Stale
+	// ForeignSources are the senders of packets of sessions not followed
+	// (at most 16), ForeignOther the packets of senders beyond them.
+	ForeignSources []ForeignSource
+	ForeignOther   uint64
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -76,5 +80,6 @@ func (in *Intake) Stats() Stats {
 	if in.rtx != nil {
 		st.Retransmit = in.rtx.Stats()
 	}
+	st.ForeignSources, st.ForeignOther = in.foreign.snapshot()
 	return st
 }
