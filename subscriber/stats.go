@@ -50,6 +50,12 @@ type Stats struct {
 	LinkDrops          uint64          // connections lost, every link
 	Links              []LinkStats     // per link, in Config.Links order
 	Retransmit         gap.ClientStats // the UDP retransmit client, if any
+	// ForeignSources are the senders of packets of sessions not followed
+	// (a second or stale publisher on the groups, forged packets; at most
+	// 16), ForeignOther the packets of senders beyond them. Gap.Foreign
+	// counts them all, Gap.Phantom the claimed messages never sent.
+	ForeignSources []intake.ForeignSource
+	ForeignOther   uint64
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -73,6 +79,8 @@ func (s *Subscriber) Stats() Stats {
 		StaleSnapshots:     s.stats.snapshotsStale.Load(),
 		Links:              is.Links,
 		Retransmit:         is.Retransmit,
+		ForeignSources:     is.ForeignSources,
+		ForeignOther:       is.ForeignOther,
 		Resets:             map[string]uint64{},
 	}
 	for _, l := range is.Links {
