@@ -3,6 +3,7 @@ package mcast
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -41,25 +42,100 @@ func TestRoundTripNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	r := listen(t, mcasttest.Group(t), 0, func(c *RecvConfig) { c.Timestamps = true })
-	s := dial(t, r.LocalAddr(), 0)
-	pkts := benchPackets()
-	if err := r.SetReadDeadline(time.Now().Add(waitFor)); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name    string
+		source  netip.Addr // RecvConfig.Source
+		foreign bool       // also send foreign datagrams, dropped in user space
+	}{
+		{"any source", netip.Addr{}, false},
+		{"source-specific", lineSource, false},
+		{"foreign dropped", lineSource, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := listen(t, mcasttest.Group(t), 0, func(c *RecvConfig) {
+				c.Timestamps = true
+				if !tc.foreign {
+					c.Source = tc.source
+				}
+			})
+			var f *Sender
+			if tc.foreign {
+				// Joined any-source with the source set behind it, so the
+				// kernel delivers the foreign datagrams and readBatch
+				// drops them.
+				r.src = tc.source
+				f = dialFrom(t, r.LocalAddr(), foreignSource)
+			}
+			s := dial(t, r.LocalAddr(), 0)
+			pkts := benchPackets()
+			if err := r.SetReadDeadline(time.Now().Add(waitFor)); err != nil {
+				t.Fatal(err)
+			}
+			send := func() {
+				if f != nil {
+					if _, err := f.WriteBatch(pkts[:8]); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			round := func() { send(); roundTrip(t, s, r, pkts) }
+			round() // warm up
+			if a := testing.AllocsPerRun(100, round); a != 0 {
+				t.Fatalf("WriteBatch + ReadBatch round trip: %v allocs, want 0", a)
+			}
+			if a := testing.AllocsPerRun(100, func() {
+				send()
+				if err := s.Write(pkts[0]); err != nil {
+					t.Fatal(err)
+				}
+				for got := 0; got == 0; {
+					b, err := r.ReadBatch()
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = len(b)
+				}
+			}); a != 0 {
+				t.Fatalf("Write + ReadBatch: %v allocs, want 0", a)
+			}
+			deadline := time.Now().Add(waitFor)
+			if a := testing.AllocsPerRun(100, func() {
+				send()
+				if err := s.Write(pkts[0]); err != nil {
+					t.Fatal(err)
+				}
+				for got := 0; got == 0; {
+					b, err := r.TryReadBatch()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got = len(b); got == 0 && time.Now().After(deadline) {
+						t.Fatal("TryReadBatch: no datagram")
+					}
+				}
+			}); a != 0 {
+				t.Fatalf("Write + TryReadBatch: %v allocs, want 0", a)
+			}
+			if tc.foreign {
+				if st := r.Stats(); st.ForeignSource == 0 {
+					t.Fatalf("stats %+v: no foreign datagram was dropped", st)
+				}
+			}
+		})
 	}
-	roundTrip(t, s, r, pkts) // warm up
-	if a := testing.AllocsPerRun(100, func() { roundTrip(t, s, r, pkts) }); a != 0 {
-		t.Fatalf("WriteBatch + ReadBatch round trip: %v allocs, want 0", a)
+}
+
+func TestKeepSourceNoAllocs(t *testing.T) {
+	b := make([]Datagram, 64)
+	for i := range b {
+		b[i].Data = []byte{byte(i)}
+		b[i].Src = netip.AddrPortFrom(lineSource, 4000)
+		if i%3 == 0 {
+			b[i].Src = netip.AddrPortFrom(foreignSource, 4000)
+		}
 	}
-	if a := testing.AllocsPerRun(100, func() {
-		if err := s.Write(pkts[0]); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.ReadBatch(); err != nil {
-			t.Fatal(err)
-		}
-	}); a != 0 {
-		t.Fatalf("Write + ReadBatch: %v allocs, want 0", a)
+	if a := testing.AllocsPerRun(100, func() { keepSource(b, lineSource) }); a != 0 {
+		t.Fatalf("keepSource: %v allocs, want 0", a)
 	}
 }
 

@@ -44,6 +44,13 @@ type RecvConfig struct {
 	// Interface is the interface to join the group on, by name ("lo",
 	// "eth0") or by one of its IPv4 addresses. Required.
 	Interface string
+	// Source is the line's sender address (DESIGN.md, "Security and
+	// abuse"): when set, an IPv4 unicast address, the receiver joins the
+	// group source-specifically (IGMPv3 SSM), so the kernel delivers only
+	// datagrams from Source, and it also drops and counts in
+	// [RecvStats.ForeignSource] any other that still gets through. The zero
+	// value accepts every source (an any-source join).
+	Source netip.Addr
 	// ReadBuffer is the socket receive buffer (SO_RCVBUF) in bytes;
 	// 0 = DefaultReadBuffer (16 MiB). If the kernel caps it, the receiver
 	// logs one warning naming the sysctl to raise.
@@ -71,6 +78,12 @@ type SendConfig struct {
 	// Interface is the interface the datagrams leave by, by name or by one
 	// of its IPv4 addresses. Required.
 	Interface string
+	// Source is the local IPv4 unicast address the sender binds and sends
+	// from, the one receivers name in RecvConfig.Source (DESIGN.md,
+	// "Security and abuse"). The zero value sends from the interface's
+	// address: Interface itself when it is an address, else the interface's
+	// first IPv4 address.
+	Source netip.Addr
 	// TTL is the multicast time to live, 0..255: 0 keeps the datagrams on
 	// this host, 1 on the local subnet. The zero value is 0.
 	TTL int
@@ -97,6 +110,9 @@ func (c *RecvConfig) normalize() error {
 	c.Group = g
 	if c.Interface == "" {
 		return errors.New("RecvConfig.Interface is required (an interface name or one of its IPv4 addresses)")
+	}
+	if c.Source, err = checkSource(c.Source); err != nil {
+		return fmt.Errorf("RecvConfig.Source %w", err)
 	}
 	switch {
 	case c.ReadBuffer < 0 || c.ReadBuffer > math.MaxInt32:
@@ -131,6 +147,9 @@ func (c *SendConfig) normalize() error {
 	c.Group = g
 	if c.Interface == "" {
 		return errors.New("SendConfig.Interface is required (an interface name or one of its IPv4 addresses)")
+	}
+	if c.Source, err = checkSource(c.Source); err != nil {
+		return fmt.Errorf("SendConfig.Source %w", err)
 	}
 	if c.TTL < 0 || c.TTL > 255 {
 		return fmt.Errorf("SendConfig.TTL %d: out of range 0..255", c.TTL)
@@ -170,4 +189,25 @@ func checkGroup(g netip.AddrPort, needPort bool) (netip.AddrPort, error) {
 		return g, fmt.Errorf("group %s: port 0 (a sender needs the group's port)", netip.AddrPortFrom(a, 0))
 	}
 	return netip.AddrPortFrom(a, g.Port()), nil
+}
+
+// checkSource returns a line's source address as plain IPv4, or the zero
+// Addr for none, if it is unset or an IPv4 unicast address. The error starts
+// with the address, for the caller to prefix with the field's name.
+func checkSource(a netip.Addr) (netip.Addr, error) {
+	if !a.IsValid() {
+		return a, nil
+	}
+	a = a.Unmap()
+	switch {
+	case !a.Is4():
+		return a, fmt.Errorf("%s: not an IPv4 address", a)
+	case a.IsUnspecified():
+		return a, fmt.Errorf("%s: not a unicast address (unspecified)", a)
+	case a.IsMulticast():
+		return a, fmt.Errorf("%s: not a unicast address (multicast)", a)
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return a, fmt.Errorf("%s: not a unicast address (broadcast)", a)
+	}
+	return a, nil
 }

@@ -26,6 +26,11 @@ func TestConfigErrors(t *testing.T) {
 		{RecvConfig{Group: g, Interface: "lo", BatchSize: 2000}, `BatchSize 2000: out of range 1..1024`},
 		{RecvConfig{Group: g, Interface: "lo", MaxPacket: 10}, `MaxPacket 10: out of range 32..65535`},
 		{RecvConfig{Group: g, Interface: "lo", ReadBuffer: -1}, `ReadBuffer -1: out of range`},
+		{RecvConfig{Group: g, Interface: "lo", Source: netip.MustParseAddr("239.1.2.3")}, `RecvConfig.Source 239.1.2.3: not a unicast address (multicast)`},
+		{RecvConfig{Group: g, Interface: "lo", Source: netip.MustParseAddr("0.0.0.0")}, `RecvConfig.Source 0.0.0.0: not a unicast address (unspecified)`},
+		{RecvConfig{Group: g, Interface: "lo", Source: netip.MustParseAddr("255.255.255.255")}, `RecvConfig.Source 255.255.255.255: not a unicast address (broadcast)`},
+		{RecvConfig{Group: g, Interface: "lo", Source: netip.MustParseAddr("::1")}, `RecvConfig.Source ::1: not an IPv4 address`},
+		{RecvConfig{Group: g, Interface: "lo", Source: netip.MustParseAddr("fe80::1%lo")}, `RecvConfig.Source fe80::1%lo: not an IPv4 address`},
 	}
 	for _, tc := range recv {
 		r, err := Listen(tc.cfg)
@@ -51,6 +56,12 @@ func TestConfigErrors(t *testing.T) {
 		{SendConfig{Group: g, Interface: "lo", MaxPacket: 9000}, `MaxPacket 9000: packet size limit out of range 32..8192`},
 		{SendConfig{Group: g, Interface: "lo", MaxPacket: -5}, `MaxPacket -5: packet size limit out of range`},
 		{SendConfig{Group: g, Interface: "lo", WriteBuffer: -1}, `WriteBuffer -1: out of range`},
+		{SendConfig{Group: g, Interface: "lo", Source: netip.MustParseAddr("239.1.2.3")}, `SendConfig.Source 239.1.2.3: not a unicast address (multicast)`},
+		{SendConfig{Group: g, Interface: "lo", Source: netip.MustParseAddr("0.0.0.0")}, `SendConfig.Source 0.0.0.0: not a unicast address (unspecified)`},
+		{SendConfig{Group: g, Interface: "lo", Source: netip.MustParseAddr("255.255.255.255")}, `SendConfig.Source 255.255.255.255: not a unicast address (broadcast)`},
+		{SendConfig{Group: g, Interface: "lo", Source: netip.MustParseAddr("::1")}, `SendConfig.Source ::1: not an IPv4 address`},
+		// Valid, but no address of this host: the bind fails and says so.
+		{SendConfig{Group: g, Interface: "lo", Source: netip.MustParseAddr("10.255.255.254")}, `bind source 10.255.255.254`},
 	}
 	for _, tc := range send {
 		s, err := Dial(tc.cfg)
@@ -72,6 +83,45 @@ func TestMappedGroupAccepted(t *testing.T) {
 	r := listen(t, mapped, 0, nil)
 	if r.LocalAddr().Addr() != g {
 		t.Fatalf("LocalAddr %v, want group %v", r.LocalAddr(), g)
+	}
+}
+
+func TestSourceConfig(t *testing.T) {
+	t.Parallel()
+	g := mcasttest.Group(t)
+	// An IPv4-mapped source is accepted as plain IPv4.
+	mapped := netip.AddrFrom16(netip.MustParseAddr("127.0.0.1").As16())
+	r := listen(t, g, 0, func(c *RecvConfig) { c.Source = mapped })
+	if r.Source() != netip.MustParseAddr("127.0.0.1") {
+		t.Fatalf("Source() = %v, want 127.0.0.1", r.Source())
+	}
+	s, err := Dial(SendConfig{Group: r.LocalAddr(), Interface: "lo", Source: mapped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.LocalAddr().Addr() != netip.MustParseAddr("127.0.0.1") {
+		t.Fatalf("sender LocalAddr %v, want 127.0.0.1", s.LocalAddr())
+	}
+	// Source wins over an interface given by address.
+	s2, err := Dial(SendConfig{Group: r.LocalAddr(), Interface: "127.0.0.1", Source: netip.MustParseAddr("127.0.0.2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if s2.LocalAddr().Addr() != netip.MustParseAddr("127.0.0.2") {
+		t.Fatalf("sender LocalAddr %v, want 127.0.0.2", s2.LocalAddr())
+	}
+
+	// A failed source-specific join names group, source and interface (the
+	// kernel refuses the same source twice on one socket).
+	err = r.join(g)
+	if err == nil {
+		t.Fatal("second source-specific join succeeded, want an error")
+	}
+	want := "mcast: join " + g.String() + " source 127.0.0.1 on lo: "
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("join error %q, want it to say %q", err, want)
 	}
 }
 

@@ -10,6 +10,12 @@
 // and a datagram over the limit is an error ([ErrTooBig]), never a silent
 // drop.
 //
+// A line may name its sender (DESIGN.md, "Security and abuse"): a receiver
+// with [RecvConfig.Source] joins source-specifically (IGMPv3 SSM), so the
+// kernel drops every other source's datagrams, and it drops and counts in
+// [RecvStats.ForeignSource] any that still arrives. [SendConfig.Source]
+// picks the address a sender sends from.
+//
 // Socket buffers are large by default (16 MiB receive, 4 MiB send). When the
 // kernel caps them at net.core.rmem_max / wmem_max, the package forces them
 // if it has CAP_NET_ADMIN and otherwise logs one warning naming the sysctl to

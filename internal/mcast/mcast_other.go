@@ -41,7 +41,8 @@ func (r *Receiver) setup(cfg *RecvConfig) error {
 }
 
 // readBatch fills r.batch with the next datagrams and returns how many
-// (with wait false, 0 when none was queued: a deadline in the past).
+// (with wait false, 0 when none was queued: a deadline in the past; 0 also
+// when every one was from a foreign source).
 func (r *Receiver) readBatch(wait bool) (int, error) {
 	if !wait {
 		r.conn.SetReadDeadline(time.Now())
@@ -60,18 +61,24 @@ func (r *Receiver) readBatch(wait bool) (int, error) {
 		if ua, ok := m.Addr.(*net.UDPAddr); ok {
 			src = ua.AddrPort()
 		}
-		r.batch[i] = Datagram{Data: m.Buffers[0][:m.N], Src: src}
+		r.batch[i] = Datagram{Data: m.Buffers[0][:m.N], Src: netip.AddrPortFrom(src.Addr().Unmap(), src.Port())}
+	}
+	if r.src.IsValid() {
+		var foreign int
+		if n, foreign = keepSource(r.batch[:n], r.src); foreign > 0 {
+			r.foreign.Add(uint64(foreign))
+		}
 	}
 	return n, nil
 }
 
-// setWriteBuffer sets the socket send buffer; the platform's cap is unknown.
 // SetReadBuffer sizes a UDP socket's receive buffer (plain SO_RCVBUF off
 // Linux) and returns the size asked for.
 func SetReadBuffer(c *net.UDPConn, want int, _ string, _ *slog.Logger) (int, error) {
 	return want, c.SetReadBuffer(want)
 }
 
+// setWriteBuffer sets the socket send buffer; the platform's cap is unknown.
 func setWriteBuffer(c *net.UDPConn, want int, _ string, _ *slog.Logger) (int, error) {
 	return want, c.SetWriteBuffer(want)
 }

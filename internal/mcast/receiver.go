@@ -39,6 +39,12 @@ type RecvStats struct {
 	// because its receive buffer was full (SO_RXQ_OVFL, Linux), as of the last
 	// datagram received: the reader fell behind. 0 elsewhere.
 	KernelDrops uint64
+	// ForeignSource counts datagrams from an address other than
+	// RecvConfig.Source, dropped (DESIGN.md, "Security and abuse"). The
+	// source-specific join makes the kernel filter them first, so a count
+	// here means one slipped through: a race with a membership change, or a
+	// platform without SSM. Always 0 when Source is unset.
+	ForeignSource uint64
 }
 
 // Receiver receives one multicast line: a group and port joined on one
@@ -49,7 +55,8 @@ type Receiver struct {
 	pc    *ipv4.PacketConn
 	ifi   *net.Interface
 	local netip.AddrPort
-	rbuf  int // effective SO_RCVBUF in bytes (what the caller can use)
+	src   netip.Addr // RecvConfig.Source; the zero Addr for any source
+	rbuf  int        // effective SO_RCVBUF in bytes (what the caller can use)
 
 	batch []Datagram // returned by ReadBatch, len BatchSize
 	br    batchReader
@@ -57,7 +64,7 @@ type Receiver struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	datagrams, bytes, batches, truncated, kernelDrops atomic.Uint64
+	datagrams, bytes, batches, truncated, kernelDrops, foreign atomic.Uint64
 }
 
 // Listen joins the multicast line cfg names and returns its [Receiver]
@@ -67,6 +74,11 @@ type Receiver struct {
 // on the same port never see this group's datagrams, and with SO_REUSEADDR
 // and SO_REUSEPORT, so several receivers on one host can join the same
 // group and port: each gets every datagram.
+//
+// With RecvConfig.Source set, the join is source-specific (IGMPv3 SSM,
+// DESIGN.md "Security and abuse"): the kernel delivers only that sender's
+// datagrams, and the receiver drops any other that still arrives, counting
+// it in [RecvStats.ForeignSource].
 func Listen(cfg RecvConfig) (*Receiver, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, fmt.Errorf("mcast: listen: %w", err)
@@ -83,17 +95,53 @@ func Listen(cfg RecvConfig) (*Receiver, error) {
 		return nil, fmt.Errorf("mcast: listen %s: %w", cfg.Group, err)
 	}
 	conn := c.(*net.UDPConn)
-	r := &Receiver{conn: conn, pc: ipv4.NewPacketConn(conn), ifi: ifi}
+	r := &Receiver{conn: conn, pc: ipv4.NewPacketConn(conn), ifi: ifi, src: cfg.Source}
 	r.local = netip.AddrPortFrom(group, uint16(conn.LocalAddr().(*net.UDPAddr).Port))
-	if err := r.pc.JoinGroup(ifi, &net.UDPAddr{IP: group.AsSlice()}); err != nil {
+	if err := r.join(group); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("mcast: join %s on %s: %w", group, ifi.Name, err)
+		return nil, err
 	}
 	if err := r.setup(&cfg); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("mcast: listen %s on %s: %w", r.local, ifi.Name, err)
 	}
 	return r, nil
+}
+
+// join joins group on the receiver's interface: from the receiver's source
+// only when it has one, else from any source.
+func (r *Receiver) join(group netip.Addr) error {
+	g := &net.UDPAddr{IP: group.AsSlice()}
+	if !r.src.IsValid() {
+		if err := r.pc.JoinGroup(r.ifi, g); err != nil {
+			return fmt.Errorf("mcast: join %s on %s: %w", group, r.ifi.Name, err)
+		}
+		return nil
+	}
+	if err := r.pc.JoinSourceSpecificGroup(r.ifi, g, &net.UDPAddr{IP: r.src.AsSlice()}); err != nil {
+		return fmt.Errorf("mcast: join %s source %s on %s: %w", group, r.src, r.ifi.Name, err)
+	}
+	return nil
+}
+
+// keepSource compacts batch in place to the datagrams whose source address
+// is src, keeping their order, and returns how many it kept and how many it
+// dropped. The zero src keeps every datagram. It does not allocate.
+func keepSource(batch []Datagram, src netip.Addr) (kept, dropped int) {
+	if !src.IsValid() {
+		return len(batch), 0
+	}
+	for i := range batch {
+		if batch[i].Src.Addr().Unmap() != src {
+			continue
+		}
+		if kept != i {
+			batch[kept] = batch[i]
+		}
+		kept++
+	}
+	clear(batch[kept:]) // no stale views past the kept ones
+	return kept, len(batch) - kept
 }
 
 // ReadBatch blocks until at least one datagram arrives and returns up to
@@ -152,6 +200,10 @@ func (r *Receiver) SetReadDeadline(t time.Time) error { return r.conn.SetReadDea
 // chosen port when RecvConfig.Group had port 0).
 func (r *Receiver) LocalAddr() netip.AddrPort { return r.local }
 
+// Source returns the only sender address the receiver accepts
+// (RecvConfig.Source), or the zero Addr when it accepts any source.
+func (r *Receiver) Source() netip.Addr { return r.src }
+
 // Interface returns the interface the group was joined on.
 func (r *Receiver) Interface() *net.Interface { return r.ifi }
 
@@ -162,11 +214,12 @@ func (r *Receiver) ReadBuffer() int { return r.rbuf }
 // Stats returns the receiver's counters.
 func (r *Receiver) Stats() RecvStats {
 	return RecvStats{
-		Datagrams:   r.datagrams.Load(),
-		Bytes:       r.bytes.Load(),
-		Batches:     r.batches.Load(),
-		Truncated:   r.truncated.Load(),
-		KernelDrops: r.kernelDrops.Load(),
+		Datagrams:     r.datagrams.Load(),
+		Bytes:         r.bytes.Load(),
+		Batches:       r.batches.Load(),
+		Truncated:     r.truncated.Load(),
+		KernelDrops:   r.kernelDrops.Load(),
+		ForeignSource: r.foreign.Load(),
 	}
 }
 

@@ -114,8 +114,8 @@ func (b *batchReader) tryRecv(fd uintptr) bool {
 }
 
 // readBatch fills r.batch with the next datagrams and returns how many; 0
-// when every datagram read was truncated, or, with wait false, when none
-// was queued.
+// when every datagram read was truncated or from a foreign source, or, with
+// wait false, when none was queued.
 func (r *Receiver) readBatch(wait bool) (int, error) {
 	b := &r.br
 	fn := b.recvFn
@@ -148,6 +148,12 @@ func (r *Receiver) readBatch(wait bool) (int, error) {
 			if c.hasDrops {
 				r.kernelDrops.Store(uint64(c.drops))
 			}
+		}
+	}
+	if r.src.IsValid() {
+		var foreign int
+		if k, foreign = keepSource(r.batch[:k], r.src); foreign > 0 {
+			r.foreign.Add(uint64(foreign))
 		}
 	}
 	return k, nil

@@ -51,7 +51,9 @@ type Sender struct {
 // Dial opens the sending side of the multicast line cfg names, with its
 // interface, TTL and loopback set explicitly (DESIGN.md, "Security and
 // abuse"). On Linux the socket is connected to the group, so a send skips
-// the route lookup.
+// the route lookup. The socket binds SendConfig.Source when set, else the
+// interface's address, so receivers that join source-specifically
+// (RecvConfig.Source) can name the sender.
 func Dial(cfg SendConfig) (*Sender, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, fmt.Errorf("mcast: dial: %w", err)
@@ -60,14 +62,21 @@ func Dial(cfg SendConfig) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mcast: dial %s: %w", cfg.Group, err)
 	}
-	// Send from the interface's address, so receivers see a source that
-	// names the line's interface (127.0.0.1 on lo, not another NIC's).
+	// Send from the configured source, else from the interface's address,
+	// so receivers see a source that names the line's interface (127.0.0.1
+	// on lo, not another NIC's).
+	if cfg.Source.IsValid() {
+		src = cfg.Source
+	}
 	bind := &net.UDPAddr{IP: net.IPv4zero}
 	if src.IsValid() {
 		bind.IP = src.AsSlice()
 	}
 	conn, err := net.ListenUDP("udp4", bind)
 	if err != nil {
+		if cfg.Source.IsValid() {
+			return nil, fmt.Errorf("mcast: dial %s: bind source %s: %w", cfg.Group, cfg.Source, err)
+		}
 		return nil, fmt.Errorf("mcast: dial %s: %w", cfg.Group, err)
 	}
 	s := &Sender{
@@ -85,6 +94,7 @@ func Dial(cfg SendConfig) (*Sender, error) {
 		return nil, fmt.Errorf("mcast: dial %s on %s: %w", cfg.Group, ifi.Name, err)
 	}
 	s.local = conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	s.local = netip.AddrPortFrom(s.local.Addr().Unmap(), s.local.Port())
 	return s, nil
 }
 
@@ -167,7 +177,9 @@ func (s *Sender) Write(pkt []byte) error {
 // MaxPacket returns the line's packet size limit in bytes.
 func (s *Sender) MaxPacket() int { return s.max }
 
-// LocalAddr returns the address the datagrams are sent from.
+// LocalAddr returns the address and port the datagrams are sent from:
+// SendConfig.Source when set, else the interface's address (receivers match
+// its address against RecvConfig.Source).
 func (s *Sender) LocalAddr() netip.AddrPort { return s.local }
 
 // WriteBuffer returns the socket send buffer in bytes that the kernel
