@@ -23,6 +23,10 @@ type Line struct {
 	TTL int
 	// Loopback delivers the datagrams to receivers on this host too.
 	Loopback bool
+	// Source is the local IPv4 address the line sends from (receivers that
+	// name it join source-specifically, DESIGN.md "Security and abuse");
+	// the zero value = the interface's address.
+	Source netip.Addr
 	// Faults is a fault spec as read by fault.ParseSpec ("drop=0.01,seed=1";
 	// "" = none), injected on this line's sending side: drills and tests.
 	Faults string

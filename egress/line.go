@@ -31,6 +31,7 @@ func openLine(cfg Line, fc *fault.Config, maxPacket int, log *slog.Logger) (*lin
 		Interface: cfg.Interface,
 		TTL:       cfg.TTL,
 		Loopback:  cfg.Loopback,
+		Source:    cfg.Source,
 		MaxPacket: maxPacket,
 		Logger:    log,
 	})

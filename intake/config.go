@@ -29,6 +29,12 @@ type Line struct {
 	// Interface is the interface name ("lo", "eth0") or one of its IPv4
 	// addresses; required.
 	Interface string
+	// Source is the address of the line's sender (the publisher or relay):
+	// the group is then joined source-specifically (IGMPv3 SSM), so the
+	// kernel drops every other sender's datagrams, and each datagram's
+	// source is checked too (LineStats.ForeignSource). The zero value
+	// accepts any sender.
+	Source netip.Addr
 	// Faults injects loss, duplication, reordering or delay on this line's
 	// receiving side, in-process (tests and drills), in
 	// internal/fault.ParseSpec's form ("drop=0.01,seed=3"); "" = none.

@@ -104,6 +104,7 @@ func New(cfg Config) (*Intake, error) {
 		r, err := mcast.Listen(mcast.RecvConfig{
 			Group:      l.Group,
 			Interface:  l.Interface,
+			Source:     l.Source,
 			Timestamps: cfg.KernelTimestamps,
 			Logger:     in.log,
 		})

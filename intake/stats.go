@@ -12,8 +12,11 @@ type LineStats struct {
 	gap.LineStats
 	Datagrams uint64 // datagrams read from the socket (before fault injection); 0 for a link
 	Malformed uint64 // datagrams that were not valid packets: dropped
-	Up        bool   // the line delivered within LineTimeout
-	Downs     uint64 // times the line went down
+	// ForeignSource counts datagrams from a sender other than Line.Source
+	// that reached the socket (the kernel drops the rest): dropped.
+	ForeignSource uint64
+	Up            bool   // the line delivered within LineTimeout
+	Downs         uint64 // times the line went down
 }
 
 // LinkStats are one link's counters.
@@ -63,6 +66,7 @@ func (in *Intake) Stats() Stats {
 			ls.Name = r.name
 			ls.Datagrams = r.datagrams.Load()
 			ls.Malformed = r.malformed.Load()
+			ls.ForeignSource = r.recv.Stats().ForeignSource
 		}
 	}
 	for i, l := range in.links {

@@ -89,3 +89,53 @@ func TestForgedHeartbeatsAndEnds(t *testing.T) {
 		t.Fatalf("phantom %d, want the forged claim (~1e9) dropped", st.Gap.Phantom)
 	}
 }
+
+func TestSourceSpecificLines(t *testing.T) {
+	f := startFeed(t, feedOpts{})
+	rec := newRecorder()
+	cfg := f.config(rec, "", "")
+	publisherAddr := netip.MustParseAddr("127.0.0.1") // what a sender on lo sends from
+	for i := range cfg.Lines {
+		cfg.Lines[i].Source = publisherAddr
+	}
+	r := startSub(t, cfg)
+	// A receiver of any source, to see the forged datagrams on the wire.
+	wire0, err := mcast.Listen(mcast.RecvConfig{Group: f.groupA, Interface: mcasttest.Interface})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wire0.Close()
+	f.run()
+	testwait.For(t, "data", func() bool { return r.sub.Stats().Messages > 3000 })
+	forger, err := mcast.Dial(mcast.SendConfig{Group: f.groupA, Interface: mcasttest.Interface, Loopback: true,
+		Source: netip.MustParseAddr("127.0.0.2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer forger.Close()
+	forged := wire.Header{Channel: 3, Flags: wire.FlagHeartbeat, Session: f.pub.Session() + 1, Seq: 1}.Append(nil)
+	const n = 200
+	for range n {
+		if err := forger.Write(forged); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := 0
+	for seen < n {
+		dgs, err := wire0.ReadBatch()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dgs {
+			if d.Src.Addr() == forger.LocalAddr().Addr() {
+				seen++
+			}
+		}
+	}
+	booksMatch(t, f, r)
+	st := r.sub.Stats()
+	if st.Gap.Foreign != 0 || len(st.ForeignSources) != 0 || st.Lines[0].Malformed != 0 || len(rec.resetReasons()) != 0 {
+		t.Fatalf("the SSM line let the forger through: foreign %d %+v, malformed %d, resets %v",
+			st.Gap.Foreign, st.ForeignSources, st.Lines[0].Malformed, rec.resetReasons())
+	}
+}

@@ -56,6 +56,29 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 // addrPortFlag is a host:port flag value ("" = unset).
+// addrFlag is an IP address flag; "" = the zero Addr.
+type addrFlag struct{ a netip.Addr }
+
+func (f *addrFlag) String() string {
+	if !f.a.IsValid() {
+		return ""
+	}
+	return f.a.String()
+}
+
+func (f *addrFlag) Set(s string) error {
+	if s == "" {
+		f.a = netip.Addr{}
+		return nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return fmt.Errorf("want an IPv4 address, e.g. 10.0.0.5")
+	}
+	f.a = a
+	return nil
+}
+
 type addrPortFlag struct{ ap netip.AddrPort }
 
 func (f *addrPortFlag) String() string {

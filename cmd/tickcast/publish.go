@@ -38,14 +38,24 @@ Example (loopback):
 type lineFlags struct {
 	group  addrPortFlag
 	iface  string
+	source addrFlag
 	faults faultFlag
 }
 
-func addLineFlags(fs *flag.FlagSet, name, group, what string) *lineFlags {
+// The meaning of a line's --X-source flag, by direction.
+const (
+	sendSource = "the local IPv4 address to send from, for receivers that accept only it (default the interface's)"
+	recvSource = "accept only this sender (the publisher's or relay's IPv4 address): join source-specifically (IGMPv3 SSM) and drop any other sender's datagrams (default any sender)"
+)
+
+// addLineFlags adds --NAME, --NAME-iface, --NAME-source and --NAME-faults;
+// source says what --NAME-source means (sendSource or recvSource).
+func addLineFlags(fs *flag.FlagSet, name, group, what, source string) *lineFlags {
 	l := &lineFlags{}
 	l.group.Set(group)
 	fs.Var(&l.group, name, fmt.Sprintf("line %s multicast group:port%s", strings.ToUpper(name), what))
 	fs.StringVar(&l.iface, name+"-iface", "", fmt.Sprintf("line %s interface name or IPv4 address (default --iface)", strings.ToUpper(name)))
+	fs.Var(&l.source, name+"-source", fmt.Sprintf("line %s: %s", strings.ToUpper(name), source))
 	fs.Var(&l.faults, name+"-faults", fmt.Sprintf("inject faults on line %s, e.g. drop=0.01,dup=0.001,reorder=0.01:3,delay=1ms (drills)", strings.ToUpper(name)))
 	return l
 }
@@ -71,8 +81,8 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	speed := fs.Float64("speed", 1, "replay: speed factor (1 = real time, 0 = as fast as possible)")
 	captureFile := fs.String("capture", "", "record what the source delivers to this file (replay it with --source replay)")
 	channel := channelFlag(fs, "channel number (its own sequence space)")
-	a := addLineFlags(fs, "a", "239.255.0.1:31001", " (required)")
-	b := addLineFlags(fs, "b", "239.255.0.2:31002", " (\"\" disables line B)")
+	a := addLineFlags(fs, "a", "239.255.0.1:31001", " (required)", sendSource)
+	b := addLineFlags(fs, "b", "239.255.0.2:31002", " (\"\" disables line B)", sendSource)
 	iface := fs.String("iface", "lo", "interface of both lines unless --a-iface/--b-iface say otherwise")
 	ttl := fs.Int("ttl", 0, "multicast TTL of both lines: 0 stays on this host, 1 reaches the subnet")
 	loopback := fs.Bool("loopback", true, "also deliver to subscribers on this host")
@@ -207,7 +217,7 @@ func publishLines(a, b *lineFlags, iface string, ttl int, loopback bool) []egres
 	}{{"A", a}, {"B", b}} {
 		if l.name == "A" || l.f.group.ap.IsValid() {
 			lines = append(lines, egress.Line{Name: l.name, Group: l.f.group.ap, Interface: l.f.ifaceOr(iface),
-				TTL: ttl, Loopback: loopback, Faults: l.f.faults.spec()})
+				TTL: ttl, Loopback: loopback, Source: l.f.source.a, Faults: l.f.faults.spec()})
 		}
 	}
 	return lines

@@ -49,16 +49,16 @@ Example (three terminals; certs from 'tickcast certs --names server,hub,edge,cli
 func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("relay", "relay [flags]", relayNotes, stdout)
 	channel := channelFlag(fs, "channel to relay")
-	a := addLineFlags(fs, "a", "", " to join upstream (a hub; \"\" = none)")
-	b := addLineFlags(fs, "b", "", " to join upstream (a hub; \"\" = none)")
+	a := addLineFlags(fs, "a", "", " to join upstream (a hub; \"\" = none)", recvSource)
+	b := addLineFlags(fs, "b", "", " to join upstream (a hub; \"\" = none)", recvSource)
 	iface := fs.String("iface", "lo", "interface of the upstream lines unless --a-iface/--b-iface say otherwise")
 	var upRtx addrPortFlag
 	fs.Var(&upRtx, "upstream-retransmit", "UDP retransmit server to NACK upstream (a hub: the publisher's; \"\" = NACK over the upstream links)")
 	upLink := fs.String("upstream-link", "", "QUIC link to the publisher or a relay for snapshots and NACKs only (a hub)")
 	upA := fs.String("up-a", "", "QUIC link to an upstream relay taking its live feed: the A path (an edge)")
 	upB := fs.String("up-b", "", "QUIC link to a second upstream relay (or the same): the B path")
-	outA := addLineFlags(fs, "out-a", "", " to re-multicast on (\"\" = none)")
-	outB := addLineFlags(fs, "out-b", "", " to re-multicast on (\"\" = none)")
+	outA := addLineFlags(fs, "out-a", "", " to re-multicast on (\"\" = none)", sendSource)
+	outB := addLineFlags(fs, "out-b", "", " to re-multicast on (\"\" = none)", sendSource)
 	outIface := fs.String("out-iface", "lo", "interface of the re-multicast lines unless --out-a-iface/--out-b-iface say otherwise")
 	ttl := fs.Int("ttl", 0, "multicast TTL of the re-multicast lines: 0 stays on this host, 1 reaches the subnet")
 	loopback := fs.Bool("loopback", true, "deliver the re-multicast to subscribers on this host too")
@@ -106,7 +106,7 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		f    *lineFlags
 	}{{"A", a}, {"B", b}} {
 		if l.f.group.ap.IsValid() {
-			ch.Lines = append(ch.Lines, intake.Line{Name: l.name, Group: l.f.group.ap, Interface: l.f.ifaceOr(*iface), Faults: l.f.faults.spec()})
+			ch.Lines = append(ch.Lines, intake.Line{Name: l.name, Group: l.f.group.ap, Interface: l.f.ifaceOr(*iface), Source: l.f.source.a, Faults: l.f.faults.spec()})
 		}
 	}
 	for _, u := range []struct {
@@ -122,7 +122,7 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		f    *lineFlags
 	}{{"A", outA}, {"B", outB}} {
 		if l.f.group.ap.IsValid() {
-			ch.Out = append(ch.Out, egress.Line{Name: l.name, Group: l.f.group.ap, Interface: l.f.ifaceOr(*outIface), TTL: *ttl, Loopback: *loopback, Faults: l.f.faults.spec()})
+			ch.Out = append(ch.Out, egress.Line{Name: l.name, Group: l.f.group.ap, Interface: l.f.ifaceOr(*outIface), TTL: *ttl, Loopback: *loopback, Source: l.f.source.a, Faults: l.f.faults.spec()})
 		}
 	}
 	cfg := relay.Config{

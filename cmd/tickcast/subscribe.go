@@ -35,8 +35,8 @@ Example (with 'tickcast publish --link 127.0.0.1:31020 …' running):
 func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("subscribe", "subscribe [flags]", subscribeNotes, stdout)
 	channel := channelFlag(fs, "channel to follow")
-	a := addLineFlags(fs, "a", "239.255.0.1:31001", " (\"\" disables)")
-	b := addLineFlags(fs, "b", "239.255.0.2:31002", " (\"\" disables)")
+	a := addLineFlags(fs, "a", "239.255.0.1:31001", " (\"\" disables)", recvSource)
+	b := addLineFlags(fs, "b", "239.255.0.2:31002", " (\"\" disables)", recvSource)
 	iface := fs.String("iface", "lo", "interface of both lines unless --a-iface/--b-iface say otherwise")
 	var rtx addrPortFlag
 	rtx.Set("127.0.0.1:31010")
@@ -75,7 +75,7 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	for i, l := range []*lineFlags{a, b} {
 		if l.group.ap.IsValid() {
-			cfg.Lines = append(cfg.Lines, subscriber.Line{Name: []string{"A", "B"}[i], Group: l.group.ap, Interface: l.ifaceOr(*iface), Faults: l.faults.spec()})
+			cfg.Lines = append(cfg.Lines, subscriber.Line{Name: []string{"A", "B"}[i], Group: l.group.ap, Interface: l.ifaceOr(*iface), Source: l.source.a, Faults: l.faults.spec()})
 		}
 	}
 	if *linkAddr != "" {
@@ -180,8 +180,24 @@ func printStats(w io.Writer, st subscriber.Stats) {
 	fmt.Fprintf(w, "arbiter: delivered %d, gaps %d (filled %d), nacks %d for %d messages, retransmitted packets %d, reordered %d, heartbeats %d\n",
 		st.Gap.Delivered, st.Gap.Gaps, st.Gap.GapsFilled, st.Gap.Nacks, st.Gap.NackedMessages, st.Gap.Retransmitted, st.Gap.Reordered, st.Gap.Heartbeats)
 	for i, l := range st.Lines {
-		fmt.Fprintf(w, "line %c: datagrams %d, packets %d, won %d, duplicates %d, malformed %d, up %v, downs %d\n",
-			'A'+i, l.Datagrams, l.Packets, l.Won, l.Duplicates, l.Malformed, l.Up, l.Downs)
+		fmt.Fprintf(w, "line %c: datagrams %d, packets %d, won %d, duplicates %d, malformed %d, foreign source %d, other session %d, up %v, downs %d\n",
+			'A'+i, l.Datagrams, l.Packets, l.Won, l.Duplicates, l.Malformed, l.ForeignSource, l.Foreign, l.Up, l.Downs)
+	}
+	fmt.Fprintf(w, "integrity: packets of sessions not followed %d, phantom messages dropped %d (%d claims cut), false end marks %d\n",
+		st.Gap.Foreign, st.Gap.Phantom, st.Gap.PhantomCuts, st.Gap.FalseEnds)
+	for _, f := range st.ForeignSources {
+		src := f.Source.String()
+		if !f.Source.IsValid() {
+			src = "(link)"
+		}
+		fmt.Fprintf(w, "  not followed: %d packets from %s on line %s, last session %d\n", f.Packets, src, f.Line, f.Session)
+	}
+	if st.ForeignOther > 0 {
+		fmt.Fprintf(w, "  not followed: %d packets from further senders\n", st.ForeignOther)
+	}
+	if st.Retransmit.Requests > 0 || st.Retransmit.Packets > 0 {
+		fmt.Fprintf(w, "retransmit client: requests %d, packets %d, rejects %d, malformed %d\n",
+			st.Retransmit.Requests, st.Retransmit.Packets, st.Retransmit.Rejects, st.Retransmit.Malformed)
 	}
 }
 
