@@ -355,6 +355,27 @@ func TestArbiterSessionChangeMidStreamReportsLoss(t *testing.T) {
 	}
 }
 
+func TestArbiterHeldOffSessionFollowedFromItsStart(t *testing.T) {
+	ms := int64(time.Millisecond)
+	a, c := newTestArbiter(t, Config{})
+	a.Offer(0, pkt(t, testSession, 1, 2), 0)
+	a.Offer(0, hb(t, testSession, 3, wire.FlagEndOfSession), 0)
+	// The restarted publisher's first packets come while the old session's
+	// end is not yet believed: not adopted, but remembered.
+	a.Offer(0, pkt(t, testSession+1, 1, 2), 10*ms)
+	a.Offer(0, pkt(t, testSession+1, 3, 2), 60*ms)
+	a.Offer(0, pkt(t, testSession+1, 5, 2), 110*ms)
+	j := c.kinds(EventJoin)
+	if len(j) != 2 || j[1].Seq != 1 {
+		t.Fatalf("joins %+v, want the new session followed from 1", j)
+	}
+	// 1..4 are a hole to fill (the other line, or a NACK).
+	a.Offer(1, pkt(t, testSession+1, 1, 4), 111*ms)
+	if got := c.seqs[2:]; len(got) != 6 || got[0] != 1 || got[5] != 6 {
+		t.Fatalf("delivered %v of the new session", got)
+	}
+}
+
 func TestArbiterLateJoin(t *testing.T) {
 	a, c := newTestArbiter(t, Config{JoinBackfill: 100})
 	a.Offer(1, pkt(t, testSession, 1000, 2), 0)

@@ -22,8 +22,9 @@ import "github.com/tickcast/tickcast/wire"
 // candidate is a session that may replace the followed one.
 type candidate struct {
 	session uint64
-	since   int64 // first seen after the followed session last spoke
-	last    int64 // last seen
+	since   int64  // first seen after the followed session last spoke
+	last    int64  // last seen
+	first   uint64 // the lowest sequence it was seen at
 }
 
 // adopt decides what to do with p, a packet of a session other than the
@@ -38,7 +39,7 @@ func (a *Arbiter) adopt(line int, ls *LineStats, p wire.Packet, now int64) bool 
 	if a.session != 0 {
 		if a.ended(now) {
 			a.endSession()
-		} else if !a.replaceable(p.Session, line, now) {
+		} else if !a.replaceable(p.Session, max(p.Seq, 1), line, now) {
 			ls.Foreign++
 			a.stats.Foreign++
 			return false
@@ -89,15 +90,16 @@ func (a *Arbiter) endSession() {
 
 // replaceable reports whether session may replace the followed one at now.
 // Retransmissions (RepairLine) never start a session.
-func (a *Arbiter) replaceable(session uint64, line int, now int64) bool {
+func (a *Arbiter) replaceable(session, seq uint64, line int, now int64) bool {
 	if line == RepairLine {
 		return false
 	}
 	timeout := int64(a.cfg.SessionTimeout)
 	if a.cand.session != session || a.cand.since <= a.live || now-a.cand.last > timeout/2 {
-		a.cand = candidate{session: session, since: now}
+		a.cand = candidate{session: session, since: now, first: seq}
 	}
 	a.cand.last = max(a.cand.last, now)
+	a.cand.first = min(a.cand.first, seq)
 	return now-a.live >= timeout && now-a.cand.since >= timeout/4
 }
 
@@ -116,8 +118,16 @@ func (a *Arbiter) newSession(p wire.Packet, now int64) {
 	a.session = p.Session
 	a.eos = 0
 	a.live = now
-	a.cand = candidate{}
+	// Joined at the lowest sequence seen of it if that is at most
+	// JoinBackfill behind: a session held off while the previous one ended
+	// is still followed from its start, when that costs no more NACKs
+	// than a join near a session's start does (beyond, a snapshot is
+	// cheaper than backfilling).
 	a.next = max(p.Seq, 1)
+	if c := a.cand; c.session == p.Session && c.first < a.next && a.cfg.JoinBackfill >= 0 && a.next-c.first <= uint64(a.cfg.JoinBackfill) {
+		a.next = c.first
+	}
+	a.cand = candidate{}
 	if a.cfg.JoinBackfill >= 0 && a.next-1 <= uint64(a.cfg.JoinBackfill) {
 		a.next = 1
 	}

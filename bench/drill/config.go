@@ -165,6 +165,11 @@ type RestartConfig struct {
 	// Pause is how long no publisher runs before the new one starts;
 	// 0 = it starts at once.
 	Pause time.Duration
+	// Crash stops the old publisher without an end of session (its lines
+	// fall silent, as when its host dies): the subscriber may adopt the
+	// new session only once the old one has been silent for the line-down
+	// interval (DESIGN.md, "Liveness").
+	Crash bool
 }
 
 func (c *RestartConfig) normalize() error {

@@ -174,6 +174,29 @@ func TestRestartNewSession(t *testing.T) {
 	}
 }
 
+func TestRestartAfterCrash(t *testing.T) {
+	t.Parallel()
+	cfg := RestartConfig{Feed: testFeed(t), At: 1500 * time.Millisecond, Crash: true}
+	cfg.Duration = 4 * time.Second
+	r, err := Restart(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consistent(t, r, &r.Result)
+	if f := r.Failures(); len(f) != 0 {
+		t.Errorf("failures %v", f)
+	}
+	if r.Resets["new session"] != 1 {
+		t.Errorf("resets %v, want one new session", r.Resets)
+	}
+	// The new session starts at once, but the old one is not abandoned
+	// before it has been silent for the line-down interval (300ms; its
+	// last packets may still have been on their way at the crash).
+	if r.ResyncMs == nil || *r.ResyncMs < 200 {
+		t.Errorf("resync %v: the old session was abandoned before it fell silent", r.ResyncMs)
+	}
+}
+
 // TestNoGoroutineLeft runs alone (not parallel) so that the goroutine count
 // means something.
 func TestNoGoroutineLeft(t *testing.T) {

@@ -6,7 +6,8 @@ import (
 )
 
 // Restart runs the restart drill: at cfg.At the publisher stops gracefully
-// (end of session) and, after cfg.Pause, a new publisher starts a new
+// (end of session; with cfg.Crash its lines just fall silent) and, after
+// cfg.Pause, a new publisher starts a new
 // session on the same groups, retransmit port and link port, with another
 // synthetic market. The subscriber, which runs throughout, must follow the
 // new session from its sequence 1 (or by snapshot over the link, had it
@@ -30,10 +31,17 @@ func Restart(ctx context.Context, cfg RestartConfig) (*RestartResult, error) {
 		return nil, err
 	}
 	stopped := time.Now()
+	how := "stopped"
+	if cfg.Crash {
+		// Its lines fall silent at once: nothing more, no end of session.
+		old.pub.KillLine(0, true)
+		old.pub.KillLine(1, true)
+		how = "crashed (no end of session)"
+	}
 	if err := old.end(); err != nil {
 		return nil, err
 	}
-	r.progress("publisher stopped (session %d ended at sequence %d)", old.pub.Session(), old.pub.Stats().NextSeq-1)
+	r.progress("publisher %s (session %d, last sequence %d)", how, old.pub.Session(), old.pub.Stats().NextSeq-1)
 	if err := r.sleepUntil(ctx, cfg.At+cfg.Pause); err != nil {
 		return nil, err
 	}

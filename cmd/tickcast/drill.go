@@ -74,8 +74,8 @@ Example:
 `
 
 const restartNotes = `
-At --at the publisher stops gracefully (end of session); after --pause a new
-publisher starts a new session on the same groups, retransmit port and link
+At --at the publisher stops gracefully (end of session; with --crash its lines
+just fall silent, as when its host dies); after --pause a new publisher starts a new session on the same groups, retransmit port and link
 port, with another synthetic market. The subscriber runs throughout and must
 follow the new session.
 PASS: lost 0, books_match true against the NEW publisher, 2 sessions joined.
@@ -249,6 +249,7 @@ func runRestart(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	d := newDrillFlags("restart", restartNotes, stdout, stderr)
 	at := d.fs.Duration("at", 0, "when the publisher restarts, from the start (0 = the middle of --duration)")
 	pause := d.fs.Duration("pause", 0, "how long no publisher runs before the new one starts")
+	crash := d.fs.Bool("crash", false, "the old publisher dies without an end of session: the new session is adopted once the old one was silent for the line-down interval (300ms)")
 	feed, err := d.feed(args)
 	if err != nil {
 		return err
@@ -263,7 +264,7 @@ func runRestart(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *pause < 0 || start+*pause >= feed.Duration {
 		return usagef("--pause %v: must not be negative, and the new publisher must start within --duration %v", *pause, feed.Duration)
 	}
-	cfg := drill.RestartConfig{Feed: feed, At: *at, Pause: *pause}
+	cfg := drill.RestartConfig{Feed: feed, At: *at, Pause: *pause, Crash: *crash}
 	return d.report(ctx, "restart", func(ctx context.Context, progress io.Writer) (drill.Report, error) {
 		cfg.Progress = progress
 		return drill.Restart(ctx, cfg)
