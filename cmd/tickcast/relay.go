@@ -175,6 +175,10 @@ func relayStatsLine(st relay.Stats) string {
 	for _, c := range st.Channels {
 		s += fmt.Sprintf("channel %d: %d msgs in %d packets, whole=%v, nacks served %d waited %d upstream %d refused %d, snapshots in %d served %d; ",
 			c.ID, c.Messages, c.Packets, c.Whole, c.NacksServed, c.NacksWaited, c.NacksUpstream, c.NacksRefused, c.SnapshotsIn, c.SnapshotsServed)
+		if g := c.Intake.Gap; g.Foreign > 0 || g.Phantom > 0 || g.FalseEnds > 0 {
+			s += fmt.Sprintf("integrity: other sessions %d packets from %d senders, phantom %d, false ends %d; ",
+				g.Foreign, len(c.Intake.ForeignSources), g.Phantom, g.FalseEnds)
+		}
 	}
 	s += fmt.Sprintf("%d downstreams", len(st.Downstreams))
 	for _, d := range st.Downstreams {
