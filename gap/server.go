@@ -104,7 +104,10 @@ type ServerStats struct {
 // messages than asked, nor more than MaxMessages messages and MaxBytes bytes;
 // a requester is answered at most Rate messages per second (after a Burst),
 // and a capped answer is simply the first part: the requester asks again for
-// the rest. Garbage is counted and dropped without an answer.
+// the rest. A range that runs past the newest sequence sent is answered up to
+// it, then with a RetransmitReject "not yet sent" for the rest only
+// (FirstSeq and Count of the part not sent). Garbage is counted and dropped
+// without an answer.
 //
 // Anti-amplification (DESIGN.md, "Security and abuse"; as QUIC's address
 // validation, RFC 9000 §8.1): a UDP source address can be spoofed, and one
@@ -357,6 +360,12 @@ func (s *Server) handle(b []byte, from netip.AddrPort, now time.Time, send func(
 	if err != nil {
 		s.sendFailed(err)
 		return
+	}
+	if sent > 0 && reason == wire.RejectNotYetSent {
+		// Served up to what was sent: refuse only the rest, so the
+		// requester learns where the sent part ends.
+		r.FirstSeq += uint64(sent)
+		r.Count -= sent
 	}
 	switch reason {
 	case 0:

@@ -370,12 +370,18 @@ func TestServerCaps(t *testing.T) {
 		s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: cache}})
 		c, rec := startClient(t, s.LocalAddr())
 		request(t, c, 1, testSessionUDP, 4990, math.MaxUint32) // only 11 held
-		request(t, c, 1, testSessionUDP, math.MaxUint64, math.MaxUint32)
 		waitFor(t, "answers", func() bool { return rec.messages() >= 11 && rec.rejectCount() >= 1 })
+		request(t, c, 1, testSessionUDP, math.MaxUint64, math.MaxUint32)
+		waitFor(t, "answers", func() bool { return rec.rejectCount() >= 2 })
 		seqs, rejects, _ := rec.snapshot()
 		checkRun(t, seqs, 4990, 11)
-		if rejects[0].Reason != wire.RejectNotYetSent {
-			t.Errorf("reject %+v", rejects[0])
+		// The rest of the first range, then all of the second.
+		want := []wire.RetransmitReject{
+			{Channel: 1, Reason: wire.RejectNotYetSent, Count: math.MaxUint32 - 11, Session: testSessionUDP, FirstSeq: 5001},
+			{Channel: 1, Reason: wire.RejectNotYetSent, Count: math.MaxUint32, Session: testSessionUDP, FirstSeq: math.MaxUint64},
+		}
+		if len(rejects) != 2 || rejects[0] != want[0] || rejects[1] != want[1] {
+			t.Errorf("rejects %+v, want %+v", rejects, want)
 		}
 	})
 }
@@ -859,5 +865,28 @@ func TestClientWaitValidated(t *testing.T) {
 	}
 	if c.Stats().Probes != probes {
 		t.Error("probes after Run ended")
+	}
+}
+
+// A range reaching past the newest sequence sent is answered up to it, then
+// refused as not yet sent for exactly the rest (a phantom gap's tail).
+func TestServerNotYetSentRemainder(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 101, 10)}})
+	c, rec := startClient(t, s.LocalAddr())
+	request(t, c, 1, testSessionUDP, 91, 30) // 91–100 held, 101–120 never sent
+	waitFor(t, "the answer and the reject", func() bool { return rec.messages() >= 10 && rec.rejectCount() >= 1 })
+	seqs, rejects, err := rec.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRun(t, seqs, 91, 10)
+	want := wire.RetransmitReject{Channel: 1, Reason: wire.RejectNotYetSent, Count: 20, Session: testSessionUDP, FirstSeq: 101}
+	if len(rejects) != 1 || rejects[0] != want {
+		t.Errorf("rejects %+v, want %+v", rejects, want)
+	}
+	waitFor(t, "stats", func() bool { return s.Stats().RejectedNotYetSent == 1 })
+	if st := s.Stats(); st.Answered != 10 || st.RejectedNotYetSent != 1 || dataBytes(st) != wire.HeaderLen+10*wire.LevelUpdateLen+wire.HeaderLen+wire.RetransmitRejectLen {
+		t.Errorf("stats %+v", st)
 	}
 }
