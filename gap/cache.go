@@ -288,8 +288,13 @@ func (c *Cache) lookup(seq uint64) (cacheSlot, bool) {
 // start of the range, why: [wire.RejectUnknownSession] (session differs, or
 // nothing was ever put), [wire.RejectTooOld] (first is older than the oldest
 // held, or inside a hole), [wire.RejectNotYetSent] (first ≥ next). A range
-// served in part returns no reason: asking again for the rest tells why.
-// Count 0 emits nothing. An error from emit stops Fetch and is returned.
+// served in part up to next returns [wire.RejectNotYetSent] with sent > 0:
+// the rest, [first+sent, first+count), was not sent yet (DESIGN.md,
+// "Liveness": a receiver learns exactly where the sent part ends, and drops
+// a claimed tail past it). A range served in part for another cause (the
+// message or byte cap, a hole) returns no reason: asking again for the rest
+// tells why. Count 0 emits nothing. An error from emit stops Fetch and is
+// returned.
 //
 // emit gets a buffer valid only during the call. Fetch holds the read lock
 // only while copying each packet out, not while emitting it, and does not
@@ -313,8 +318,8 @@ func (c *Cache) Fetch(session, first uint64, count uint32, maxMsgs, maxBytes int
 		pkt, n, why := c.copyOut((*bp)[:0], session, seq, left, maxBytes-bytes)
 		*bp = pkt[:0] // keep a grown buffer
 		if why != 0 {
-			if sent == 0 {
-				return 0, why, nil
+			if sent == 0 || why == wire.RejectNotYetSent {
+				return sent, why, nil
 			}
 			break
 		}

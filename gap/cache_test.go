@@ -169,13 +169,29 @@ func TestCacheFetchRange(t *testing.T) {
 		t.Errorf("inside one packet: sent %d packets %d", sent, len(f.packets))
 	}
 
-	// A range running past next is served up to next.
-	if _, sent, reason = fetch(t, c, 5, 95, math.MaxUint32, 0, 0); sent != 6 || reason != 0 {
+	// A range running past next is served up to next, and says the rest
+	// was not sent yet.
+	if _, sent, reason = fetch(t, c, 5, 95, 10, 0, 0); sent != 6 || reason != wire.RejectNotYetSent {
 		t.Errorf("past next: sent %d reason %v", sent, reason)
 	}
 	// A count that overflows the sequence space.
-	if _, sent, _ = fetch(t, c, 5, 99, math.MaxUint32, 0, 0); sent != 2 {
-		t.Errorf("huge count: sent %d", sent)
+	if _, sent, reason = fetch(t, c, 5, 99, math.MaxUint32, 0, 0); sent != 2 || reason != wire.RejectNotYetSent {
+		t.Errorf("huge count: sent %d reason %v", sent, reason)
+	}
+	// Ending exactly at next: all of it, no reason.
+	if _, sent, reason = fetch(t, c, 5, 95, 6, 0, 0); sent != 6 || reason != 0 {
+		t.Errorf("up to next: sent %d reason %v", sent, reason)
+	}
+	// Capped before next: no reason, even though the range runs past next.
+	if _, sent, reason = fetch(t, c, 5, 95, 10, 3, 0); sent != 3 || reason != 0 {
+		t.Errorf("message cap: sent %d reason %v", sent, reason)
+	}
+	if _, sent, reason = fetch(t, c, 5, 95, 10, 0, wire.HeaderLen+2*wire.LevelUpdateLen); sent != 2 || reason != 0 {
+		t.Errorf("byte cap: sent %d reason %v", sent, reason)
+	}
+	// The message cap reached exactly at next: the cap stopped it.
+	if _, sent, reason = fetch(t, c, 5, 95, 10, 6, 0); sent != 6 || reason != 0 {
+		t.Errorf("cap at next: sent %d reason %v", sent, reason)
 	}
 }
 
@@ -463,6 +479,10 @@ func checkCacheModel(t *testing.T, c *Cache, m *cacheModel, session, first uint6
 		want = wire.RejectNotYetSent
 	case run == 0:
 		want = wire.RejectTooOld
+	case sent > 0 && first+uint64(sent) == hi && uint64(sent) < uint64(count) && (maxMsgs == 0 || int(sent) < maxMsgs):
+		// Served up to next and not stopped by the message cap: the rest
+		// is not sent yet.
+		want = wire.RejectNotYetSent
 	}
 	if reason != want {
 		t.Fatalf("fetch s%d %d+%d (bounds %d..%d): reason %v, want %v", session, first, count, lo, hi, reason, want)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tickcast/tickcast/wire"
 )
@@ -42,13 +43,13 @@ func TestClientConcurrentRequests(t *testing.T) {
 	}
 	wg.Wait()
 	waitFor(t, "every request answered", func() bool { return rec.messages() == 2*workers*each })
-	if st, cs := s.Stats(), c.Stats(); st.Requests != workers*each || cs.Requests != workers*each || cs.Packets != workers*each {
+	if st, cs := s.Stats(), c.Stats(); validated(st) != workers*each || cs.Requests != workers*each || cs.Packets != workers*each {
 		t.Errorf("server %+v client %+v", st, cs)
 	}
 }
 
 // fakeServer is a bare UDP socket standing in for a retransmit server.
-func fakeServer(t *testing.T) *net.UDPConn {
+func fakeServer(t testing.TB) *net.UDPConn {
 	t.Helper()
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -58,18 +59,51 @@ func fakeServer(t *testing.T) *net.UDPConn {
 	return conn
 }
 
-func TestClientDropsMalformedAnswers(t *testing.T) {
-	t.Parallel()
-	srv := fakeServer(t)
-	c, rec := startClient(t, srv.LocalAddr().(*net.UDPAddr).AddrPort())
-	request(t, c, 1, testSessionUDP, 7, 3)
+// validateFake reads the client's validation probe on srv, checks it and
+// answers it with tok; it returns the client's address.
+func validateFake(t *testing.T, srv *net.UDPConn, c *Client, tok uint32) netip.AddrPort {
+	t.Helper()
 	buf := make([]byte, 256)
 	n, from, err := srv.ReadFromUDPAddrPort(buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok := parseRequest(buf[:n])
-	if want := (wire.RetransmitRequest{Channel: 1, Session: testSessionUDP, FirstSeq: 7, Count: 3}); !ok || got != want {
+	if got, ok := parseRequest(buf[:n]); !ok || got != probeRequest(1) || got != (wire.RetransmitRequest{Channel: 1, Count: 1}) {
+		t.Fatalf("probe on the wire %+v, want %+v", got, probeRequest(1))
+	}
+	if _, err := srv.WriteToUDPAddrPort(wire.AppendControl(nil, 1, 0, 1, wire.RetransmitToken{Channel: 1, Token: tok}), from); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := c.WaitValidated(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return from
+}
+
+// readRequest returns the next request srv receives that is not a probe.
+func readRequest(t *testing.T, srv *net.UDPConn) wire.RetransmitRequest {
+	t.Helper()
+	buf := make([]byte, 256)
+	for {
+		n, _, err := srv.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, ok := parseRequest(buf[:n]); ok && r != probeRequest(1) {
+			return r
+		}
+	}
+}
+
+func TestClientDropsMalformedAnswers(t *testing.T) {
+	t.Parallel()
+	srv := fakeServer(t)
+	c, rec := runClient(t, srv.LocalAddr().(*net.UDPAddr).AddrPort())
+	from := validateFake(t, srv, c, 0xabcd1234)
+	request(t, c, 1, testSessionUDP, 7, 3)
+	if got, want := readRequest(t, srv), (wire.RetransmitRequest{Channel: 1, Token: 0xabcd1234, Session: testSessionUDP, FirstSeq: 7, Count: 3}); got != want {
 		t.Fatalf("request on the wire %+v, want %+v", got, want)
 	}
 	bad := garbageAnswers(t)
@@ -90,7 +124,7 @@ func TestClientDropsMalformedAnswers(t *testing.T) {
 		st := c.Stats()
 		return st.Packets+st.Rejects+st.Malformed == uint64(len(bad)+2)
 	})
-	if st := c.Stats(); st.Packets != 1 || st.Rejects != 1 || st.Malformed != uint64(len(bad)) {
+	if st := c.Stats(); st.Packets != 1 || st.Rejects != 1 || st.Tokens != 1 || st.Malformed != uint64(len(bad)) {
 		t.Errorf("stats %+v", st)
 	}
 	seqs, rejects, err := rec.snapshot()
@@ -114,6 +148,8 @@ func garbageAnswers(tb testing.TB) [][]byte {
 	wire.SetFlags(truncated, wire.FlagRetransmission)
 	flaggedReject := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitReject{Channel: 1, Reason: wire.RejectTooOld, Count: 3})
 	wire.SetFlags(flaggedReject, wire.FlagRetransmission)
+	flaggedToken := wire.AppendControl(nil, 1, 0, 1, wire.RetransmitToken{Channel: 1, Token: 9})
+	wire.SetFlags(flaggedToken, wire.FlagRetransmission)
 	return [][]byte{
 		{},
 		[]byte("hello"),
@@ -125,6 +161,9 @@ func garbageAnswers(tb testing.TB) [][]byte {
 		flaggedReject,
 		wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 3, Session: testSessionUDP, FirstSeq: 7}),
 		wire.AppendControl(nil, 1, 0, 1, wire.SnapshotEnd{Channel: 1}),
+		wire.AppendControl(nil, 1, 0, 1, wire.RetransmitToken{Channel: 1}), // token 0: none
+		flaggedToken,
+		append(wire.AppendControl(nil, 1, 0, 1, wire.RetransmitToken{Channel: 1, Token: 9}), 0), // a byte past the message
 	}
 }
 
@@ -178,13 +217,25 @@ func FuzzClientAnswer(f *testing.F) {
 	wire.SetFlags(good, wire.FlagRetransmission)
 	f.Add(good)
 	f.Add(wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitReject{Channel: 1, Reason: wire.RejectRateLimited, Count: 3, RetryAfterMs: 5}))
-	c := &Client{}
+	f.Add(wire.AppendControl(nil, 1, 0, 1, wire.RetransmitReject{Channel: 1, Reason: wire.RejectNotAllowed, Count: 1})) // the probe's
+	f.Add(wire.AppendControl(nil, 1, 0, 1, wire.RetransmitToken{Channel: 1, Token: 0xabcd1234}))
+	srv := fakeServer(f)
+	c, err := NewClient(ClientConfig{Server: srv.LocalAddr().(*net.UDPAddr).AddrPort(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { c.Close() })
 	f.Fuzz(func(t *testing.T, b []byte) {
 		before := c.Stats()
 		c.handle(b, 1, checkingHandler{t})
 		after := c.Stats()
-		if after.Packets+after.Rejects+after.Malformed != before.Packets+before.Rejects+before.Malformed+1 {
+		if after.Packets+after.Rejects+after.Tokens+after.Malformed != before.Packets+before.Rejects+before.Tokens+before.Malformed+1 {
 			t.Fatalf("datagram counted %+v → %+v", before, after)
+		}
+		if after.Tokens > before.Tokens {
+			if tok, err := wire.DecodeRetransmitToken(b[wire.HeaderLen:]); err != nil || c.token.Load() != tok.Token || !c.Validated() {
+				t.Fatalf("token %+v (%v) kept as %#x", tok, err, c.token.Load())
+			}
 		}
 	})
 }

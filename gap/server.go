@@ -2,8 +2,13 @@ package gap
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"maps"
 	"net"
@@ -59,12 +64,27 @@ const (
 	notAllowedBurst = 10
 )
 
+// RetransmitToken answers, all sources together. Each is smaller than the
+// request that caused it, and this bound keeps even that from being pumped
+// at a victim at line rate with spoofed requests; a real requester
+// validates once, retrying with backoff, so it needs only a few.
+const (
+	tokenRate  = 1000
+	tokenBurst = 1000
+)
+
+// tokenKeyLen is the size of a server's random token key.
+const tokenKeyLen = 32
+
 // ServerStats are a [Server]'s counters since it was made.
 type ServerStats struct {
 	Requests               uint64 // well-formed RetransmitRequests received, from any source
+	BytesReceived          uint64 // bytes of those requests' datagrams
+	Unvalidated            uint64 // requests from allowed sources without their token: answered with a RetransmitToken at most
+	TokensSent             uint64 // RetransmitTokens sent (fewer than Unvalidated when the token rate limit drops some)
 	Answered               uint64 // messages retransmitted
 	AnsweredPackets        uint64 // packets retransmitted
-	Bytes                  uint64 // bytes sent: retransmitted packets and rejects
+	Bytes                  uint64 // bytes sent: retransmitted packets, rejects and tokens
 	RejectedTooOld         uint64 // requests rejected: gone from the cache, or a hole
 	RejectedRateLimited    uint64 // requests rejected: the requester's bucket was empty
 	RejectedUnknownSession uint64 // requests rejected: another session, or a channel not served
@@ -84,15 +104,40 @@ type ServerStats struct {
 // messages than asked, nor more than MaxMessages messages and MaxBytes bytes;
 // a requester is answered at most Rate messages per second (after a Burst),
 // and a capped answer is simply the first part: the requester asks again for
-// the rest. Garbage is counted and dropped without an answer.
+// the rest. A range that runs past the newest sequence sent is answered up to
+// it, then with a RetransmitReject "not yet sent" for the rest only
+// (FirstSeq and Count of the part not sent). Garbage is counted and dropped
+// without an answer.
+//
+// Anti-amplification (DESIGN.md, "Security and abuse"; as QUIC's address
+// validation, RFC 9000 §8.1): a UDP source address can be spoofed, and one
+// 64-byte request can draw a 256 KiB answer, so the server answers with data
+// only a requester that has shown it receives at its address. Each server
+// draws a random key when it is made; the token of a requester is the first
+// 4 bytes (little-endian) of HMAC-SHA256(key, its IP address as 16 bytes),
+// 0 mapped to 1, bound to the address and not the port. A request from an
+// allowed source whose Token is not its token (0, another address's, or one
+// from a server since restarted) is answered with one control packet
+// holding a [wire.RetransmitToken] with its token (48 bytes, less than the
+// 64-byte request) and nothing else; those answers are rate-limited across
+// all sources. A requester that echoes its token is answered as above. So
+// until it is validated a requester receives less than the bytes it sent,
+// well inside QUIC's 3×. [Client] validates once when it starts, so a real
+// NACK costs no extra round trip.
 type Server struct {
 	cfg        ServerConfig
 	caches     atomic.Pointer[map[uint16]*Cache] // copy on write under cachesMu
 	cachesMu   sync.Mutex
 	policy     *Policy
 	notAllowed *rate.Limiter
+	tokenLimit *rate.Limiter
 	log        *slog.Logger
 	conn       *net.UDPConn
+
+	macMu  sync.Mutex
+	mac    hash.Hash // HMAC-SHA256 with the server's random key
+	macIn  [16]byte  // the address, here so it does not escape per call
+	macSum []byte
 
 	rejBuf   []byte // owned by the handling goroutine
 	stats    serverCounters
@@ -103,7 +148,8 @@ type Server struct {
 }
 
 type serverCounters struct {
-	requests, answered, answeredPackets, bytes      atomic.Uint64
+	requests, bytesReceived, unvalidated, tokens    atomic.Uint64
+	answered, answeredPackets, bytes                atomic.Uint64
 	tooOld, rateLimited, unknownSession, notAllowed atomic.Uint64
 	notYetSent, malformed, sendErrors               atomic.Uint64
 }
@@ -154,12 +200,17 @@ func newServer(cfg ServerConfig) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	key := make([]byte, tokenKeyLen)
+	rand.Read(key) // never fails (crypto/rand: it crashes the program instead)
 	s := &Server{
 		cfg:        cfg,
 		policy:     policy,
 		notAllowed: rate.NewLimiter(notAllowedRate, notAllowedBurst),
+		tokenLimit: rate.NewLimiter(tokenRate, tokenBurst),
 		log:        log.With("component", "retransmit-server"),
-		rejBuf:     make([]byte, 0, wire.HeaderLen+wire.RetransmitRejectLen),
+		mac:        hmac.New(sha256.New, key),
+		macSum:     make([]byte, 0, sha256.Size),
+		rejBuf:     make([]byte, 0, wire.HeaderLen+max(wire.RetransmitRejectLen, wire.RetransmitTokenLen)),
 	}
 	caches := maps.Clone(cfg.Caches)
 	s.caches.Store(&caches)
@@ -217,6 +268,9 @@ func (s *Server) Stats() ServerStats {
 	c := &s.stats
 	return ServerStats{
 		Requests:               c.requests.Load(),
+		BytesReceived:          c.bytesReceived.Load(),
+		Unvalidated:            c.unvalidated.Load(),
+		TokensSent:             c.tokens.Load(),
 		Answered:               c.answered.Load(),
 		AnsweredPackets:        c.answeredPackets.Load(),
 		Bytes:                  c.bytes.Load(),
@@ -257,11 +311,20 @@ func (s *Server) handle(b []byte, from netip.AddrPort, now time.Time, send func(
 		return
 	}
 	s.stats.requests.Add(1)
+	s.stats.bytesReceived.Add(uint64(len(b)))
 	addr := from.Addr().Unmap()
 	if !s.policy.IsAllowed(addr) {
 		s.stats.notAllowed.Add(1)
 		if s.notAllowed.AllowN(now, 1) {
 			s.reject(r, wire.RejectNotAllowed, 0, from, now, send)
+		}
+		return
+	}
+	if tok := s.token(addr); r.Token != tok {
+		// Not validated: its token, smaller than its request, and nothing else.
+		s.stats.unvalidated.Add(1)
+		if s.tokenLimit.AllowN(now, 1) {
+			s.sendToken(r.Channel, tok, from, now, send)
 		}
 		return
 	}
@@ -298,6 +361,12 @@ func (s *Server) handle(b []byte, from netip.AddrPort, now time.Time, send func(
 		s.sendFailed(err)
 		return
 	}
+	if sent > 0 && reason == wire.RejectNotYetSent {
+		// Served up to what was sent: refuse only the rest, so the
+		// requester learns where the sent part ends.
+		r.FirstSeq += uint64(sent)
+		r.Count -= sent
+	}
 	switch reason {
 	case 0:
 		return
@@ -325,6 +394,32 @@ func (s *Server) reject(r wire.RetransmitRequest, reason wire.RejectReason, retr
 		s.sendFailed(err)
 		return
 	}
+	s.stats.bytes.Add(uint64(len(s.rejBuf)))
+}
+
+// token returns the token of requester address a (DESIGN.md, "Security and
+// abuse"): the first 4 bytes, little-endian, of HMAC-SHA256 of the address
+// as 16 bytes (IPv4 mapped) under the server's key, 0 mapped to 1. Safe for
+// concurrent use.
+func (s *Server) token(a netip.Addr) uint32 {
+	s.macMu.Lock()
+	defer s.macMu.Unlock()
+	s.macIn = a.Unmap().As16()
+	s.mac.Reset()
+	s.mac.Write(s.macIn[:])
+	s.macSum = s.mac.Sum(s.macSum[:0])
+	return max(binary.LittleEndian.Uint32(s.macSum), 1)
+}
+
+// sendToken sends one control packet holding a RetransmitToken (session 0
+// in its header: a token is not tied to a session).
+func (s *Server) sendToken(channel uint16, tok uint32, to netip.AddrPort, now time.Time, send func([]byte, netip.AddrPort) error) {
+	s.rejBuf = wire.AppendControl(s.rejBuf[:0], channel, 0, now.UnixNano(), wire.RetransmitToken{Channel: channel, Token: tok})
+	if err := send(s.rejBuf, to); err != nil {
+		s.sendFailed(err)
+		return
+	}
+	s.stats.tokens.Add(1)
 	s.stats.bytes.Add(uint64(len(s.rejBuf)))
 }
 

@@ -1,7 +1,9 @@
 package gap
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math"
@@ -98,10 +100,24 @@ func (r *recorder) rejectCount() int {
 	return len(r.rejects)
 }
 
-// startClient starts a client of addr, reading until the test ends.
+// startClient starts a client of addr, reading until the test ends, and
+// waits until the server has validated it (it holds a token).
 func startClient(tb testing.TB, addr netip.AddrPort) (*Client, *recorder) {
 	tb.Helper()
-	c, err := NewClient(ClientConfig{Server: addr, Local: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	c, rec := runClient(tb, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := c.WaitValidated(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return c, rec
+}
+
+// runClient starts a client of addr, reading until the test ends, without
+// waiting for its validation.
+func runClient(tb testing.TB, addr netip.AddrPort) (*Client, *recorder) {
+	tb.Helper()
+	c, err := NewClient(ClientConfig{Server: addr, Local: "127.0.0.1:0", Channel: 1, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -120,6 +136,16 @@ func startClient(tb testing.TB, addr netip.AddrPort) (*Client, *recorder) {
 	})
 	return c, rec
 }
+
+// tokenPacketLen is the size of a server's token answer.
+const tokenPacketLen = wire.HeaderLen + wire.RetransmitTokenLen
+
+// validated returns how many requests st counts from validated requesters
+// (not the validation probes, nor any other request without the token).
+func validated(st ServerStats) uint64 { return st.Requests - st.Unvalidated - st.RejectedNotAllowed }
+
+// dataBytes returns the bytes st counts as sent, less the token answers.
+func dataBytes(st ServerStats) uint64 { return st.Bytes - st.TokensSent*tokenPacketLen }
 
 // waitFor polls cond until it holds, failing after a generous deadline.
 func waitFor(tb testing.TB, what string, cond func() bool) {
@@ -205,7 +231,7 @@ func TestServerAnswersRange(t *testing.T) {
 	}
 	checkRun(t, seqs, 45, 100)
 	st := s.Stats()
-	if len(rejects) != 0 || st.Requests != 1 || st.AnsweredPackets != 4 || st.Bytes != 4*wire.HeaderLen+100*wire.LevelUpdateLen {
+	if len(rejects) != 0 || validated(st) != 1 || st.AnsweredPackets != 4 || dataBytes(st) != 4*wire.HeaderLen+100*wire.LevelUpdateLen {
 		t.Errorf("rejects %v stats %+v", rejects, st)
 	}
 	if cs := c.Stats(); cs.Requests != 1 || cs.Packets != 4 || cs.Malformed != 0 {
@@ -256,30 +282,55 @@ func TestServerNotAllowed(t *testing.T) {
 		Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 101, 10)},
 		Policy: PolicyConfig{Allowed: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
 	})
-	c, rec := startClient(t, s.LocalAddr())
+	// A bare socket: a Client's validation probes would be refused too,
+	// and take from the same trickle of rejects.
+	raw := dialRaw(t, s.LocalAddr())
+	req := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 10, Session: testSessionUDP, FirstSeq: 1})
 	start := time.Now()
-	request(t, c, 1, testSessionUDP, 1, 10)
-	waitFor(t, "a reject", func() bool { return rec.rejectCount() == 1 })
-	if _, rejects, _ := rec.snapshot(); rejects[0].Reason != wire.RejectNotAllowed || rejects[0].RetryAfterMs != 0 {
-		t.Errorf("reject %+v", rejects[0])
+	if _, err := raw.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	raw.SetReadDeadline(time.Now().Add(15 * time.Second))
+	n, err := raw.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := mustParse(t, buf[:n])
+	if rej, err := wire.DecodeRetransmitReject(p.Body()); err != nil || rej.Reason != wire.RejectNotAllowed || rej.RetryAfterMs != 0 {
+		t.Errorf("reject %+v (%v)", rej, err)
 	}
 	// The rejects themselves are rate-limited.
-	const n = 200
-	for i := range n {
-		request(t, c, 1, testSessionUDP, 1, 10)
+	const n0 = 200
+	for i := range n0 {
+		if _, err := raw.Write(req); err != nil {
+			t.Fatal(err)
+		}
 		if i%20 == 19 {
-			waitFor(t, "requests handled", func() bool { return s.Stats().Requests >= uint64(i+1) })
+			waitFor(t, "requests handled", func() bool { return s.Stats().Requests >= uint64(i+2) })
 		}
 	}
-	waitFor(t, "requests handled", func() bool { return s.Stats().RejectedNotAllowed == n+1 })
+	waitFor(t, "requests handled", func() bool { return s.Stats().RejectedNotAllowed == n0+1 })
 	elapsed := time.Since(start)
 	st := s.Stats()
-	if st.Answered != 0 {
+	if st.Answered != 0 || st.TokensSent != 0 {
 		t.Errorf("answered a disallowed source: %+v", st)
 	}
 	if limit := notAllowedBurst + notAllowedRate*elapsed.Seconds(); float64(st.Bytes)/64 > limit {
 		t.Errorf("%d rejects sent in %v, limit %.0f", st.Bytes/64, elapsed, limit)
 	}
+}
+
+// dialRaw returns a bare UDP socket connected to addr, closed when the test
+// ends.
+func dialRaw(tb testing.TB, addr netip.AddrPort) *net.UDPConn {
+	tb.Helper()
+	raw, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { raw.Close() })
+	return raw
 }
 
 func TestServerCaps(t *testing.T) {
@@ -310,7 +361,7 @@ func TestServerCaps(t *testing.T) {
 		waitFor(t, "stats", func() bool { return s.Stats().Answered == 189 })
 		seqs, _, _ := rec.snapshot()
 		checkRun(t, seqs, 1, 189)
-		if st := s.Stats(); st.Bytes > 8192 || st.AnsweredPackets != 19 {
+		if st := s.Stats(); dataBytes(st) > 8192 || st.AnsweredPackets != 19 {
 			t.Errorf("stats %+v", st)
 		}
 	})
@@ -319,12 +370,18 @@ func TestServerCaps(t *testing.T) {
 		s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: cache}})
 		c, rec := startClient(t, s.LocalAddr())
 		request(t, c, 1, testSessionUDP, 4990, math.MaxUint32) // only 11 held
-		request(t, c, 1, testSessionUDP, math.MaxUint64, math.MaxUint32)
 		waitFor(t, "answers", func() bool { return rec.messages() >= 11 && rec.rejectCount() >= 1 })
+		request(t, c, 1, testSessionUDP, math.MaxUint64, math.MaxUint32)
+		waitFor(t, "answers", func() bool { return rec.rejectCount() >= 2 })
 		seqs, rejects, _ := rec.snapshot()
 		checkRun(t, seqs, 4990, 11)
-		if rejects[0].Reason != wire.RejectNotYetSent {
-			t.Errorf("reject %+v", rejects[0])
+		// The rest of the first range, then all of the second.
+		want := []wire.RetransmitReject{
+			{Channel: 1, Reason: wire.RejectNotYetSent, Count: math.MaxUint32 - 11, Session: testSessionUDP, FirstSeq: 5001},
+			{Channel: 1, Reason: wire.RejectNotYetSent, Count: math.MaxUint32, Session: testSessionUDP, FirstSeq: math.MaxUint64},
+		}
+		if len(rejects) != 2 || rejects[0] != want[0] || rejects[1] != want[1] {
+			t.Errorf("rejects %+v, want %+v", rejects, want)
 		}
 	})
 }
@@ -347,7 +404,7 @@ func TestServerRateLimitsFlood(t *testing.T) {
 			request(t, c, 1, testSessionUDP, 1+uint64(sent%900), ask)
 			sent++
 		}
-		waitFor(t, "requests handled", func() bool { return s.Stats().Requests >= uint64(sent) })
+		waitFor(t, "requests handled", func() bool { return validated(s.Stats()) >= uint64(sent) })
 	}
 	elapsed := time.Since(start)
 	st := s.Stats()
@@ -377,11 +434,7 @@ func TestServerRateLimitsFlood(t *testing.T) {
 func TestServerGarbage(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 101, 10)}})
-	raw, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(s.LocalAddr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := dialRaw(t, s.LocalAddr())
 	garbage := garbageRequests(t)
 	for _, g := range garbage {
 		if _, err := raw.Write(g); err != nil {
@@ -390,8 +443,9 @@ func TestServerGarbage(t *testing.T) {
 	}
 	waitFor(t, "garbage counted", func() bool { return s.Stats().Malformed == uint64(len(garbage)) })
 	// No answer came back to the sender of garbage: a valid request's answer
-	// is the first thing it reads.
-	if _, err := raw.Write(wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 3, Session: testSessionUDP, FirstSeq: 7})); err != nil {
+	// (its token, it has none yet) is the first thing it reads.
+	req := wire.RetransmitRequest{Channel: 1, Count: 3, Session: testSessionUDP, FirstSeq: 7}
+	if _, err := raw.Write(wire.AppendControl(nil, 1, testSessionUDP, 1, req)); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 2048)
@@ -400,14 +454,25 @@ func TestServerGarbage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tok, err := wire.DecodeRetransmitToken(mustParse(t, buf[:n]).Body())
+	if err != nil || tok.Channel != 1 || tok.Token == 0 {
+		t.Fatalf("first answer % x: %+v, %v", buf[:n], tok, err)
+	}
+	req.Token = tok.Token
+	if _, err := raw.Write(wire.AppendControl(nil, 1, testSessionUDP, 1, req)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err = raw.Read(buf); err != nil {
+		t.Fatal(err)
+	}
 	p := mustParse(t, buf[:n])
 	if !p.Has(wire.FlagRetransmission) || p.Seq != 7 || p.Count != 3 {
-		t.Errorf("first answer %+v", p.Header)
+		t.Errorf("answer with the token %+v", p.Header)
 	}
 	// The server counts an answer once it has sent it: the datagram may be
 	// read first.
 	waitFor(t, "the answer counted", func() bool { return s.Stats().Answered == 3 })
-	if st := s.Stats(); st.Requests != 1 || st.Answered != 3 {
+	if st := s.Stats(); st.Requests != 2 || st.Unvalidated != 1 || st.TokensSent != 1 || st.Answered != 3 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -454,12 +519,21 @@ func TestServerHandleAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 100, Session: testSessionUDP, FirstSeq: 45})
 	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	r := wire.RetransmitRequest{Channel: 1, Count: 100, Session: testSessionUDP, FirstSeq: 45}
+	unvalidated := wire.AppendControl(nil, 1, testSessionUDP, 1, r)
+	r.Token = s.token(from.Addr())
+	req := wire.AppendControl(nil, 1, testSessionUDP, 1, r)
 	send := func([]byte, netip.AddrPort) error { return nil }
 	s.handle(req, from, time.Now(), send) // the requester's bucket
 	if n := testing.AllocsPerRun(100, func() { s.handle(req, from, time.Now(), send) }); n != 0 {
 		t.Errorf("handle: %v allocs", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.handle(unvalidated, from, time.Now(), send) }); n != 0 {
+		t.Errorf("handle without a token: %v allocs", n)
+	}
+	if st := s.Stats(); st.Answered == 0 || st.TokensSent == 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
@@ -499,39 +573,77 @@ func FuzzServerRequest(f *testing.F) {
 	} {
 		f.Add(wire.AppendControl(nil, r.Channel, r.Session, 1, r))
 	}
+	// A probe, and a request with a token of no server.
+	f.Add(wire.AppendControl(nil, 1, 0, 1, wire.RetransmitRequest{Channel: 1, Count: 1}))
+	f.Add(wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 10, Token: 1, Session: testSessionUDP, FirstSeq: 45}))
 	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	tok := s.token(from.Addr())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		req, ok := parseRequest(b)
-		var msgs, bytes, rejects int
-		s.handle(b, from, time.Now(), func(pkt []byte, to netip.AddrPort) error {
-			if !ok {
-				t.Fatalf("answered a malformed request")
-			}
-			if to != from {
-				t.Fatalf("answered %v, not the requester", to)
-			}
-			p, err := wire.Parse(pkt)
-			if err != nil {
-				t.Fatalf("answer malformed: %v", err)
-			}
-			if !p.Has(wire.FlagRetransmission) {
-				if _, err := wire.DecodeRetransmitReject(p.Body()); err != nil || rejects > 0 {
-					t.Fatalf("answer is neither retransmission nor one reject: %v", err)
-				}
-				rejects++
-				return nil
-			}
-			if p.Seq < req.FirstSeq || p.End()-req.FirstSeq > uint64(req.Count) {
-				t.Fatalf("answered %d+%d for %d+%d", p.Seq, p.Count, req.FirstSeq, req.Count)
-			}
-			msgs += int(p.Count)
-			bytes += len(pkt)
-			return nil
-		})
-		if msgs > int(req.Count) || msgs > maxMsgs || bytes > maxBytes || msgs > 0 && rejects > 0 {
-			t.Fatalf("request %+v: %d messages, %d bytes, %d rejects", req, msgs, bytes, rejects)
+		// As it is, then (when it holds a request) with the requester's
+		// token, so the fuzzer reaches the answers past validation.
+		checkServerAnswer(t, s, b, from, tok, maxMsgs, maxBytes)
+		if _, ok := parseRequest(b); ok {
+			b = bytes.Clone(b)
+			binary.LittleEndian.PutUint32(b[wire.HeaderLen+12:], tok)
+			checkServerAnswer(t, s, b, from, tok, maxMsgs, maxBytes)
 		}
 	})
+}
+
+// checkServerAnswer has s handle b from from and checks its answer: nothing
+// for garbage; at most one RetransmitToken holding tok, and nothing else, for
+// a request without tok; otherwise retransmissions within the request and the
+// caps, and one reject at most: alone, or after data for the rest of the
+// range not yet sent.
+func checkServerAnswer(t *testing.T, s *Server, b []byte, from netip.AddrPort, tok uint32, maxMsgs, maxBytes int) {
+	req, ok := parseRequest(b)
+	var msgs, bytes, rejects, tokens int
+	var rej wire.RetransmitReject
+	s.handle(b, from, time.Now(), func(pkt []byte, to netip.AddrPort) error {
+		if !ok {
+			t.Fatalf("answered a malformed request")
+		}
+		if to != from {
+			t.Fatalf("answered %v, not the requester", to)
+		}
+		p, err := wire.Parse(pkt)
+		if err != nil {
+			t.Fatalf("answer malformed: %v", err)
+		}
+		if req.Token != tok {
+			got, err := wire.DecodeRetransmitToken(p.Body())
+			if err != nil || got.Token != tok || got.Channel != req.Channel || len(pkt) >= len(b) || tokens > 0 {
+				t.Fatalf("answer to a request without its token: % x (%v)", pkt, err)
+			}
+			tokens++
+			return nil
+		}
+		if !p.Has(wire.FlagRetransmission) {
+			if rej, err = wire.DecodeRetransmitReject(p.Body()); err != nil || rejects > 0 {
+				t.Fatalf("answer is neither retransmission nor one reject: %v", err)
+			}
+			rejects++
+			return nil
+		}
+		if rejects > 0 {
+			t.Fatalf("retransmission after a reject")
+		}
+		if p.Seq != req.FirstSeq+uint64(msgs) || p.End()-req.FirstSeq > uint64(req.Count) {
+			t.Fatalf("answered %d+%d for %d+%d after %d messages", p.Seq, p.Count, req.FirstSeq, req.Count, msgs)
+		}
+		msgs += int(p.Count)
+		bytes += len(pkt)
+		return nil
+	})
+	if msgs > int(req.Count) || msgs > maxMsgs || bytes > maxBytes {
+		t.Fatalf("request %+v: %d messages, %d bytes, %d rejects", req, msgs, bytes, rejects)
+	}
+	if msgs > 0 && rejects > 0 {
+		want := wire.RetransmitReject{Channel: req.Channel, Reason: wire.RejectNotYetSent, Count: req.Count - uint32(msgs), Session: req.Session, FirstSeq: req.FirstSeq + uint64(msgs)}
+		if rej != want {
+			t.Fatalf("request %+v: %d messages, then reject %+v, want %+v", req, msgs, rej, want)
+		}
+	}
 }
 
 func BenchmarkServerHandle(b *testing.B) {
@@ -539,11 +651,242 @@ func BenchmarkServerHandle(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	req := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 290, Session: testSessionUDP, FirstSeq: 1000})
 	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	req := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 290, Token: s.token(from.Addr()), Session: testSessionUDP, FirstSeq: 1000})
 	send := func([]byte, netip.AddrPort) error { return nil }
 	b.ReportAllocs()
 	for b.Loop() {
 		s.handle(req, from, time.Now(), send)
+	}
+}
+
+// A requester that never shows it receives at its address (DESIGN.md,
+// "Security and abuse") gets less than it sent, and never data: its token
+// only, whatever it asks for.
+func TestServerUnvalidatedAmplification(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 5001, 29)}})
+	raw := dialRaw(t, s.LocalAddr())
+	other := s.token(netip.MustParseAddr("127.0.0.2"))
+	const n = 50
+	sent := 0
+	for i := range n {
+		// The most a request may ask, without a token or with another
+		// address's.
+		r := wire.RetransmitRequest{Channel: 1, Count: math.MaxUint32, Session: testSessionUDP, FirstSeq: 1}
+		if i%2 == 1 {
+			r.Token = other
+		}
+		req := wire.AppendControl(nil, 1, testSessionUDP, 1, r)
+		if _, err := raw.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		sent += len(req)
+		if i%10 == 9 { // in batches: no request lost to a full socket buffer
+			waitFor(t, "requests handled", func() bool { return s.Stats().Requests == uint64(i+1) })
+		}
+	}
+	waitFor(t, "every request answered", func() bool { return s.Stats().TokensSent == n })
+
+	// Read everything the server sent: n datagrams, then nothing more.
+	got, datagrams := 0, 0
+	buf := make([]byte, 1<<16)
+	want := s.token(netip.MustParseAddr("127.0.0.1"))
+	for {
+		wait := 15 * time.Second
+		if datagrams == n {
+			wait = 100 * time.Millisecond // only to see that nothing else comes
+		}
+		raw.SetReadDeadline(time.Now().Add(wait))
+		k, err := raw.Read(buf)
+		if err != nil {
+			if datagrams < n {
+				t.Fatalf("read %d of %d answers: %v", datagrams, n, err)
+			}
+			break
+		}
+		datagrams++
+		got += k
+		p := mustParse(t, buf[:k])
+		tok, err := wire.DecodeRetransmitToken(p.Body())
+		if err != nil || p.Flags != 0 || tok.Token != want || tok.Channel != 1 {
+			t.Fatalf("answer %d is not the requester's token: %+v % x", datagrams, p.Header, buf[:k])
+		}
+	}
+	st := s.Stats()
+	t.Logf("unvalidated requester: sent %d bytes in %d requests, received %d bytes in %d datagrams (%.2f×)",
+		sent, n, got, datagrams, float64(got)/float64(sent))
+	if got > 3*sent || datagrams != n || got != n*tokenPacketLen {
+		t.Errorf("sent %d bytes, received %d bytes in %d datagrams", sent, got, datagrams)
+	}
+	if st.Answered != 0 || st.AnsweredPackets != 0 || st.Unvalidated != n || st.BytesReceived != uint64(sent) || st.Bytes != uint64(got) {
+		t.Errorf("stats %+v", st)
+	}
+
+	// The same socket, echoing its token, is answered in full.
+	req := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 3, Token: want, Session: testSessionUDP, FirstSeq: 7})
+	if _, err := raw.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	raw.SetReadDeadline(time.Now().Add(15 * time.Second))
+	k, err := raw.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := mustParse(t, buf[:k]); !p.Has(wire.FlagRetransmission) || p.Seq != 7 || p.Count != 3 {
+		t.Errorf("answer with the token %+v", p.Header)
+	}
+}
+
+// The token depends on the address only, never 0; another server's differs.
+func TestServerToken(t *testing.T) {
+	cache := testCacheRange(t, 1, 2, 1)
+	s1, err := newServer(ServerConfig{Addr: "x", Caches: map[uint16]*Cache{1: cache}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := newServer(ServerConfig{Addr: "x", Caches: map[uint16]*Cache{1: cache}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := netip.MustParseAddr("127.0.0.1")
+	mapped := netip.AddrFrom16(a.As16())
+	if s1.token(a) == 0 || s1.token(a) != s1.token(mapped) || s1.token(a) == s1.token(netip.MustParseAddr("127.0.0.2")) {
+		t.Errorf("tokens %#x %#x", s1.token(a), s1.token(mapped))
+	}
+	if s1.token(a) == s2.token(a) {
+		t.Errorf("two servers give 127.0.0.1 the same token %#x (1 in 2³² by chance)", s1.token(a))
+	}
+}
+
+// Token answers are limited across all sources: a flood of spoofed
+// requests from many addresses draws tokenBurst of them, then tokenRate a
+// second.
+func TestServerTokenRateLimit(t *testing.T) {
+	s, err := newServer(ServerConfig{Addr: "x", Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 101, 10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := wire.AppendControl(nil, 1, testSessionUDP, 1, wire.RetransmitRequest{Channel: 1, Count: 10, Session: testSessionUDP, FirstSeq: 1})
+	now := time.Now()
+	sends := 0
+	send := func([]byte, netip.AddrPort) error { sends++; return nil }
+	for i := range 3 * tokenBurst {
+		from := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 1, byte(i >> 8), byte(i)}), 4000)
+		s.handle(req, from, now, send)
+	}
+	s.handle(req, netip.MustParseAddrPort("127.0.0.1:1"), now.Add(time.Second), send)
+	if st := s.Stats(); sends != tokenBurst+1 || st.TokensSent != tokenBurst+1 || st.Unvalidated != 3*tokenBurst+1 || st.Answered != 0 {
+		t.Errorf("%d sends, stats %+v", sends, st)
+	}
+}
+
+// A client validates when it starts; a token of another server (this one
+// restarted on the same port with a new key) is refused with the new token,
+// which the client adopts, and its next request is answered.
+func TestClientRevalidatesAfterRestart(t *testing.T) {
+	t.Parallel()
+	cache := testCacheRange(t, 1, 1001, 29)
+	serve := func(addr string) (*Server, func()) {
+		s, err := NewServer(ServerConfig{Addr: addr, Caches: map[uint16]*Cache{1: cache}, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx) }()
+		return s, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		}
+	}
+	s1, stop1 := serve("127.0.0.1:0")
+	c, rec := startClient(t, s1.LocalAddr())
+	first := c.token.Load()
+	if !c.Validated() || first != s1.token(netip.MustParseAddr("127.0.0.1")) {
+		t.Fatalf("client token %#x, server's %#x", first, s1.token(netip.MustParseAddr("127.0.0.1")))
+	}
+	if cs, st := c.Stats(), s1.Stats(); cs.Tokens == 0 || cs.Probes == 0 || st.TokensSent == 0 || st.Unvalidated < st.TokensSent || st.Answered != 0 {
+		t.Errorf("client %+v server %+v", cs, st)
+	}
+	request(t, c, 1, testSessionUDP, 10, 5)
+	waitFor(t, "5 messages", func() bool { return rec.messages() == 5 })
+	stop1()
+
+	s2, stop2 := serve(s1.LocalAddr().String())
+	defer stop2()
+	want := s2.token(netip.MustParseAddr("127.0.0.1"))
+	tokens := c.Stats().Tokens
+	request(t, c, 1, testSessionUDP, 20, 5) // with s1's token
+	waitFor(t, "the new token", func() bool { return c.Stats().Tokens > tokens })
+	if got := c.token.Load(); got != want || got == first {
+		t.Fatalf("client token %#x, want %#x (the old one %#x)", got, want, first)
+	}
+	if st := s2.Stats(); st.Unvalidated != 1 || st.Answered != 0 {
+		t.Errorf("server %+v", st)
+	}
+	request(t, c, 1, testSessionUDP, 20, 5) // the retry, with s2's token
+	waitFor(t, "10 messages", func() bool { return rec.messages() == 10 })
+	seqs, rejects, err := rec.snapshot()
+	if err != nil || len(rejects) != 0 {
+		t.Fatalf("rejects %v, %v", rejects, err)
+	}
+	checkRun(t, seqs[5:], 20, 5)
+}
+
+// A client whose server is not there waits for its token until ctx ends, and
+// WaitValidated ends with Close; Run's probe stops with Run.
+func TestClientWaitValidated(t *testing.T) {
+	t.Parallel()
+	srv := fakeServer(t) // reads nothing, answers nothing
+	c, err := NewClient(ClientConfig{Server: srv.LocalAddr().(*net.UDPAddr).AddrPort(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, &recorder{}) }()
+	waitFor(t, "a probe", func() bool { return c.Stats().Probes > 0 })
+	short, cancelShort := context.WithCancel(context.Background())
+	cancelShort()
+	if err := c.WaitValidated(short); err == nil || c.Validated() {
+		t.Errorf("WaitValidated without a server: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	probes := c.Stats().Probes
+	c.Close()
+	if err := c.WaitValidated(context.Background()); err == nil {
+		t.Error("WaitValidated after Close succeeded")
+	}
+	if c.Stats().Probes != probes {
+		t.Error("probes after Run ended")
+	}
+}
+
+// A range reaching past the newest sequence sent is answered up to it, then
+// refused as not yet sent for exactly the rest (a phantom gap's tail).
+func TestServerNotYetSentRemainder(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, ServerConfig{Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 101, 10)}})
+	c, rec := startClient(t, s.LocalAddr())
+	request(t, c, 1, testSessionUDP, 91, 30) // 91–100 held, 101–120 never sent
+	waitFor(t, "the answer and the reject", func() bool { return rec.messages() >= 10 && rec.rejectCount() >= 1 })
+	seqs, rejects, err := rec.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRun(t, seqs, 91, 10)
+	want := wire.RetransmitReject{Channel: 1, Reason: wire.RejectNotYetSent, Count: 20, Session: testSessionUDP, FirstSeq: 101}
+	if len(rejects) != 1 || rejects[0] != want {
+		t.Errorf("rejects %+v, want %+v", rejects, want)
+	}
+	waitFor(t, "stats", func() bool { return s.Stats().RejectedNotYetSent == 1 })
+	if st := s.Stats(); st.Answered != 10 || st.RejectedNotYetSent != 1 || dataBytes(st) != wire.HeaderLen+10*wire.LevelUpdateLen+wire.HeaderLen+wire.RetransmitRejectLen {
+		t.Errorf("stats %+v", st)
 	}
 }

@@ -53,17 +53,16 @@ func (p *Publisher) Snapshot(ctx context.Context, channel uint16, instrument uin
 
 // Retransmit emits the cached packets holding messages [first, first+count)
 // of channel, flagged retransmission, or says why it cannot (DESIGN.md,
-// RetransmitReject reasons). It implements the retransmit side of the QUIC
+// RetransmitReject reasons); a range running past the newest sequence sent is
+// served up to it and returns wire.RejectNotYetSent for the rest. It implements the retransmit side of the QUIC
 // link's Feed; the link server's policy gives the caps.
 func (p *Publisher) Retransmit(channel uint16, session, first uint64, count uint32, maxMsgs, maxBytes int, emit func(pkt []byte) error) (uint32, wire.RejectReason, error) {
 	if channel != p.cfg.Channel {
 		return 0, wire.RejectUnknownSession, nil
 	}
-	sent, reason, err := p.cache.Fetch(session, first, count, maxMsgs, maxBytes, emit)
-	if sent > 0 {
-		return sent, 0, err
-	}
-	return 0, reason, err
+	// A range served in part up to the newest sequence sent comes with
+	// RejectNotYetSent for the rest (see [gap.Cache.Fetch]).
+	return p.cache.Fetch(session, first, count, maxMsgs, maxBytes, emit)
 }
 
 // BookChecksums returns the CRC-32C of every instrument's book (package book)

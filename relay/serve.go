@@ -26,9 +26,27 @@ var errNotWhole = errors.New("relay: books not complete yet (recovering from ups
 //   - a range older than the cache is asked upstream once, coalesced across
 //     downstreams, and the answer is passed down.
 //
+// A range served in part up to what the relay has forwarded returns
+// wire.RejectNotYetSent with the part sent (see [gap.Cache.Fetch]), after
+// waiting up to nackWait for the rest like for a range not forwarded at all
+// (and serving what came meanwhile): the downstream learns where the sent
+// part ends, and a relay that merely lags its upstream does not call a tail
+// "not yet sent" too soon.
+//
 // Any goroutine.
 func (c *channel) retransmit(session, first uint64, count uint32, maxMsgs, maxBytes int, emit func([]byte) error) (uint32, wire.RejectReason, error) {
-	sent, reason, err := c.cache.Fetch(session, first, count, maxMsgs, maxBytes, emit)
+	used := 0 // bytes emitted
+	counted := func(pkt []byte) error {
+		if err := emit(pkt); err != nil {
+			return err
+		}
+		used += len(pkt)
+		return nil
+	}
+	sent, reason, err := c.cache.Fetch(session, first, count, maxMsgs, maxBytes, counted)
+	if sent > 0 && reason == wire.RejectNotYetSent && err == nil {
+		return c.retransmitRest(session, first, count, maxMsgs, maxBytes, sent, used, emit)
+	}
 	if sent > 0 || err != nil {
 		c.stats.nacksServed.Add(1)
 		return sent, 0, err
@@ -57,6 +75,34 @@ func (c *channel) retransmit(session, first uint64, count uint32, maxMsgs, maxBy
 	}
 	c.stats.nacksRefused.Add(1)
 	return 0, reason, nil
+}
+
+// retransmitRest finishes an answer whose first sent messages reached what
+// the relay has forwarded: it waits up to nackWait for more, serves it within
+// what is left of the caps, and returns the total with RejectNotYetSent if
+// the range still runs past what was forwarded. Any goroutine.
+func (c *channel) retransmitRest(session, first uint64, count uint32, maxMsgs, maxBytes int, sent uint32, used int, emit func([]byte) error) (uint32, wire.RejectReason, error) {
+	c.stats.nacksServed.Add(1)
+	rest := first + uint64(sent)
+	c.stats.nacksWaited.Add(1)
+	if !c.waitUntil(func() bool { return c.next.Load() > rest }) {
+		return sent, wire.RejectNotYetSent, nil
+	}
+	// What the first part spent of the caps. (It did not reach the message
+	// cap, or it would not have stopped at "not yet sent".)
+	if maxMsgs > 0 {
+		maxMsgs -= int(sent)
+	}
+	if maxBytes > 0 {
+		if maxBytes -= used; maxBytes < wire.HeaderLen+wire.MsgHeaderLen {
+			return sent, 0, nil // the byte cap: the downstream asks again
+		}
+	}
+	more, reason, err := c.cache.Fetch(session, rest, count-sent, maxMsgs, maxBytes, emit)
+	if more == 0 && reason != wire.RejectNotYetSent {
+		reason = 0 // stopped by the cap, or evicted meanwhile: asking again tells
+	}
+	return sent + more, reason, err
 }
 
 // fromUpstream serves a range older than the relay's cache from the

@@ -25,7 +25,8 @@ func TestZeroAllocs(t *testing.T) {
 			msgBuf = wire.Trade{Instrument: 1, Price: 2}.Append(msgBuf[:0])
 			msgBuf = wire.NewInstrumentDef(1, "BTCUSDT", "binance", -2, -8).Append(msgBuf[:0])
 			msgBuf = wire.BookChecksum{Instrument: 1, CRC: 2}.Append(msgBuf[:0])
-			msgBuf = wire.RetransmitRequest{Channel: 1, Count: 2}.Append(msgBuf[:0])
+			msgBuf = wire.RetransmitRequest{Channel: 1, Count: 2, Token: 3}.Append(msgBuf[:0])
+			msgBuf = wire.RetransmitToken{Channel: 1, Token: 3}.Append(msgBuf[:0])
 			msgBuf = wire.AppendControl(msgBuf[:0], 1, 2, 3, wire.SnapshotRequest{Channel: 1})
 		}},
 		{"build a full packet", func() {

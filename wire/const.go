@@ -49,6 +49,10 @@ const (
 	// TypeSubscribe is tickcast's extension for the QUIC link control stream:
 	// the first message a link client sends (see [Subscribe]).
 	TypeSubscribe Type = 0x44
+	// TypeRetransmitToken is tickcast's extension for anti-amplification: a
+	// retransmit server's answer to a request from a requester it has not
+	// validated (see [RetransmitToken]).
+	TypeRetransmitToken Type = 0x45
 )
 
 // Fixed message lengths, header included.
@@ -64,6 +68,7 @@ const (
 	SnapshotRequestLen   = 16
 	SnapshotEndLen       = 24
 	SubscribeLen         = 32
+	RetransmitTokenLen   = 16
 )
 
 // minLen maps every type byte to its fixed length, header included, or to
@@ -81,6 +86,7 @@ var minLen = [256]uint8{
 	TypeSnapshotRequest:   SnapshotRequestLen,
 	TypeSnapshotEnd:       SnapshotEndLen,
 	TypeSubscribe:         SubscribeLen,
+	TypeRetransmitToken:   RetransmitTokenLen,
 }
 
 func init() {
@@ -124,6 +130,8 @@ func (t Type) String() string {
 		return "SnapshotEnd"
 	case TypeSubscribe:
 		return "Subscribe"
+	case TypeRetransmitToken:
+		return "RetransmitToken"
 	}
 	return "Unknown"
 }

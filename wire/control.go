@@ -16,10 +16,19 @@ func AppendControl[M interface{ Append([]byte) []byte }](b []byte, channel uint1
 
 // RetransmitRequest asks a retransmit server for Count messages from FirstSeq
 // (type 0x40, 32 bytes): 4: u16 channel · 6: 2 reserved · 8: u32 count ·
-// 12: 4 reserved · 16: u64 session · 24: u64 first sequence.
+// 12: u32 token · 16: u64 session · 24: u64 first sequence.
+//
+// Token is tickcast's anti-amplification extension of DESIGN.md ("Security
+// and abuse"; bytes 12–15 were reserved and zero): the token the server gave
+// the requester in a [RetransmitToken], echoed to prove that the requester
+// receives at its address. 0 means no token: a server that validates
+// requesters answers such a request with a RetransmitToken only, never with
+// data. Over a QUIC link (whose handshake already validates the address)
+// the token is ignored.
 type RetransmitRequest struct {
 	Channel  uint16
 	Count    uint32
+	Token    uint32 // 0 = no token
 	Session  uint64
 	FirstSeq uint64
 }
@@ -33,7 +42,7 @@ func (r RetransmitRequest) Append(b []byte) []byte {
 	b = binary.LittleEndian.AppendUint16(b, r.Channel)
 	b = append(b, 0, 0)
 	b = binary.LittleEndian.AppendUint32(b, r.Count)
-	b = append(b, 0, 0, 0, 0)
+	b = binary.LittleEndian.AppendUint32(b, r.Token)
 	b = binary.LittleEndian.AppendUint64(b, r.Session)
 	return binary.LittleEndian.AppendUint64(b, r.FirstSeq)
 }
@@ -59,6 +68,7 @@ func (r *RetransmitRequest) read(b []byte) {
 	b = b[:RetransmitRequestLen]
 	r.Channel = binary.LittleEndian.Uint16(b[4:])
 	r.Count = binary.LittleEndian.Uint32(b[8:])
+	r.Token = binary.LittleEndian.Uint32(b[12:])
 	r.Session = binary.LittleEndian.Uint64(b[16:])
 	r.FirstSeq = binary.LittleEndian.Uint64(b[24:])
 }
@@ -267,4 +277,52 @@ func (s *Subscribe) read(b []byte) {
 	s.Mode = SubscribeMode(b[6])
 	s.Session = binary.LittleEndian.Uint64(b[8:])
 	s.FromSeq = binary.LittleEndian.Uint64(b[16:])
+}
+
+// RetransmitToken is tickcast's anti-amplification extension of DESIGN.md
+// ("Security and abuse", as QUIC's address validation, RFC 9000 §8.1): a
+// retransmit server's answer to a RetransmitRequest whose Token is not the
+// requester's (type 0x45, 16 bytes): 4: u16 channel · 6: 2 reserved ·
+// 8: u32 token · 12: 4 reserved. Channel echoes the request's. The requester
+// puts Token in its later requests (RetransmitRequest bytes 12–15); until it
+// does, the server answers it with nothing but this message, which is
+// smaller than the request that caused it. Token is never 0.
+type RetransmitToken struct {
+	Channel uint16
+	Token   uint32
+}
+
+// Len returns the encoded length.
+func (RetransmitToken) Len() int { return RetransmitTokenLen }
+
+// Append appends the encoded message to b and returns the extended buffer.
+func (t RetransmitToken) Append(b []byte) []byte {
+	b = appendMsgHeader(b, RetransmitTokenLen, TypeRetransmitToken, 0)
+	b = binary.LittleEndian.AppendUint16(b, t.Channel)
+	b = append(b, 0, 0)
+	b = binary.LittleEndian.AppendUint32(b, t.Token)
+	return append(b, 0, 0, 0, 0)
+}
+
+// Decode decodes one RetransmitToken message from the start of b into t, leaving t
+// unchanged on error; it is [DecodeRetransmitToken] without a copy of the result.
+func (t *RetransmitToken) Decode(b []byte) error {
+	if err := check(b, TypeRetransmitToken, RetransmitTokenLen); err != nil {
+		return err
+	}
+	t.read(b)
+	return nil
+}
+
+// DecodeRetransmitToken decodes one RetransmitToken message from the start of b.
+func DecodeRetransmitToken(b []byte) (t RetransmitToken, err error) {
+	err = t.Decode(b)
+	return t, err
+}
+
+// read fills t from b, which holds at least RetransmitTokenLen bytes.
+func (t *RetransmitToken) read(b []byte) {
+	b = b[:RetransmitTokenLen]
+	t.Channel = binary.LittleEndian.Uint16(b[4:])
+	t.Token = binary.LittleEndian.Uint32(b[8:])
 }

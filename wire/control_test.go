@@ -10,7 +10,8 @@ import (
 )
 
 // The expected bytes below are written from DESIGN.md's "Control messages"
-// table (and the Subscribe extension's doc comment), not from the encoders.
+// table (and the doc comments of the extensions: Subscribe, the request's
+// token, RetransmitToken), not from the encoders.
 func TestControlGolden(t *testing.T) {
 	checkGolden(t, []golden{
 		{
@@ -18,6 +19,7 @@ func TestControlGolden(t *testing.T) {
 			msg: wire.RetransmitRequest{
 				Channel:  0x1211,
 				Count:    0x24232221,
+				Token:    0x2c2b2a29,
 				Session:  0x3837363534333231,
 				FirstSeq: 0x4847464544434241,
 			},
@@ -26,7 +28,7 @@ func TestControlGolden(t *testing.T) {
 				"1112",             // 4: channel
 				"0000",             // 6: reserved
 				"21222324",         // 8: count
-				"00000000",         // 12: reserved
+				"292a2b2c",         // 12: token
 				"3132333435363738", // 16: session
 				"4142434445464748", // 24: first sequence
 			),
@@ -93,7 +95,31 @@ func TestControlGolden(t *testing.T) {
 				"0000000000000000", // 24: reserved
 			),
 		},
+		{
+			name: "RetransmitToken",
+			msg:  wire.RetransmitToken{Channel: 0x1211, Token: 0x24232221},
+			want: unhex(t,
+				"1000 45 00", // len 16, type 0x45, flags 0
+				"1112",       // 4: channel
+				"0000",       // 6: reserved
+				"21222324",   // 8: token
+				"00000000",   // 12: reserved
+			),
+		},
 	})
+}
+
+// A request without a token (the zero value) is the bytes of the original
+// layout, bytes 12–15 zero: requesters that predate the token still parse.
+func TestRetransmitRequestNoToken(t *testing.T) {
+	got := wire.RetransmitRequest{Channel: 1, Count: 10, Session: 2, FirstSeq: 100}.Append(nil)
+	want := unhex(t, "2000 40 00 0100 0000 0a000000 00000000 0200000000000000 6400000000000000")
+	if !bytes.Equal(got, want) {
+		t.Fatalf("Append:\n got % x\nwant % x", got, want)
+	}
+	if r, err := wire.DecodeRetransmitRequest(want); err != nil || r.Token != 0 {
+		t.Fatalf("decoded %+v, %v", r, err)
+	}
 }
 
 // A control request travels in a packet with the normal header, sequence 0

@@ -37,7 +37,7 @@ func FuzzParse(f *testing.F) {
 		"0000000000000000",                     // send time 0
 		"1000 04 00 07000000 0100000000000000", // BookClear instrument 7
 		"0a00 7f 00 aabbccddeeff",              // unknown type 0x7f, 10 bytes
-		"0400 45 ff",                           // unknown type 0x45, header only
+		"0400 4f ff",                           // unknown type 0x4f, header only
 	))
 	f.Add(unhex(f,
 		"5443 01 01",       // magic, version 1, heartbeat
@@ -113,10 +113,28 @@ func FuzzDecodeControl(f *testing.F) {
 	f.Add(unhex(f,
 		"2000 40 00",        // RetransmitRequest, 32 bytes
 		"0100 0000",         // channel 1, reserved
-		"0a000000 00000000", // count 10, reserved
+		"0a000000 00000000", // count 10, no token
 		"0200000000000000",  // session 2
 		"6400000000000000",  // first sequence 100
 	))
+	f.Add(unhex(f,
+		"2000 40 00",        // RetransmitRequest, 32 bytes
+		"0100 0000",         // channel 1, reserved
+		"0a000000 efbeadde", // count 10, token 0xdeadbeef
+		"0200000000000000",  // session 2
+		"6400000000000000",  // first sequence 100
+	))
+	f.Add(unhex(f,
+		"1000 45 00",        // RetransmitToken, 16 bytes
+		"0100 0000",         // channel 1, reserved
+		"efbeadde 00000000", // token 0xdeadbeef, reserved
+	))
+	f.Add(unhex(f,
+		"1000 45 00",        // RetransmitToken, 16 bytes
+		"0100 ffff",         // channel 1, reserved bytes set (not canonical)
+		"01000000 ffffffff", // token 1, reserved bytes set
+	))
+	f.Add(unhex(f, "1000 45 00 0100 0000 efbe")) // RetransmitToken cut inside the token
 	f.Add(unhex(f,
 		"2000 41 00",        // RetransmitReject, 32 bytes
 		"0100 02 00",        // channel 1, reason rate limited, reserved

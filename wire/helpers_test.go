@@ -59,6 +59,8 @@ func decodeAs(typ wire.Type, msg []byte) (m wire.Encoder, known bool, err error)
 		m, err = wire.DecodeSnapshotEnd(msg)
 	case wire.TypeSubscribe:
 		m, err = wire.DecodeSubscribe(msg)
+	case wire.TypeRetransmitToken:
+		m, err = wire.DecodeRetransmitToken(msg)
 	default:
 		return nil, false, nil
 	}
@@ -86,11 +88,12 @@ var reserved = map[wire.Type]struct {
 	wire.TypeBookClear:         {0, nil},
 	wire.TypeInstrumentStatus:  {0, [][2]int{{9, 16}}},
 	wire.TypeBookChecksum:      {0, nil},
-	wire.TypeRetransmitRequest: {0, [][2]int{{6, 8}, {12, 16}}},
+	wire.TypeRetransmitRequest: {0, [][2]int{{6, 8}}},
 	wire.TypeRetransmitReject:  {0, [][2]int{{7, 8}}},
 	wire.TypeSnapshotRequest:   {0, [][2]int{{6, 8}, {12, 16}}},
 	wire.TypeSnapshotEnd:       {0, [][2]int{{6, 8}, {12, 16}}},
 	wire.TypeSubscribe:         {0, [][2]int{{7, 8}, {24, 32}}},
+	wire.TypeRetransmitToken:   {0, [][2]int{{6, 8}, {12, 16}}},
 }
 
 // canonical reports whether msg, a message of a known type, is exactly what
@@ -237,10 +240,11 @@ func samples() []wire.Encoder {
 		wire.BookClear{Instrument: 7, ExchTime: 1_700_000_000_000_000_001},
 		wire.InstrumentStatus{Instrument: 7, Status: wire.StatusResyncing},
 		wire.BookChecksum{Instrument: 7, CRC: 0xdeadbeef, Bids: 20, Asks: 19, ExchTime: 1_700_000_000_000_000_002},
-		wire.RetransmitRequest{Channel: 2, Count: 10, Session: 0xabcdef, FirstSeq: 1000},
+		wire.RetransmitRequest{Channel: 2, Count: 10, Token: 0x5eed7042, Session: 0xabcdef, FirstSeq: 1000},
 		wire.RetransmitReject{Channel: 2, Reason: wire.RejectTooOld, Count: 10, RetryAfterMs: 250, Session: 0xabcdef, FirstSeq: 1000},
 		wire.SnapshotRequest{Channel: 2, Instrument: 7},
 		wire.SnapshotEnd{Channel: 2, Instruments: 3, LastSeq: 12345},
 		wire.Subscribe{Channel: 2, Mode: wire.SubscribeSnapshot, Session: 0xabcdef, FromSeq: 55},
+		wire.RetransmitToken{Channel: 2, Token: 0x5eed7042},
 	}
 }

@@ -13,7 +13,7 @@ import (
 // randMsg returns a message of a random known type with random fields, or,
 // one time in twelve, raw bytes of an unknown type (m is then nil).
 func randMsg(r *rand.Rand) (m wire.Encoder, raw []byte) {
-	switch r.IntN(12) {
+	switch r.IntN(13) {
 	case 0:
 		d := wire.InstrumentDef{Instrument: r.Uint32(), PriceExp: int8(r.Uint32()), QtyExp: int8(r.Uint32())}
 		for i := range d.Symbol {
@@ -37,7 +37,7 @@ func randMsg(r *rand.Rand) (m wire.Encoder, raw []byte) {
 		m = wire.BookChecksum{Instrument: r.Uint32(), CRC: r.Uint32(), Bids: uint16(r.Uint32()),
 			Asks: uint16(r.Uint32()), ExchTime: r.Uint64()}
 	case 6:
-		m = wire.RetransmitRequest{Channel: uint16(r.Uint32()), Count: r.Uint32(), Session: r.Uint64(), FirstSeq: r.Uint64()}
+		m = wire.RetransmitRequest{Channel: uint16(r.Uint32()), Count: r.Uint32(), Token: r.Uint32(), Session: r.Uint64(), FirstSeq: r.Uint64()}
 	case 7:
 		m = wire.RetransmitReject{Channel: uint16(r.Uint32()), Reason: wire.RejectReason(r.Uint32()),
 			Count: r.Uint32(), RetryAfterMs: r.Uint32(), Session: r.Uint64(), FirstSeq: r.Uint64()}
@@ -48,6 +48,8 @@ func randMsg(r *rand.Rand) (m wire.Encoder, raw []byte) {
 	case 10:
 		m = wire.Subscribe{Channel: uint16(r.Uint32()), Mode: wire.SubscribeMode(r.Uint32()),
 			Session: r.Uint64(), FromSeq: r.Uint64()}
+	case 11:
+		m = wire.RetransmitToken{Channel: uint16(r.Uint32()), Token: r.Uint32()}
 	default:
 		raw = make([]byte, wire.MsgHeaderLen+r.IntN(60))
 		binary.LittleEndian.PutUint16(raw, uint16(len(raw)))
@@ -154,7 +156,7 @@ func TestUnknownTypeSkipped(t *testing.T) {
 	pkt = append(pkt, unhex(t,
 		"0a00 7f 05",   // len 10, type 0x7f (unknown), flags 5
 		"aabbccddeeff", // a body this version cannot read
-		"0400 45 00",   // len 4, type 0x45 (unknown): header only
+		"0400 4f 00",   // len 4, type 0x4f (unknown): header only
 	)...)
 	pkt = tr.Append(pkt)
 
@@ -165,7 +167,7 @@ func TestUnknownTypeSkipped(t *testing.T) {
 		seq  uint64
 		inst bool
 	}
-	want := []seen{{wire.TypeLevelUpdate, 40, 100, true}, {0x7f, 10, 101, false}, {0x45, 4, 102, false}, {wire.TypeTrade, 48, 103, true}}
+	want := []seen{{wire.TypeLevelUpdate, 40, 100, true}, {0x7f, 10, 101, false}, {0x4f, 4, 102, false}, {wire.TypeTrade, 48, 103, true}}
 	var got []seen
 	for it := p.Messages(); it.Next(); {
 		m := it.Message()

@@ -36,7 +36,9 @@ func (c *serverConn) answer(fn func(ctx context.Context)) error {
 
 // sendRetransmit answers one NACK from the feed: the packets on the data
 // path (like live ones, outside QUIC's congestion control: a lossy WAN path
-// must not throttle its own repair), a reject on a new stream.
+// must not throttle its own repair), a reject on a new stream. A range the
+// feed served in part up to the newest sequence sent gets, after the part
+// sent, a "not yet sent" reject for the rest only.
 func (c *serverConn) sendRetransmit(ctx context.Context, r wire.RetransmitRequest) {
 	now := time.Now()
 	budget, reason, retryMs := c.s.policy.Admit(c.addr, now)
@@ -52,6 +54,10 @@ func (c *serverConn) sendRetransmit(ctx context.Context, r wire.RetransmitReques
 	case err != nil:
 		c.failed.Add(1)
 	case reason != 0:
+		if sent > 0 && reason == wire.RejectNotYetSent {
+			r.FirstSeq += uint64(sent)
+			r.Count -= sent
+		}
 		c.sendReject(ctx, r, reason)
 	}
 }
