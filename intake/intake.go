@@ -81,7 +81,7 @@ func New(cfg Config) (*Intake, error) {
 	var req gap.Requester
 	switch {
 	case cfg.RetransmitAddr.IsValid():
-		c, err := gap.NewClient(gap.ClientConfig{Server: cfg.RetransmitAddr, Logger: in.log})
+		c, err := gap.NewClient(gap.ClientConfig{Server: cfg.RetransmitAddr, Channel: cfg.Channel, Logger: in.log})
 		if err != nil {
 			return nil, fmt.Errorf("intake: RetransmitAddr %s: %w", cfg.RetransmitAddr, err)
 		}

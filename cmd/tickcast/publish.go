@@ -203,7 +203,8 @@ func logStats(ctx context.Context, log *slog.Logger, every time.Duration, pub *p
 		log.Info("stats", "msgs_per_s", float64(st.Messages-last.Messages)/every.Seconds(),
 			"messages", st.Messages, "packets", st.Packets, "next_seq", st.NextSeq,
 			"heartbeats", st.Heartbeats, "checksums", st.Checksums,
-			"nack_requests", st.Retransmit.Requests, "link_clients", st.Link.Clients)
+			"nack_requests", st.Retransmit.Requests, "nack_unvalidated", st.Retransmit.Unvalidated,
+			"nack_answered_msgs", st.Retransmit.Answered, "link_clients", st.Link.Clients)
 		last = st
 	}
 }

@@ -195,9 +195,9 @@ func printStats(w io.Writer, st subscriber.Stats) {
 	if st.ForeignOther > 0 {
 		fmt.Fprintf(w, "  not followed: %d packets from further senders\n", st.ForeignOther)
 	}
-	if st.Retransmit.Requests > 0 || st.Retransmit.Packets > 0 {
-		fmt.Fprintf(w, "retransmit client: requests %d, packets %d, rejects %d, malformed %d\n",
-			st.Retransmit.Requests, st.Retransmit.Packets, st.Retransmit.Rejects, st.Retransmit.Malformed)
+	if rc := st.Retransmit; rc.Probes > 0 || rc.Requests > 0 {
+		fmt.Fprintf(w, "retransmit client: validated %v (%d probes, %d tokens), requests %d, packets %d, rejects %d, malformed %d\n",
+			rc.Tokens > 0, rc.Probes, rc.Tokens, rc.Requests, rc.Packets, rc.Rejects, rc.Malformed)
 	}
 }
 
