@@ -319,7 +319,7 @@ func TestArbiterLiveSessionNotAbandoned(t *testing.T) {
 		t.Fatal("adopted the other session after a reader stall")
 	}
 	a.Offer(0, pkt(t, testSession, seq, 1), stall)
-	seq++
+	wantSeqs(t, c, 1, seq+1)
 	// The followed session really stops: the other one is adopted once
 	// the followed one has been silent for SessionTimeout.
 	for now := stall + 10*ms; now < stall+400*ms; now += 10 * ms {
