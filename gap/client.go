@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tickcast/tickcast/wire"
@@ -48,6 +49,9 @@ type ClientStats struct {
 	Rejects   uint64 // RetransmitRejects received (a probe's is counted, not handed over)
 	Tokens    uint64 // RetransmitTokens received
 	Malformed uint64 // datagrams that were none of those: dropped
+	// Unreachable counts ICMP port unreachable reports for what was sent:
+	// the server was not (yet) listening.
+	Unreachable uint64
 }
 
 // clientReadBuffer is the socket receive buffer size the client asks for.
@@ -85,13 +89,15 @@ type Client struct {
 	closed        chan struct{} // closed by Close
 
 	requests, probes, packets, rejects, tokens, malformed atomic.Uint64
+	unreachable                                           atomic.Uint64
 
-	running    atomic.Bool
-	closeOnce  sync.Once
-	closeErr   error
-	errOnce    sync.Once
-	rejectOnce sync.Once
-	reqBufs    sync.Pool // *[]byte
+	running     atomic.Bool
+	closeOnce   sync.Once
+	closeErr    error
+	errOnce     sync.Once
+	refusedOnce sync.Once
+	rejectOnce  sync.Once
+	reqBufs     sync.Pool // *[]byte
 }
 
 // NewClient opens the client's socket, connected to cfg.Server.
@@ -197,8 +203,16 @@ func (c *Client) Run(ctx context.Context, h ClientHandler) error {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			// On a connected socket, an ICMP port unreachable for an
-			// earlier request shows up here: the server is not there yet.
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// On a connected socket, an ICMP port unreachable for an
+				// earlier request or probe shows up here: the server is not
+				// there yet (a subscriber started before its publisher).
+				c.unreachable.Add(1)
+				c.refusedOnce.Do(func() {
+					c.log.Info("retransmit server not reachable yet (port unreachable); probing until it answers")
+				})
+				continue
+			}
 			c.errOnce.Do(func() { c.log.Warn("retransmit client read failed, continuing", "err", err) })
 			continue
 		}
@@ -285,12 +299,13 @@ func (c *Client) handle(b []byte, rxTime int64, h ClientHandler) {
 // Stats returns the client's counters.
 func (c *Client) Stats() ClientStats {
 	return ClientStats{
-		Requests:  c.requests.Load(),
-		Probes:    c.probes.Load(),
-		Packets:   c.packets.Load(),
-		Rejects:   c.rejects.Load(),
-		Tokens:    c.tokens.Load(),
-		Malformed: c.malformed.Load(),
+		Requests:    c.requests.Load(),
+		Probes:      c.probes.Load(),
+		Packets:     c.packets.Load(),
+		Rejects:     c.rejects.Load(),
+		Tokens:      c.tokens.Load(),
+		Malformed:   c.malformed.Load(),
+		Unreachable: c.unreachable.Load(),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickcast/tickcast/internal/testwait"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -254,5 +255,29 @@ func TestClientRequestAllocs(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("Request: %v allocs", n)
+	}
+}
+
+// TestClientBeforeItsServer: a client started before its server (a
+// subscriber before its publisher) counts the port unreachable reports of
+// its probes and validates once the server is up.
+func TestClientBeforeItsServer(t *testing.T) {
+	// A port nobody listens on, then a server bound to it.
+	probe, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.LocalAddr().(*net.UDPAddr).AddrPort()
+	probe.Close()
+	c, _ := runClient(t, addr)
+	testwait.For(t, "a port unreachable", func() bool { return c.Stats().Unreachable > 0 })
+	if c.Validated() {
+		t.Fatal("validated with no server")
+	}
+	startServer(t, ServerConfig{Addr: addr.String(), Caches: map[uint16]*Cache{1: testCacheRange(t, 1, 10, 3)}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.WaitValidated(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
