@@ -91,6 +91,9 @@ func (f *fakeFeed) Retransmit(channel uint16, session, first uint64, count uint3
 		sent += uint32(h.End() - seq)
 		seq = h.End()
 	}
+	if first+uint64(count) > f.last+1 && first+uint64(sent) == f.last+1 {
+		return sent, wire.RejectNotYetSent, nil // like gap.Cache: the rest is not sent yet
+	}
 	return sent, 0, nil
 }
 

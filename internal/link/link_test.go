@@ -124,6 +124,37 @@ func TestNACKRejected(t *testing.T) {
 	waitFor(t, "reject counted", func() bool { return s.Stats().Peers[0].Rejects == 1 })
 }
 
+// TestNACKPartlyNotYetSent: a NACK reaching past what the feed sent gets
+// the part that was sent, then a reject for the remainder only, so the
+// requester knows exactly where the sent part ends.
+func TestNACKPartlyNotYetSent(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	s := testServer(t, p, &fakeFeed{session: 5, last: 40}, nil)
+	var rec recorder
+	c := testClient(t, s, ClientConfig{TLS: p.ClientTLS(), Subscriptions: []wire.Subscribe{liveSub(4)}}, &rec)
+	if err := c.Request(wire.RetransmitRequest{Channel: 4, Session: 5, FirstSeq: 37, Count: 10}); err != nil {
+		t.Fatal(err)
+	}
+	isReject := func(r recorded) bool {
+		pk, _ := wire.Parse(r.bytes)
+		it := pk.Messages()
+		return it.Next() && it.Message().Type() == wire.TypeRetransmitReject
+	}
+	isAnswer := func(r recorded) bool { return r.h.Has(wire.FlagRetransmission) }
+	waitFor(t, "the answer and the reject", func() bool { return rec.count(isReject) == 1 && rec.count(isAnswer) == 2 })
+	pk, _ := wire.Parse(rec.matching(isReject)[0].bytes)
+	it := pk.Messages()
+	it.Next()
+	rej, err := wire.DecodeRetransmitReject(it.Message().Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rej.Reason != wire.RejectNotYetSent || rej.FirstSeq != 41 || rej.Count != 6 {
+		t.Errorf("reject %+v, want not yet sent for 41+6", rej)
+	}
+}
+
 // snapshotBytes returns the recorded snapshot packets.
 func snapshotOf(rec *recorder, ch uint16) []recorded {
 	return rec.matching(func(r recorded) bool { return r.h.Has(wire.FlagSnapshot) && r.h.Channel == ch })
