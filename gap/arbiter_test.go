@@ -596,3 +596,30 @@ func TestArbiterNotYetSentKeepsWhatWasReceived(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+func TestArbiterGiveUpNeverSkipsPastWhatWasSeen(t *testing.T) {
+	// No retransmit server: a forged heartbeat's claim cannot be checked.
+	a, c := newTestArbiter(t, Config{Window: -1, MaxRetries: 2})
+	a.Offer(0, pkt(t, testSession, 1, 4), 0)
+	a.Offer(1, hb(t, testSession, 1e9, wire.FlagHeartbeat), 0)
+	for now := int64(0); now < 1e9; now += 1e6 {
+		a.Tick(now)
+	}
+	// The claim is dropped, not lost, and the live feed is followed on.
+	a.Offer(0, pkt(t, testSession, 5, 4), 1e9)
+	wantSeqs(t, c, 1, 9)
+	if lost := c.kinds(EventLost); len(lost) != 0 {
+		t.Fatalf("lost %+v", lost)
+	}
+	if st := a.Stats(); st.Phantom != 1e9-5 || st.OpenHoles != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	// A real loss is still reported: 9..12 never come, 13.. does.
+	a.Offer(0, pkt(t, testSession, 13, 2), 1e9)
+	for now := int64(1e9); now < 2e9; now += 1e6 {
+		a.Tick(now)
+	}
+	if lost := c.kinds(EventLost); len(lost) != 1 || lost[0].Seq != 9 || lost[0].Count != 4 {
+		t.Fatalf("lost %+v", lost)
+	}
+}

@@ -135,7 +135,20 @@ func (a *Arbiter) Tick(now int64) {
 		}
 	}
 	if giveUp >= 0 {
-		a.skipTo(a.holes[giveUp].end, LostRetries, now)
+		end := a.holes[giveUp].end
+		if seen := a.seen(); end > seen && a.eos == 0 {
+			// Beyond every packet received, only a heartbeat claimed these
+			// sequences, and no server confirmed them: a give-up never
+			// skips the stream past data it has not seen (a forged claim
+			// would take the subscriber off the live feed). The claim is
+			// dropped; a real loss there shows as a hole again when the
+			// next packet arrives.
+			a.cutClaim(seen)
+			end = seen
+		}
+		if end > a.next {
+			a.skipTo(end, LostRetries, now)
+		}
 	}
 	var req wire.RetransmitRequest
 	a.nackLeft = nackRound * uint64(a.cfg.MaxRequest)
@@ -296,6 +309,15 @@ func abs(x int64) int64 {
 	return x
 }
 
+// seen returns one past the highest sequence received: the next to deliver,
+// or the end of the last packet held.
+func (a *Arbiter) seen() uint64 {
+	if n := a.held.len(); n > 0 {
+		return max(a.next, a.held.at(n-1).pkt.End())
+	}
+	return a.next
+}
+
 // cutClaim handles a "not yet sent" answer for first: the retransmit server
 // has sent nothing from first on, so holes beyond the data actually received
 // were claimed by a heartbeat that ran ahead of the sender. The claim is cut
@@ -304,10 +326,7 @@ func abs(x int64) int64 {
 // sequences do come later, their packets open a hole again like any loss.
 // It reports whether anything was cut.
 func (a *Arbiter) cutClaim(first uint64) bool {
-	cut := max(first, a.next)
-	if n := a.held.len(); n > 0 {
-		cut = max(cut, a.held.at(n-1).pkt.End())
-	}
+	cut := max(first, a.seen())
 	if cut >= a.known {
 		return false
 	}
