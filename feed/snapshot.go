@@ -18,6 +18,14 @@ type Snapshot struct {
 	// Instruments are copies (Def, HasDef, Book, Status, ExchTime; the
 	// role flags are zero), in the State's order.
 	Instruments []Instrument
+	// Checksums adds each instrument's BookChecksum after its status, so a
+	// receiver can verify the book it assembled (the recovery loop, whose
+	// packets can be lost); false = none, as a link's snapshot.
+	Checksums bool
+	// Total is the SnapshotEnd's instrument count; 0 = len(Instruments).
+	// The recovery loop sends one instrument at a time and announces the
+	// channel's whole count, so a receiver knows when it is complete.
+	Total uint32
 }
 
 // Capture copies the books of instrument id (0 = every instrument) for a
@@ -51,8 +59,8 @@ func (sn *Snapshot) Sums() map[uint32]uint32 {
 
 // Encode packs the snapshot into packets of at most limit bytes (DESIGN.md,
 // "Control messages"): per instrument its InstrumentDef, a BookClear, its
-// levels (bids then asks, best first, the last flagged end of event) and its
-// InstrumentStatus, then SnapshotEnd. Every packet has header h flagged
+// levels (bids then asks, best first, the last flagged end of event), its
+// InstrumentStatus and (with Checksums) its BookChecksum, then SnapshotEnd. Every packet has header h flagged
 // snapshot, with Seq the last sequence reflected; SnapshotEnd names h's
 // channel. emit gets a buffer valid only during the call; its first error
 // stops the encoding and is returned. limit is at least [MinSnapshotPacket].
@@ -90,8 +98,15 @@ func (sn *Snapshot) Encode(h wire.Header, limit int, emit func(pkt []byte) error
 			}
 		}
 		add(wire.InstrumentStatus{Instrument: id, Status: in.Status})
+		if sn.Checksums {
+			add(in.Checksum())
+		}
 	}
-	add(wire.SnapshotEnd{Channel: h.Channel, Instruments: uint32(len(sn.Instruments)), LastSeq: sn.LastSeq})
+	total := sn.Total
+	if total == 0 {
+		total = uint32(len(sn.Instruments))
+	}
+	add(wire.SnapshotEnd{Channel: h.Channel, Instruments: total, LastSeq: sn.LastSeq})
 	if err != nil {
 		return err
 	}
