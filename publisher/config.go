@@ -52,8 +52,20 @@ type Config struct {
 	// LinkTLS from the operator's CA (required with LinkAddr).
 	LinkAddr string
 	LinkTLS  *tls.Config
+	// Recovery sends the recovery loop (package recovery): every
+	// instrument's definition, status and book on its own groups, for late
+	// joiners without a link. No Recovery.Lines = no loop.
+	Recovery RecoveryLoop
 	// Logger; nil = slog.Default().
 	Logger *slog.Logger
+}
+
+// RecoveryLoop configures the publisher's recovery loop.
+type RecoveryLoop struct {
+	// Lines are the loop's groups (A and B); none = no loop.
+	Lines []egress.Line
+	// Rate caps each line in bytes per second; 0 = recovery.DefaultRate.
+	Rate float64
 }
 
 func (c *Config) normalize() error {

@@ -12,6 +12,7 @@ import (
 	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/publisher/source"
+	"github.com/tickcast/tickcast/recovery"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -33,7 +34,8 @@ type Publisher struct {
 	out   *egress.Egress // the lines, the cache and the link server, in that order
 	cache *gap.Cache
 	rtx   *gap.Server
-	link  *link.Server // the QUIC link server, or nil
+	link  *link.Server   // the QUIC link server, or nil
+	loop  *recovery.Loop // the recovery loop, or nil
 
 	seqMu sync.Mutex  // held by whichever goroutine runs the sequencer
 	in    chan *batch // batches handed over while the sequencer was busy
@@ -98,6 +100,16 @@ func New(cfg Config) (*Publisher, error) {
 		p.closeServers()
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
+	if len(cfg.Recovery.Lines) > 0 {
+		p.loop, err = recovery.NewLoop(recovery.LoopConfig{
+			Channel: cfg.Channel, Lines: cfg.Recovery.Lines, Rate: cfg.Recovery.Rate,
+			MaxPacket: cfg.MaxPacket, Capture: p.capture, Logger: p.log,
+		})
+		if err != nil {
+			p.closeServers()
+			return nil, fmt.Errorf("publisher: %w", err)
+		}
+	}
 	p.seq.init(p)
 	return p, nil
 }
@@ -116,6 +128,9 @@ func (p *Publisher) closeServers() {
 	}
 	if p.link != nil {
 		p.link.Close()
+	}
+	if p.loop != nil {
+		p.loop.Close()
 	}
 }
 
@@ -227,6 +242,9 @@ func (p *Publisher) Run(ctx context.Context, src source.Source) error {
 	if p.link != nil {
 		serve("link server", p.link.Serve)
 	}
+	if p.loop != nil {
+		serve("recovery loop", p.loop.Run)
+	}
 	if src != nil {
 		wg.Add(1)
 		go func() {
@@ -252,8 +270,8 @@ func (p *Publisher) Run(ctx context.Context, src source.Source) error {
 	return errors.Join(errs...)
 }
 
-// Close closes what New opened: the lines, the retransmit server and the
-// link server. Run closes them on its way out, so Close is needed only for
+// Close closes what New opened: the lines, the retransmit server, the link
+// server and the recovery loop's lines. Run closes them on its way out, so Close is needed only for
 // a publisher that never runs; it is idempotent and safe after Run.
 func (p *Publisher) Close() error {
 	p.closeOnce.Do(func() {
@@ -269,6 +287,11 @@ func (p *Publisher) Close() error {
 		if p.link != nil {
 			if err := p.link.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("publisher: close link server: %w", err))
+			}
+		}
+		if p.loop != nil {
+			if err := p.loop.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("publisher: close recovery loop: %w", err))
 			}
 		}
 		p.closeErr = errors.Join(errs...)

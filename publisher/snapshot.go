@@ -8,16 +8,23 @@ import (
 	"github.com/tickcast/tickcast/wire"
 )
 
-// snapRequest asks the sequencer for a copy of its books.
+// snapRequest asks the sequencer for a copy of its books, or (fn set) to
+// run fn with them: the recovery loop's capture.
 type snapRequest struct {
 	instrument uint32 // 0 = all
 	reply      chan *feed.Snapshot
+	fn         func(st *feed.State, session, lastSeq uint64)
 }
 
 // snapshot copies the books for r. It first sends what is queued, so every
 // sequence the snapshot reflects is on the wire. Sequencer goroutine.
 func (s *sequencer) snapshot(r snapRequest) {
 	s.flush()
+	if r.fn != nil {
+		r.fn(&s.books, s.p.cfg.Session, s.next-1)
+		r.reply <- nil
+		return
+	}
 	sn := s.books.Capture(r.instrument, s.next-1)
 	s.p.stats.snapshots.Add(1)
 	r.reply <- sn
@@ -49,6 +56,25 @@ func (p *Publisher) Snapshot(ctx context.Context, channel uint16, instrument uin
 		return ctx.Err()
 	}
 	return sn.Encode(p.wireHeader(wire.FlagSnapshot, sn.LastSeq), p.cfg.MaxPacket, emit)
+}
+
+// capture runs fn on the sequencer with its books: the recovery loop's
+// [recovery.Capture].
+func (p *Publisher) capture(ctx context.Context, fn func(st *feed.State, session, lastSeq uint64)) error {
+	r := snapRequest{fn: fn, reply: make(chan *feed.Snapshot, 1)}
+	select {
+	case p.snaps <- r:
+	case <-p.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-r.reply:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Retransmit emits the cached packets holding messages [first, first+count)

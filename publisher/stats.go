@@ -5,6 +5,7 @@ import (
 
 	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/internal/link"
+	"github.com/tickcast/tickcast/recovery"
 )
 
 // counters are updated by the sequencer and read by Stats from any goroutine.
@@ -34,8 +35,9 @@ type Stats struct {
 	Checksums  uint64 // BookChecksums sequenced
 	Snapshots  uint64 // snapshots served
 	Lines      []LineStats
-	Retransmit gap.ServerStats  // zero without a retransmit server
-	Link       link.ServerStats // zero without a link server
+	Retransmit gap.ServerStats    // zero without a retransmit server
+	Link       link.ServerStats   // zero without a link server
+	Recovery   recovery.LoopStats // zero without a recovery loop
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -56,6 +58,9 @@ func (p *Publisher) Stats() Stats {
 		s.Lines = append(s.Lines, LineStats{
 			Name: l.Name, Packets: l.Packets, Bytes: l.Bytes, Errors: l.Errors, Killed: l.Killed,
 		})
+	}
+	if p.loop != nil {
+		s.Recovery = p.loop.Stats()
 	}
 	if p.rtx != nil {
 		s.Retransmit = p.rtx.Stats()
