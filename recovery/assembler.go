@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"github.com/tickcast/tickcast/book"
 	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/wire"
 )
@@ -15,6 +16,14 @@ type Book struct {
 	Sum wire.BookChecksum
 	// Instrument holds Def (HasDef), Status, ExchTime and Book.
 	Instrument feed.Instrument
+}
+
+// Clone returns a deep copy of b (the assembler reuses b's book).
+func (b *Book) Clone() *Book {
+	c := *b
+	c.Instrument.Book = book.Book{}
+	c.Instrument.Book.CopyFrom(&b.Instrument.Book)
+	return &c
 }
 
 // AssemblerStats are an [Assembler]'s counters.

@@ -14,11 +14,7 @@ func feedPackets(t *testing.T, a *Assembler, pkts [][]byte) []Book {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.Packet(p, func(b *Book) {
-			c := *b
-			c.Instrument.Book.CopyFrom(&b.Instrument.Book)
-			got = append(got, c)
-		})
+		a.Packet(p, func(b *Book) { got = append(got, *b.Clone()) })
 	}
 	return got
 }

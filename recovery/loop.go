@@ -78,7 +78,7 @@ type Loop struct {
 	hot     bool
 	wrapped bool // the round robin passed the end
 
-	cycleStart time.Time
+	cycleStart                              time.Time
 	books, hotBooks, packets, bytes, cycles atomic.Uint64
 	lastCycle                               atomic.Int64
 

@@ -1,11 +1,13 @@
 package subscriber
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
 
 	"github.com/tickcast/tickcast/intake"
+	"github.com/tickcast/tickcast/internal/fault"
 )
 
 // Line is one multicast line to join (see [intake.Line]): Name, Group,
@@ -31,6 +33,13 @@ type Config struct {
 	// (each live link is one more line, after Lines). Empty = no snapshots:
 	// books restart empty after a reset.
 	Links []Link
+	// Recovery are the recovery loop's groups (A, B; package recovery):
+	// without a link, a late join, a gap lost for good or any other reset
+	// joins them, rebuilds every book from the loop and leaves them when
+	// all are whole. Empty = no loop: without a link, books restart empty
+	// after a reset and fill as the source clears them. With a link the
+	// link is preferred.
+	Recovery []Line
 	// RetransmitAddr is a UDP retransmit server to NACK on a LAN; the zero
 	// value NACKs over the links, or not at all.
 	RetransmitAddr netip.AddrPort
@@ -62,6 +71,25 @@ type Config struct {
 }
 
 // queueLen is Config.Queue with its default.
+// checkRecovery validates the recovery lines (joined only when needed, so
+// their errors would otherwise show late).
+func (c *Config) checkRecovery() error {
+	for i, l := range c.Recovery {
+		if !l.Group.IsValid() || !l.Group.Addr().Is4() || !l.Group.Addr().IsMulticast() || l.Group.Port() == 0 {
+			return fmt.Errorf("subscriber: Recovery[%d].Group %q: want an IPv4 multicast group:port", i, l.Group)
+		}
+		if l.Interface == "" {
+			return fmt.Errorf("subscriber: Recovery[%d].Interface: required (name or IPv4 address)", i)
+		}
+		if l.Faults != "" {
+			if _, err := fault.ParseSpec(l.Faults); err != nil {
+				return fmt.Errorf("subscriber: Recovery[%d].Faults: %w", i, err)
+			}
+		}
+	}
+	return nil
+}
+
 func (c *Config) queueLen() int {
 	if c.Queue == 0 {
 		return intake.DefaultQueue

@@ -30,6 +30,7 @@ type dispatcher struct {
 	snapDue    time.Time          // when to (re)send the snapshot request; zero = not pending
 	snapSeen   bool               // snapshot packets of the current request arrived
 	exch       []uint64           // exchange times of the packet being applied
+	loop       loopState          // rebuilding books from the recovery loop
 }
 
 // Packet implements intake.Consumer: apply a delivery, or hold it for
@@ -37,6 +38,13 @@ type dispatcher struct {
 func (d *dispatcher) Packet(dl *intake.Delivery) {
 	if d.recovering || !d.apply(dl) {
 		d.hold(dl)
+		return
+	}
+	if d.loop.on {
+		d.ringAdd(dl)
+		if len(d.loop.pending) > 0 {
+			d.installPending()
+		}
 	}
 }
 
@@ -60,6 +68,9 @@ func (d *dispatcher) Snapshot(p wire.Packet, rxTime int64) { d.snapshotPacket(p)
 func (d *dispatcher) arbiterEvent(e intake.Event) {
 	switch e.Kind {
 	case intake.EventJoin:
+		if d.loop.on {
+			d.stopLoop() // what follows decides again
+		}
 		prev := d.session
 		d.session = e.Session
 		d.expect = e.Seq
@@ -81,6 +92,11 @@ func (d *dispatcher) arbiterEvent(e intake.Event) {
 	case intake.EventLost:
 		d.s.stats.lostMessages.Add(e.Count)
 		d.startRecovery(ResetGap)
+		if d.loop.on {
+			// The loop rebuilds every book; the stream goes on after the
+			// messages lost.
+			d.expect = max(d.expect, e.Seq+e.Count)
+		}
 	case intake.EventEndOfSession:
 		d.ev = Event{Kind: EventEndOfSession, Session: e.Session, Seq: e.Seq}
 		d.emit()
@@ -110,10 +126,13 @@ func (d *dispatcher) apply(it *intake.Delivery) bool {
 			continue // already reflected by a snapshot
 		}
 		if seq > d.expect && d.expect != 0 {
-			// Cannot happen with the arbiter in front, short of a bug:
-			// never let a hole pass silently.
+			// After deliveries were dropped (an overrun), or short of a
+			// bug: never let a hole pass silently.
 			d.startRecovery(ResetGap)
-			return false
+			if !d.loop.on {
+				return false
+			}
+			d.expect = seq // the loop rebuilds every book from here
 		}
 		d.expect = seq + 1
 		applied++
@@ -234,7 +253,7 @@ type BookSums struct {
 }
 
 func (d *dispatcher) checksums() BookSums {
-	out := BookSums{Seq: d.expect - 1, Sums: d.state.Sums(), Recovering: d.recovering}
+	out := BookSums{Seq: d.expect - 1, Sums: d.state.Sums(), Recovering: d.recovering || d.loop.on}
 	if d.expect == 0 {
 		out.Seq = 0
 	}

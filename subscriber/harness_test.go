@@ -27,6 +27,7 @@ type pubFeed struct {
 	cancel context.CancelFunc
 	done   chan error
 	gate   *source.Gate // the synthetic source, pausable
+	loop   []netip.AddrPort // the recovery loop's groups, if any
 }
 
 type feedOpts struct {
@@ -38,6 +39,7 @@ type feedOpts struct {
 	tp          *pki.TestPKI
 	rtxAddr     string // "" = a free port
 	linkAddr    string
+	loop        bool // send the recovery loop on fresh groups
 }
 
 func startFeed(t *testing.T, o feedOpts) *pubFeed {
@@ -62,7 +64,15 @@ func startFeed(t *testing.T, o feedOpts) *pubFeed {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var loop publisher.RecoveryLoop
+	if o.loop {
+		f.loop = []netip.AddrPort{mcasttest.FreeGroup(t), mcasttest.FreeGroup(t)}
+		for i, g := range f.loop {
+			loop.Lines = append(loop.Lines, egress.Line{Name: []string{"RA", "RB"}[i], Group: g, Interface: mcasttest.Interface, Loopback: true})
+		}
+	}
 	f.pub, err = publisher.New(publisher.Config{
+		Recovery:       loop,
 		Channel: 3,
 		Lines: []egress.Line{
 			{Name: "A", Group: f.groupA, Interface: mcasttest.Interface, Loopback: true},
@@ -115,6 +125,18 @@ func (f *pubFeed) config(h Handler, faultsA, faultsB string) Config {
 		Links:          []Link{{Addr: f.pub.LinkAddr(), TLS: f.tp.ClientTLS()}},
 		Handler:        h,
 	}
+}
+
+// loopConfig returns a subscriber config for this feed without a link or a
+// retransmit server: both lines and the recovery loop's groups (with
+// faults on them).
+func (f *pubFeed) loopConfig(h Handler, faultsA, faultsB, loopFaults string) Config {
+	cfg := f.config(h, faultsA, faultsB)
+	cfg.Links, cfg.RetransmitAddr = nil, netip.AddrPort{}
+	for _, g := range f.loop {
+		cfg.Recovery = append(cfg.Recovery, Line{Group: g, Interface: mcasttest.Interface, Faults: loopFaults})
+	}
+	return cfg
 }
 
 // running is a subscriber under test.

@@ -16,7 +16,8 @@ const snapshotTimeout = 5 * time.Second
 const snapshotRetry = 250 * time.Millisecond
 
 // startRecovery resets the books and asks for a snapshot (DESIGN.md,
-// recovery ladder step 4). Deliveries are held until it is applied. A
+// recovery ladder step 4), or, without a link, rebuilds them from the
+// recovery loop (loopbooks.go). Deliveries are held until it is applied. A
 // recovery already under way absorbs the new cause: its snapshot is newer
 // than anything that went wrong before it was taken, and a hole after it
 // shows when the held deliveries are replayed.
@@ -27,6 +28,10 @@ func (d *dispatcher) startRecovery(r ResetReason) {
 	d.setRecovering(true)
 	d.reason = r
 	d.reset(r)
+	if len(d.s.cfg.Links) == 0 && len(d.s.cfg.Recovery) > 0 {
+		d.startLoop()
+		return
+	}
 	if len(d.s.cfg.Links) == 0 {
 		// No snapshot source: go on from here with empty books, which the
 		// source's next BookClear per instrument makes whole again; until

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/intake"
+	"github.com/tickcast/tickcast/recovery"
 )
 
 // counters are updated by the subscriber's goroutines and read by Stats.
@@ -17,6 +18,8 @@ type counters struct {
 	recovering                               atomic.Bool
 	heldDropped, snapshotsStale              atomic.Uint64
 	checksumsSkipped                         atomic.Uint64
+	loopStarts, loopBooks, loopStale         atomic.Uint64
+	loopIgnored                              atomic.Uint64
 }
 
 // LineStats are one line's counters: the arbiter's view (which line won)
@@ -56,6 +59,20 @@ type Stats struct {
 	// counts them all, Gap.Phantom the claimed messages never sent.
 	ForeignSources []intake.ForeignSource
 	ForeignOther   uint64
+	// Loop is the recovery loop's side of the counters.
+	Loop LoopStats
+}
+
+// LoopStats count what a subscriber took from the recovery loop.
+type LoopStats struct {
+	Joined    bool                    // in the recovery groups now
+	Joins     uint64                  // times the groups were joined
+	Starts    uint64                  // recoveries from the loop begun
+	Books     uint64                  // books rebuilt from it
+	Stale     uint64                  // copies older than the ring of recent deliveries: dropped for the next turn
+	Ignored   uint64                  // copies of books already whole, or of another session
+	Datagrams uint64                  // datagrams read from the groups, current membership
+	Assembled recovery.AssemblerStats // the assemblers' counters, current membership
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -81,8 +98,17 @@ func (s *Subscriber) Stats() Stats {
 		Retransmit:         is.Retransmit,
 		ForeignSources:     is.ForeignSources,
 		ForeignOther:       is.ForeignOther,
-		Resets:             map[string]uint64{},
+		Loop: LoopStats{
+			Joined:  s.member.joined.Load(),
+			Joins:   s.member.joins.Load(),
+			Starts:  s.stats.loopStarts.Load(),
+			Books:   s.stats.loopBooks.Load(),
+			Stale:   s.stats.loopStale.Load(),
+			Ignored: s.stats.loopIgnored.Load(),
+		},
+		Resets: map[string]uint64{},
 	}
+	st.Loop.Datagrams, st.Loop.Assembled = s.member.stats()
 	for _, l := range is.Links {
 		st.LinkDials += l.Dials
 		st.LinkDrops += l.Drops

@@ -23,6 +23,7 @@ type Subscriber struct {
 
 	runOnce   sync.Once
 	snapTimer chan struct{} // the snapshot retry time changed
+	member    loopMember    // joins and leaves the recovery groups
 }
 
 // New validates cfg and joins the lines.
@@ -36,7 +37,11 @@ func New(cfg Config) (*Subscriber, error) {
 		lat:       newLatencies(),
 		snapTimer: make(chan struct{}, 1),
 	}
+	if err := cfg.checkRecovery(); err != nil {
+		return nil, err
+	}
 	s.disp = dispatcher{s: s, heldMax: cfg.queueLen() / 2}
+	s.member = loopMember{s: s, kick: make(chan struct{}, 1)}
 	in, err := intake.New(intake.Config{
 		Channel:          cfg.Channel,
 		Lines:            cfg.Lines,
@@ -80,11 +85,17 @@ func (s *Subscriber) run(ctx context.Context) error {
 		defer wg.Done()
 		s.retrySnapshots(ctx)
 	}()
+	if len(s.cfg.Recovery) > 0 {
+		wg.Go(func() { s.member.run(ctx) })
+	}
 	s.log.Info("subscribed", "lines", len(s.cfg.Lines), "links", len(s.cfg.Links), "retransmit", s.cfg.RetransmitAddr)
 	err := s.in.Run(ctx)
 	cancel()
 	wg.Wait()
-	s.in.Do(s.disp.releaseHeld)
+	s.in.Do(func() {
+		s.disp.releaseHeld()
+		s.disp.releaseRing()
+	})
 	if err != nil {
 		return fmt.Errorf("subscriber: %w", err)
 	}
