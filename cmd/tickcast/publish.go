@@ -17,6 +17,7 @@ import (
 	"github.com/tickcast/tickcast/publisher/capture"
 	"github.com/tickcast/tickcast/publisher/source"
 	"github.com/tickcast/tickcast/publisher/synth"
+	"github.com/tickcast/tickcast/recovery"
 )
 
 const publishNotes = `
@@ -90,6 +91,9 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	linger := fs.Duration("linger", 0, "wait this long for more input before sending a packet that is not full (0 = never wait)")
 	heartbeat := fs.Duration("heartbeat", 100*time.Millisecond, "heartbeat interval when idle")
 	checksumEvery := fs.Duration("checksum-every", time.Second, "BookChecksum interval (negative = only after a resync)")
+	recA := addLineFlags(fs, "recovery-a", "239.255.0.3:31003", " of the recovery loop: every book, cycling, for late joiners without a link (\"\" = no loop)", sendSource)
+	recB := addLineFlags(fs, "recovery-b", "239.255.0.4:31004", " of the recovery loop (\"\" = loop on A only)", sendSource)
+	recRate := fs.Float64("recovery-rate", recovery.DefaultRate, "recovery loop: bandwidth cap per line, bytes/s")
 	rtxAddr := fs.String("retransmit", "127.0.0.1:31010", "UDP retransmit server address (\"\" = none)")
 	var allowed prefixesFlag
 	allowed.Set("127.0.0.0/8")
@@ -121,6 +125,12 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		RetransmitAllowed: allowed.p,
 		LinkAddr:          *linkAddr,
 		Logger:            log,
+	}
+	if recA.group.ap.IsValid() {
+		if *recRate <= 0 {
+			return usagef("--recovery-rate %v: want a positive bandwidth in bytes/s", *recRate)
+		}
+		cfg.Recovery = publisher.RecoveryLoop{Lines: recoveryLines(recA, recB, *iface, *ttl, *loopback), Rate: *recRate}
 	}
 	if *linkAddr != "" {
 		if *cert == "" || *key == "" || *ca == "" {
@@ -200,13 +210,25 @@ func logStats(ctx context.Context, log *slog.Logger, every time.Duration, pub *p
 		case <-t.C:
 		}
 		st := pub.Stats()
-		log.Info("stats", "msgs_per_s", float64(st.Messages-last.Messages)/every.Seconds(),
+		log.Info("stats", "recovery_books", st.Recovery.Books, "recovery_cycle", st.Recovery.LastCycle, "msgs_per_s", float64(st.Messages-last.Messages)/every.Seconds(),
 			"messages", st.Messages, "packets", st.Packets, "next_seq", st.NextSeq,
 			"heartbeats", st.Heartbeats, "checksums", st.Checksums,
 			"nack_requests", st.Retransmit.Requests, "nack_unvalidated", st.Retransmit.Unvalidated,
 			"nack_answered_msgs", st.Retransmit.Answered, "link_clients", st.Link.Clients)
 		last = st
 	}
+}
+
+// recoveryLines are the recovery loop's groups, A and (if set) B.
+func recoveryLines(a, b *lineFlags, iface string, ttl int, loopback bool) []egress.Line {
+	var lines []egress.Line
+	for i, l := range []*lineFlags{a, b} {
+		if l.group.ap.IsValid() {
+			lines = append(lines, egress.Line{Name: []string{"RA", "RB"}[i], Group: l.group.ap, Interface: l.ifaceOr(iface),
+				TTL: ttl, Loopback: loopback, Source: l.source.a})
+		}
+	}
+	return lines
 }
 
 // publishLines is line A and, if its group is set, line B.

@@ -19,7 +19,8 @@ import (
 
 const subscribeNotes = `
 Joins line A and line B (and optionally a QUIC link), arbitrates them, fills
-gaps by NACK, recovers by snapshot over the link, rebuilds every book and
+gaps by NACK, recovers by snapshot over the link (or, without one, from the
+publisher's recovery loop on --recovery-a/--recovery-b), rebuilds every book and
 measures latency from the publisher's send time.
 
 Output (--format text): every second the top of book of the first --top
@@ -38,6 +39,8 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	a := addLineFlags(fs, "a", "239.255.0.1:31001", " (\"\" disables)", recvSource)
 	b := addLineFlags(fs, "b", "239.255.0.2:31002", " (\"\" disables)", recvSource)
 	iface := fs.String("iface", "lo", "interface of both lines unless --a-iface/--b-iface say otherwise")
+	recA := addLineFlags(fs, "recovery-a", "239.255.0.3:31003", " of the publisher's recovery loop, joined without --link after a late join or a lost gap until every book is whole (\"\" = none)", recvSource)
+	recB := addLineFlags(fs, "recovery-b", "239.255.0.4:31004", " of the recovery loop (\"\" = none)", recvSource)
 	var rtx addrPortFlag
 	rtx.Set("127.0.0.1:31010")
 	fs.Var(&rtx, "retransmit", "UDP retransmit server to NACK (\"\" = NACK over the link, or not at all)")
@@ -76,6 +79,11 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	for i, l := range []*lineFlags{a, b} {
 		if l.group.ap.IsValid() {
 			cfg.Lines = append(cfg.Lines, subscriber.Line{Name: []string{"A", "B"}[i], Group: l.group.ap, Interface: l.ifaceOr(*iface), Source: l.source.a, Faults: l.faults.spec()})
+		}
+	}
+	for i, l := range []*lineFlags{recA, recB} {
+		if l.group.ap.IsValid() {
+			cfg.Recovery = append(cfg.Recovery, subscriber.Line{Name: []string{"RA", "RB"}[i], Group: l.group.ap, Interface: l.ifaceOr(*iface), Source: l.source.a, Faults: l.faults.spec()})
 		}
 	}
 	if *linkAddr != "" {
@@ -182,6 +190,11 @@ func printStats(w io.Writer, st subscriber.Stats) {
 	for i, l := range st.Lines {
 		fmt.Fprintf(w, "line %c: datagrams %d, packets %d, won %d, duplicates %d, malformed %d, foreign source %d, other session %d, up %v, downs %d\n",
 			'A'+i, l.Datagrams, l.Packets, l.Won, l.Duplicates, l.Malformed, l.ForeignSource, l.Foreign, l.Up, l.Downs)
+	}
+	if lp := st.Loop; lp.Starts > 0 || lp.Joins > 0 {
+		a := lp.Assembled
+		fmt.Fprintf(w, "recovery loop: %d recoveries, joined %d times (now %v), books rebuilt %d, stale %d, ignored %d; read %d datagrams, %d books assembled, %d broken, %d failed their checksum\n",
+			lp.Starts, lp.Joins, lp.Joined, lp.Books, lp.Stale, lp.Ignored, lp.Datagrams, a.Books, a.Broken, a.Mismatch)
 	}
 	fmt.Fprintf(w, "integrity: packets of sessions not followed %d, phantom messages dropped %d (%d claims cut), false end marks %d\n",
 		st.Gap.Foreign, st.Gap.Phantom, st.Gap.PhantomCuts, st.Gap.FalseEnds)
