@@ -13,6 +13,7 @@ import (
 	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/latency"
+	"github.com/tickcast/tickcast/recovery"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -27,7 +28,8 @@ type channel struct {
 	in    *intake.Intake
 	out   *egress.Egress
 	cache *gap.Cache
-	stale staleStore // upstream answers to forwarded NACKs
+	stale staleStore     // upstream answers to forwarded NACKs
+	loop  *recovery.Loop // the relay's recovery loop, or nil
 
 	// dispatch
 	state    feed.State
@@ -74,6 +76,20 @@ func newChannel(cfg Channel, log *slog.Logger) *channel {
 	c.stale.init()
 	c.forward = latency.NewRecorder(maxLatency)
 	return c
+}
+
+// capture runs fn with the relay's books for the recovery loop, once they
+// are whole (until then the loop waits). It implements recovery.Capture.
+func (c *channel) capture(ctx context.Context, fn func(st *feed.State, session, lastSeq uint64)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.in.Do(func() {
+		if c.whole && c.session != 0 {
+			fn(&c.state, c.session, c.booksSeq)
+		}
+	})
+	return nil
 }
 
 // Packet forwards one in-order packet downstream and applies it to the

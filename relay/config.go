@@ -34,6 +34,13 @@ type Channel struct {
 	// Out are the local re-multicast lines (explicit groups, interface,
 	// TTL); none = the channel is served only over the link server.
 	Out []egress.Line
+	// Recovery are the groups of the relay's own recovery loop (package
+	// recovery): every book of the channel, from the relay's feed state,
+	// cycling, for late joiners on the relay's LAN without a link; none =
+	// no loop. RecoveryRate caps each line in bytes per second (0 =
+	// recovery.DefaultRate).
+	Recovery     []egress.Line
+	RecoveryRate float64
 	// MaxPacket is the largest packet sent on; 0 = 1200.
 	// Bigger upstream packets are split at message boundaries, never
 	// merged.

@@ -13,6 +13,7 @@ import (
 	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/latency"
+	"github.com/tickcast/tickcast/recovery"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -124,6 +125,17 @@ func (r *Relay) openChannel(cc Channel) (*channel, error) {
 		c.out.Close()
 		return nil, err
 	}
+	if len(cc.Recovery) > 0 {
+		c.loop, err = recovery.NewLoop(recovery.LoopConfig{
+			Channel: cc.ID, Lines: cc.Recovery, Rate: cc.RecoveryRate,
+			MaxPacket: cc.MaxPacket, Capture: c.capture, Logger: r.log,
+		})
+		if err != nil {
+			c.in.Close()
+			c.out.Close()
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -181,6 +193,9 @@ func (r *Relay) run(ctx context.Context) error {
 	for _, c := range r.order {
 		start(fmt.Sprintf("channel %d", c.id), c.in.Run)
 		wg.Go(func() { c.run(ctx) })
+		if c.loop != nil {
+			start(fmt.Sprintf("channel %d recovery loop", c.id), c.loop.Run)
+		}
 	}
 	r.log.Info("relaying", "channels", len(r.order), "link", r.LinkAddr(), "retransmit", r.RetransmitAddr())
 	<-ctx.Done()
@@ -196,6 +211,9 @@ func (r *Relay) Close() error {
 		for _, c := range r.order {
 			c.in.Close()
 			c.out.Close()
+			if c.loop != nil {
+				c.loop.Close()
+			}
 		}
 		if r.rtx != nil {
 			r.rtx.Close()

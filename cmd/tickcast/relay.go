@@ -12,6 +12,7 @@ import (
 	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/internal/pki"
+	"github.com/tickcast/tickcast/recovery"
 	"github.com/tickcast/tickcast/relay"
 )
 
@@ -59,6 +60,9 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	upB := fs.String("up-b", "", "QUIC link to a second upstream relay (or the same): the B path")
 	outA := addLineFlags(fs, "out-a", "", " to re-multicast on (\"\" = none)", sendSource)
 	outB := addLineFlags(fs, "out-b", "", " to re-multicast on (\"\" = none)", sendSource)
+	recA := addLineFlags(fs, "recovery-a", "", " of this relay's recovery loop on its LAN, from its books (\"\" = no loop)", sendSource)
+	recB := addLineFlags(fs, "recovery-b", "", " of this relay's recovery loop (\"\" = loop on A only)", sendSource)
+	recRate := fs.Float64("recovery-rate", recovery.DefaultRate, "recovery loop: bandwidth cap per line, bytes/s")
 	outIface := fs.String("out-iface", "lo", "interface of the re-multicast lines unless --out-a-iface/--out-b-iface say otherwise")
 	ttl := fs.Int("ttl", 0, "multicast TTL of the re-multicast lines: 0 stays on this host, 1 reaches the subnet")
 	loopback := fs.Bool("loopback", true, "deliver the re-multicast to subscribers on this host too")
@@ -124,6 +128,12 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if l.f.group.ap.IsValid() {
 			ch.Out = append(ch.Out, egress.Line{Name: l.name, Group: l.f.group.ap, Interface: l.f.ifaceOr(*outIface), TTL: *ttl, Loopback: *loopback, Source: l.f.source.a, Faults: l.f.faults.spec()})
 		}
+	}
+	if recA.group.ap.IsValid() {
+		if *recRate <= 0 {
+			return usagef("--recovery-rate %v: want a positive bandwidth in bytes/s", *recRate)
+		}
+		ch.Recovery, ch.RecoveryRate = recoveryLines(recA, recB, *outIface, *ttl, *loopback), *recRate
 	}
 	cfg := relay.Config{
 		Channels:       []relay.Channel{ch},
