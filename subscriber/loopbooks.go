@@ -33,6 +33,7 @@ func (d *dispatcher) startLoop() {
 	d.releaseRing()
 	d.loop.pending = d.loop.pending[:0]
 	d.loop.on = true
+	d.expect = 0 // whatever comes next is applied: every book is rebuilt anyway
 	d.s.stats.recovering.Store(true)
 	d.s.stats.loopStarts.Add(1)
 	d.s.member.set(true)
