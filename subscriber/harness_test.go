@@ -26,7 +26,7 @@ type pubFeed struct {
 	tp     *pki.TestPKI
 	cancel context.CancelFunc
 	done   chan error
-	gate   *source.Gate // the synthetic source, pausable
+	gate   *source.Gate     // the synthetic source, pausable
 	loop   []netip.AddrPort // the recovery loop's groups, if any
 }
 
@@ -72,8 +72,8 @@ func startFeed(t *testing.T, o feedOpts) *pubFeed {
 		}
 	}
 	f.pub, err = publisher.New(publisher.Config{
-		Recovery:       loop,
-		Channel: 3,
+		Recovery: loop,
+		Channel:  3,
 		Lines: []egress.Line{
 			{Name: "A", Group: f.groupA, Interface: mcasttest.Interface, Loopback: true},
 			{Name: "B", Group: f.groupB, Interface: mcasttest.Interface, Loopback: true},
