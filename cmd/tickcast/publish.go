@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/internal/pki"
+	"github.com/tickcast/tickcast/metrics"
 	"github.com/tickcast/tickcast/publisher"
 	"github.com/tickcast/tickcast/publisher/binance"
 	"github.com/tickcast/tickcast/publisher/capture"
@@ -104,6 +105,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ca := fs.String("ca", "", "link: the operator's CA certificate (PEM); clients must present a certificate from it")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
 	statsEvery := fs.Duration("stats-every", 5*time.Second, "log the counters this often (0 = never)")
+	adm := addAdminFlags(fs)
 	logger := logFlags(fs, stderr)
 	log, err := parseLogged(fs, args, logger)
 	if err != nil {
@@ -183,7 +185,16 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *statsEvery > 0 {
 		go logStats(ctx, log, *statsEvery, pub)
 	}
+	actx, stopAdmin := context.WithCancel(ctx)
+	waitAdmin, err := adm.start(actx, metrics.Publisher(pub), nil, log)
+	if err != nil {
+		stopAdmin()
+		pub.Close()
+		return err
+	}
 	err = pub.Run(ctx, s)
+	stopAdmin()
+	waitAdmin()
 	st := pub.Stats()
 	fmt.Fprintf(stdout, "published %d messages in %d packets; session %d, last sequence %d\n", st.Messages, st.Packets, st.Session, st.NextSeq-1)
 	return err

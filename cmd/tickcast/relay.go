@@ -12,6 +12,7 @@ import (
 	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/internal/pki"
+	"github.com/tickcast/tickcast/metrics"
 	"github.com/tickcast/tickcast/recovery"
 	"github.com/tickcast/tickcast/relay"
 )
@@ -81,6 +82,7 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	slowLoss := fs.Float64("slow-loss", link.DefaultSlowLoss, "share of its datagrams a downstream may lose (reported by it) before it counts as slow; a WAN path's own loss must stay well under it")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
 	statsEvery := fs.Duration("stats-every", 5*time.Second, "log the counters this often (0 = never)")
+	adm := addAdminFlags(fs)
 	logger := logFlags(fs, stderr)
 	log, err := parseLogged(fs, args, logger)
 	if err != nil {
@@ -158,11 +160,38 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *statsEvery > 0 {
 		go logRelayStats(ctx, r, *statsEvery, log)
 	}
-	if err := r.Run(ctx); err != nil {
+	actx, stopAdmin := context.WithCancel(ctx)
+	waitAdmin, err := adm.start(actx, metrics.Relay(r), relayReady(r), log)
+	if err != nil {
+		stopAdmin()
+		r.Close()
+		return err
+	}
+	err = r.Run(ctx)
+	stopAdmin()
+	waitAdmin()
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, relayStatsLine(r.Stats()))
 	return nil
+}
+
+// relayReady is the relay's /healthz: ready once every channel has an
+// upstream line up.
+func relayReady(r *relay.Relay) func() error {
+	return func() error {
+		for _, c := range r.Stats().Channels {
+			up := false
+			for _, l := range c.Intake.Lines {
+				up = up || l.Up
+			}
+			if !up {
+				return fmt.Errorf("channel %d: no upstream line up", c.ID)
+			}
+		}
+		return nil
+	}
 }
 
 // logRelayStats logs one line of counters every interval until ctx ends.

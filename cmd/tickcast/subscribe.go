@@ -13,6 +13,7 @@ import (
 
 	"github.com/tickcast/tickcast/internal/pki"
 	"github.com/tickcast/tickcast/latency"
+	"github.com/tickcast/tickcast/metrics"
 	"github.com/tickcast/tickcast/subscriber"
 	"github.com/tickcast/tickcast/wire"
 )
@@ -57,6 +58,7 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	showStats := fs.Bool("stats", false, "print the counters at exit")
 	hgrm := fs.String("hgrm", "", "write the feed latency histogram (.hgrm percentile distribution, µs) to this file at exit")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
+	adm := addAdminFlags(fs)
 	logger := logFlags(fs, stderr)
 	log, err := parseLogged(fs, args, logger)
 	if err != nil {
@@ -119,6 +121,14 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		defer cancel()
 	}
 	total := newTotals()
+	actx, stopAdmin := context.WithCancel(ctx)
+	defer stopAdmin()
+	waitAdmin, err := adm.start(actx, metrics.Subscriber(sub, *channel), nil, log)
+	if err != nil {
+		sub.Close()
+		return err
+	}
+	defer waitAdmin()
 	done := make(chan error, 1)
 	go func() { done <- sub.Run(ctx) }()
 	tick := time.NewTicker(time.Second)

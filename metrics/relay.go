@@ -1,0 +1,80 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickcast/tickcast/relay"
+)
+
+var (
+	relayMessages  = counter("relay_messages_total", "Messages forwarded downstream.", "channel")
+	relayPackets   = counter("relay_packets_total", "Packets forwarded downstream.", "channel")
+	relayWhole     = gauge("relay_books_whole", "1 if the relay's books reflect the feed (it can serve snapshots).", "channel")
+	relayRecovered = counter("relay_recoveries_total", "Recoveries of the relay's books by snapshot from upstream.", "channel")
+	relayNacks     = counter("relay_nacks_total", "Downstream NACKs, by outcome (served, waited, upstream, refused).", "channel", "outcome")
+	relaySnapsOut  = counter("relay_snapshots_served_total", "Snapshots served to downstreams.", "channel")
+	downQueued     = gauge("downstream_queued_packets", "Live packets queued for the downstream now.", "name")
+	downDatagrams  = counter("downstream_datagrams_total", "Datagrams sent to the downstream.", "name")
+	downDropped    = counter("downstream_dropped_packets_total", "Live packets dropped because the downstream's queue was full.", "name")
+	downLoss       = gauge("downstream_loss_ratio", "Share of its datagrams the downstream reported not taking in, last second.", "name")
+	downCutOff     = counter("downstream_cutoffs_total", "Disconnections as a slow consumer.", "name")
+
+	relayFamilies = []family{relayMessages, relayPackets, relayWhole, relayRecovered, relayNacks, relaySnapsOut,
+		downQueued, downDatagrams, downDropped, downLoss, downCutOff}
+)
+
+// Relay exports a relay's counters: per channel its intake (lines, gaps,
+// NACKs) and forwarding, per downstream (by certificate name) its queue,
+// drops and loss.
+func Relay(r *relay.Relay) prometheus.Collector { return relayCollector{r} }
+
+type relayCollector struct{ r *relay.Relay }
+
+func (c relayCollector) Describe(ch chan<- *prometheus.Desc) {
+	describe(ch, intakeFamilies, relayFamilies, retransmitFamilies)
+}
+
+func (c relayCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.r.Stats()
+	for _, cs := range st.Channels {
+		channel := channelLabel(cs.ID)
+		collectIntake(ch, channel, cs.Intake)
+		relayMessages.emit(ch, float64(cs.Messages), channel)
+		relayPackets.emit(ch, float64(cs.Packets), channel)
+		relayWhole.emit(ch, bool01(cs.Whole), channel)
+		relayRecovered.emit(ch, float64(cs.Recoveries), channel)
+		relayNacks.emit(ch, float64(cs.NacksServed), channel, "served")
+		relayNacks.emit(ch, float64(cs.NacksWaited), channel, "waited")
+		relayNacks.emit(ch, float64(cs.NacksUpstream), channel, "upstream")
+		relayNacks.emit(ch, float64(cs.NacksRefused), channel, "refused")
+		relaySnapsOut.emit(ch, float64(cs.SnapshotsServed), channel)
+	}
+	// One series per name: a downstream connected twice (two paths) is summed.
+	type down struct {
+		queued             int
+		datagrams, dropped uint64
+		loss               float64
+	}
+	byName := map[string]*down{}
+	for _, d := range st.Downstreams {
+		x := byName[d.Name]
+		if x == nil {
+			x = &down{}
+			byName[d.Name] = x
+		}
+		x.queued += d.Queued
+		x.datagrams += d.Datagrams
+		x.dropped += d.Dropped
+		x.loss = max(x.loss, d.Loss)
+	}
+	for name, d := range byName {
+		downQueued.emit(ch, float64(d.queued), name)
+		downDatagrams.emit(ch, float64(d.datagrams), name)
+		downDropped.emit(ch, float64(d.dropped), name)
+		downLoss.emit(ch, d.loss, name)
+	}
+	for name, n := range st.CutOffByName {
+		downCutOff.emit(ch, float64(n), name)
+	}
+	collectRetransmit(ch, "all", st.Retransmit)
+}

@@ -1,0 +1,50 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickcast/tickcast/intake"
+	"github.com/tickcast/tickcast/subscriber"
+)
+
+var (
+	subMessages   = counter("messages_total", "Messages applied to the books and handed to the handler.", "channel")
+	subChecks     = counter("checksum_checks_total", "Book checksums verified.", "channel")
+	subMismatches = counter("checksum_mismatches_total", "Book checksums that disagreed (each followed by a recovery).", "channel")
+	subSnapshots  = counter("snapshots_total", "Snapshots applied.", "channel")
+	subResets     = counter("resets_total", "Book resets, by reason.", "channel", "reason")
+	subRecovering = gauge("recovering", "1 while the books are being recovered (snapshot or recovery loop).", "channel")
+	subLoopBooks  = counter("recovery_loop_books_total", "Books rebuilt from the recovery loop.", "channel")
+	subLoopJoined = gauge("recovery_loop_joined", "1 while the recovery groups are joined.", "channel")
+
+	subscriberFamilies = []family{subMessages, subChecks, subMismatches, subSnapshots, subResets, subRecovering, subLoopBooks, subLoopJoined}
+)
+
+// Subscriber exports a subscriber's counters.
+func Subscriber(s *subscriber.Subscriber, channel uint16) prometheus.Collector {
+	return subscriberCollector{s: s, channel: channelLabel(channel)}
+}
+
+type subscriberCollector struct {
+	s       *subscriber.Subscriber
+	channel string
+}
+
+func (c subscriberCollector) Describe(ch chan<- *prometheus.Desc) {
+	describe(ch, intakeFamilies, subscriberFamilies)
+}
+
+func (c subscriberCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.Stats()
+	collectIntake(ch, c.channel, intake.Stats{Lines: st.Lines, Gap: st.Gap, QueueDrops: st.QueueDrops})
+	subMessages.emit(ch, float64(st.Messages), c.channel)
+	subChecks.emit(ch, float64(st.ChecksumChecks), c.channel)
+	subMismatches.emit(ch, float64(st.ChecksumMismatches), c.channel)
+	subSnapshots.emit(ch, float64(st.Snapshots), c.channel)
+	for reason, n := range st.Resets {
+		subResets.emit(ch, float64(n), c.channel, reason)
+	}
+	subRecovering.emit(ch, bool01(st.Recovering), c.channel)
+	subLoopBooks.emit(ch, float64(st.Loop.Books), c.channel)
+	subLoopJoined.emit(ch, bool01(st.Loop.Joined), c.channel)
+}
