@@ -106,6 +106,13 @@ type LateJoiner struct {
 	Mismatch   string   `json:"mismatch,omitempty"`
 	// Resets are the resets it saw, by reason (one late join expected).
 	Resets map[string]uint64 `json:"resets"`
+	// Where trouble came from: holes the arbiter saw, deliveries dropped
+	// because the handler was behind or from a recovery's backlog, and
+	// line-down events.
+	Gaps        uint64 `json:"gaps"`
+	QueueDrops  uint64 `json:"queue_drops"`
+	HeldDropped uint64 `json:"held_dropped"`
+	LineDowns   uint64 `json:"line_downs"`
 }
 
 // Failures implements [Report]: every late joiner became whole, left the
@@ -422,6 +429,10 @@ func LateJoin(ctx context.Context, cfg LateJoinConfig) (*LateJoinResult, error) 
 			Joins: st.Loop.Joins, Left: !st.Loop.Joined,
 			Delivered: st.Gap.Delivered, Lost: st.LostMessages, Checksums: st.ChecksumChecks, Mismatches: st.ChecksumMismatches,
 			BooksMatch: vs[i].match, Mismatch: vs[i].why, Resets: resets,
+			Gaps: st.Gap.Gaps, QueueDrops: st.QueueDrops, HeldDropped: st.HeldDropped,
+		}
+		for _, l := range st.Lines {
+			res.Joiners[i].LineDowns += l.Downs
 		}
 	}
 	var stopErr error
