@@ -185,3 +185,41 @@ func (c *RestartConfig) normalize() error {
 	}
 	return nil
 }
+
+// LateJoinConfig configures [LateJoin].
+type LateJoinConfig struct {
+	Feed
+	// At is when the late joiners start, from the start of the feed;
+	// 0 = 2s, or a third of Duration if that is sooner.
+	At time.Duration
+	// Subscribers is how many subscribers join late at At, each without a
+	// link (lines A and B, the publisher's retransmit server and the
+	// recovery loop's groups); 0 = none: only the loop runs, which shows
+	// what it costs the publisher alone.
+	Subscribers int
+	// RecoveryRate caps each recovery loop line in bytes per second;
+	// 0 = recovery.DefaultRate (4 MiB/s).
+	RecoveryRate float64
+}
+
+// maxLateJoiners bounds LateJoinConfig.Subscribers.
+const maxLateJoiners = 500
+
+func (c *LateJoinConfig) normalize() error {
+	if err := c.Feed.normalize(); err != nil {
+		return err
+	}
+	if c.At == 0 {
+		c.At = min(2*time.Second, c.Duration/3)
+	}
+	if c.At <= 0 || c.At >= c.Duration {
+		return fmt.Errorf("drill: At %v: must be within the run, between 0 and Duration %v", c.At, c.Duration)
+	}
+	if c.Subscribers < 0 || c.Subscribers > maxLateJoiners {
+		return fmt.Errorf("drill: Subscribers %d: want 0 to %d", c.Subscribers, maxLateJoiners)
+	}
+	if !(c.RecoveryRate >= 0) || math.IsInf(c.RecoveryRate, 0) {
+		return fmt.Errorf("drill: RecoveryRate %v: want 0 (the default) or a rate in bytes per second", c.RecoveryRate)
+	}
+	return nil
+}

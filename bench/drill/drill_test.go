@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -244,6 +245,18 @@ func TestConfigErrors(t *testing.T) {
 			return err
 		},
 		"negative settle": func() error { _, err := Restart(ctx, RestartConfig{Feed: Feed{Settle: -1}}); return err },
+		"negative late joiners": func() error {
+			_, err := LateJoin(ctx, LateJoinConfig{Feed: f, Subscribers: -1})
+			return err
+		},
+		"join after end": func() error {
+			_, err := LateJoin(ctx, LateJoinConfig{Feed: f, At: 2 * time.Second})
+			return err
+		},
+		"negative recovery rate": func() error {
+			_, err := LateJoin(ctx, LateJoinConfig{Feed: f, RecoveryRate: -1})
+			return err
+		},
 		"negative retries": func() error {
 			_, err := Loss(ctx, LossConfig{Feed: Feed{Gap: intake.Tuning{MaxRetries: -1}}})
 			return err
@@ -357,5 +370,73 @@ func TestFanoutHubProcess(t *testing.T) {
 	}
 	if r.HubPackets == 0 || r.HubDatagrams < 3*r.HubPackets {
 		t.Errorf("the hub forwarded %d packets and sent %d datagrams to 3 edges", r.HubPackets, r.HubDatagrams)
+	}
+}
+
+// TestLateJoin: two subscribers start without a link a second into the
+// feed; each rebuilds every book from the recovery loop, leaves its groups,
+// loses nothing and ends with the publisher's books.
+func TestLateJoin(t *testing.T) {
+	t.Parallel()
+	cfg := LateJoinConfig{Feed: testFeed(t), At: time.Second, Subscribers: 2}
+	r, err := LateJoin(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := fields(t, r, "subscribers", "whole", "whole_p50_ms", "whole_max_ms", "joiners", "loop_cycle_ms", "loop_cycle_max_ms",
+		"loop_bytes_per_s", "live_bytes_per_s", "loop_share_of_live", "books_bytes", "process_cpu_cores", "publisher_cpu_cores", "goal_ms", "goals_missed")
+	consistent(t, r, &r.Result)
+	if r.Subscribers != 2 || r.Whole != 2 || len(r.Joiners) != 2 || m["whole_max_ms"] == nil {
+		t.Errorf("subscribers %d, whole %d, joiners %+v", r.Subscribers, r.Whole, r.Joiners)
+	}
+	for i, j := range r.Joiners {
+		if j.WholeMs == nil || !j.Left || j.Joins != 1 || j.LoopBooks < 8 || j.Announced < 8 || !j.BooksMatch || j.Resets["late join"] != 1 {
+			t.Errorf("late joiner #%d: %+v", i, j)
+		}
+	}
+	if r.LoopCycles == 0 || r.LoopBytesPerS <= 0 || r.LiveBytesPerS <= 0 || r.BooksBytes <= 0 || r.LoopCycleMs <= 0 {
+		t.Errorf("loop: %d cycles of %vms, %v B/s (live %v B/s), books %v B", r.LoopCycles, r.LoopCycleMs, r.LoopBytesPerS, r.LiveBytesPerS, r.BooksBytes)
+	}
+	if r.ProcessCores.Run <= 0 {
+		t.Errorf("process CPU %+v", r.ProcessCores)
+	}
+}
+
+// TestLateJoinNoSubscribers: only the loop runs; nothing joins, and the
+// drill still passes on the publisher's figures.
+func TestLateJoinNoSubscribers(t *testing.T) {
+	t.Parallel()
+	cfg := LateJoinConfig{Feed: testFeed(t)}
+	cfg.Duration = 2 * time.Second
+	r, err := LateJoin(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields(t, r, "subscribers", "loop_cycles", "publisher_cpu_cores")
+	if f := r.Failures(); len(f) != 0 || r.Subscribers != 0 || r.Sent == 0 || r.LoopCycles == 0 || r.WholeMaxMs != nil {
+		t.Errorf("failures %q, subscribers %d, sent %d, cycles %d", f, r.Subscribers, r.Sent, r.LoopCycles)
+	}
+}
+
+// TestCPUByLabel: a labelled busy loop shows in the profile under its label.
+func TestCPUByLabel(t *testing.T) {
+	p, err := startLabelProfile()
+	if err != nil {
+		t.Skipf("cannot profile: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	pprof.Do(ctx, publisherLabel, func(ctx context.Context) {
+		for x := 0; ctx.Err() == nil; x++ {
+			_ = x * x
+		}
+	})
+	byRole, wall, err := p.stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%v over %v", byRole, wall)
+	if byRole["publisher"] <= 0 {
+		t.Errorf("no CPU under the label: %v", byRole)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime/pprof"
 	"time"
 
 	"github.com/tickcast/tickcast/internal/fault"
@@ -34,6 +35,11 @@ type rig struct {
 	cpuStart       time.Duration
 	ended          time.Time     // when the last session was told to end
 	cpu            time.Duration // CPU time the process used from the start to then
+	// loop are the recovery loop's groups (A, B) the publishers send on,
+	// capped at loopRate bytes per second per line (0 = the default);
+	// none = no loop.
+	loop     []netip.AddrPort
+	loopRate float64
 }
 
 func newRig(f Feed) (*rig, error) {
@@ -124,7 +130,13 @@ func (r *rig) newSession(seed int64) (*session, error) {
 	line := func(name string, g netip.AddrPort) egress.Line {
 		return egress.Line{Name: name, Group: g, Interface: f.Interface, TTL: 0, Loopback: true}
 	}
+	var loop publisher.RecoveryLoop
+	for i, g := range r.loop {
+		loop.Lines = append(loop.Lines, line("R"+string(rune('A'+i)), g))
+	}
+	loop.Rate = r.loopRate
 	pub, err := publisher.New(publisher.Config{
+		Recovery:       loop,
 		Channel:        channel,
 		Lines:          []egress.Line{line("A", r.groupA), line("B", r.groupB)},
 		ChecksumEvery:  checksumEvery,
@@ -149,8 +161,10 @@ func (r *rig) run(ctx context.Context, s *session) {
 	if r.start.IsZero() {
 		r.start, r.cpuStart = time.Now(), cpuTime()
 	}
-	go func() { s.pubDone <- s.pub.Run(pctx, nil) }()
-	go func() { s.srcDone <- s.src.Run(sctx, s.pub) }()
+	// Labelled, so a CPU profile tells the publisher's work from the
+	// subscribers' (cpulabel.go); the goroutines they start inherit it.
+	go pprof.Do(pctx, publisherLabel, func(ctx context.Context) { s.pubDone <- s.pub.Run(ctx, nil) })
+	go pprof.Do(sctx, publisherLabel, func(ctx context.Context) { s.srcDone <- s.src.Run(ctx, s.pub) })
 }
 
 // endSource stops the data; the publisher goes on with heartbeats and
@@ -212,10 +226,15 @@ type subTarget struct {
 // snapshots over its QUIC link (if any); onRepair, if set, gets every hole
 // filled.
 func (r *rig) subscribeAt(ctx context.Context, t subTarget, h subscriber.Handler, faultsA, faultsB *fault.Config, onRepair func(time.Duration, int)) (*runningSub, error) {
+	return r.subscribe(ctx, r.subConfig(t, h, faultsA, faultsB, onRepair))
+}
+
+// subConfig is the configuration of a subscriber of t (see subscribeAt).
+func (r *rig) subConfig(t subTarget, h subscriber.Handler, faultsA, faultsB *fault.Config, onRepair func(time.Duration, int)) subscriber.Config {
 	f := r.feed
 	g := f.Gap
 	g.OnRepair = onRepair
-	sub, err := subscriber.New(subscriber.Config{
+	return subscriber.Config{
 		Channel: channel,
 		Lines: []subscriber.Line{
 			{Name: "A", Group: t.groupA, Interface: f.Interface, Faults: faultSpec(faultsA)},
@@ -228,7 +247,12 @@ func (r *rig) subscribeAt(ctx context.Context, t subTarget, h subscriber.Handler
 		Handler:          h,
 		Gap:              g,
 		Logger:           f.Logger,
-	})
+	}
+}
+
+// subscribe starts a subscriber of cfg.
+func (r *rig) subscribe(ctx context.Context, cfg subscriber.Config) (*runningSub, error) {
+	sub, err := subscriber.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("drill: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 	"github.com/tickcast/tickcast/publisher"
 )
 
-const drillUsage = `Usage: tickcast drill failover|loss|restart|wan|fanout [flags]
+const drillUsage = `Usage: tickcast drill failover|loss|restart|wan|fanout|late-join [flags]
 
 Drills break the feed on purpose and check that the subscriber keeps its
 promises. Each runs a synthetic publisher and a subscriber in this process on
@@ -29,6 +30,7 @@ apply the last sequence and compares every book with the publisher's.
   restart   the publisher restarts with a new session on the same groups and ports
   wan       publisher → hub → lossy, delayed A/B WAN paths → edge → subscriber
   fanout    publisher → hub → 60 edges over QUIC (optionally slow ones behind a cap)
+  late-join subscribers without a link join late and rebuild every book from the recovery loop
 
 It prints a short table and PASS or FAIL (exit status 1), and writes the
 figures as JSON with --json. Run 'tickcast drill <drill> --help' for its flags.
@@ -39,6 +41,7 @@ Examples:
   tickcast drill restart --rate 100000 --duration 10s --at 5s
   tickcast drill wan --loss 0.05 --rtt 250ms --rate 20000 --duration 10s --blackhole-at 5s
   tickcast drill fanout --edges 60 --rate 20000 --duration 10s --slow 1
+  tickcast drill late-join --instruments 100 --levels 200 --rate 100000 --duration 10s --at 3s
 `
 
 const drillJSONNotes = `
@@ -179,7 +182,7 @@ func checkAt(name string, at, duration time.Duration) error {
 
 func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("which drill? want failover, loss, restart, wan or fanout")
+		return usagef("which drill? want failover, loss, restart, wan, fanout or late-join")
 	}
 	switch args[0] {
 	case "-h", "--help", "-help", "help":
@@ -195,8 +198,10 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runWAN(ctx, args[1:], stdout, stderr)
 	case "fanout":
 		return runFanout(ctx, args[1:], stdout, stderr)
+	case "late-join":
+		return runLateJoin(ctx, args[1:], stdout, stderr)
 	}
-	return usagef("unknown drill %q: want failover, loss, restart, wan or fanout", args[0])
+	return usagef("unknown drill %q: want failover, loss, restart, wan, fanout or late-join", args[0])
 }
 
 func runFailover(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -406,5 +411,61 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return d.report(ctx, "fanout", func(ctx context.Context, progress io.Writer) (drill.Report, error) {
 		cfg.Progress = progress
 		return drill.Fanout(ctx, cfg)
+	}, stdout, stderr)
+}
+
+const lateJoinNotes = `
+The publisher sends the feed and the recovery loop: every instrument's
+definition, status and book, one at a time, cycling, on two groups of its own
+at --recovery-rate bytes per second per line. At --at, --subscribers
+subscribers start without a link (lines A and B, the publisher's retransmit
+server, the loop's groups): each rebuilds every book from the loop, then
+leaves its groups. With --subscribers 0 nothing joins: only the loop runs,
+which shows what it costs the publisher alone.
+PASS: every late joiner whole (EventRecovered), its books_match true, lost 0,
+no checksum mismatch, the loop's groups joined once and left; the loop
+completed a cycle.
+` + drillJSONNotes + `
+The late-join drill's "lost", "app_gaps", "checksum_mismatches", "resets" and
+"books_match" cover every late joiner, the other figures are the first one's.
+It adds "subscribers", "whole", "whole_p50_ms", "whole_max_ms" (from a late
+joiner's start to EventRecovered), "joiners" (each: whole_ms, late_join_ms,
+loop_books, loop_stale, joins, left, lost, books_match, …), "loop_cycle_ms",
+"loop_cycle_max_ms", "loop_cycles", "loop_books", "loop_hot_books",
+"loop_rate_cap", "loop_bytes_per_s" and "live_bytes_per_s" (per line, from the
+start until the source stopped), "loop_share_of_live", "books_bytes" (one copy
+of every book as the loop sends them), "loop_cycle_bytes",
+"process_cpu_cores" and "publisher_cpu_cores" {run, before_join, after_join}
+(the publisher's share by profiler label; null if another CPU profile ran).
+The goal, every late joiner whole within one loop cycle + 100ms ("goal_ms"),
+is reported in "goals_missed" and the table, apart from PASS.
+
+Examples:
+  tickcast drill late-join --instruments 100 --levels 200 --rate 100000 --duration 10s --at 3s
+  tickcast drill late-join --instruments 100 --levels 200 --subscribers 0
+`
+
+func runLateJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	d := newDrillFlags("late-join", lateJoinNotes, stdout, stderr)
+	at := d.fs.Duration("at", 0, "when the late joiners start, from the start (0 = 2s, or a third of --duration if sooner)")
+	subs := d.fs.Int("subscribers", 1, "subscribers that join late, without a link (0 = none: only the loop runs)")
+	rate := d.fs.Float64("recovery-rate", 0, "the recovery loop's cap, bytes per second per line (0 = the default, 4 MiB/s)")
+	feed, err := d.feed(args)
+	if err != nil {
+		return err
+	}
+	if err := checkAt("at", *at, feed.Duration); err != nil {
+		return err
+	}
+	switch {
+	case *subs < 0 || *subs > 500:
+		return usagef("--subscribers %d: want 0 to 500", *subs)
+	case !(*rate >= 0) || math.IsInf(*rate, 0):
+		return usagef("--recovery-rate %v: want 0 (the default) or bytes per second", *rate)
+	}
+	cfg := drill.LateJoinConfig{Feed: feed, At: *at, Subscribers: *subs, RecoveryRate: *rate}
+	return d.report(ctx, "late-join", func(ctx context.Context, progress io.Writer) (drill.Report, error) {
+		cfg.Progress = progress
+		return drill.LateJoin(ctx, cfg)
 	}, stdout, stderr)
 }

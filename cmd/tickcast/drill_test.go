@@ -34,6 +34,9 @@ func TestDrillBadFlagsExit2(t *testing.T) {
 		{"drill", "fanout", "--slow-share", "1.5"},
 		{"drill", "fanout", "--slow", "1", "--duration", "2s"},
 		{"drill", "fanout", "--slow", "1", "--processes"},
+		{"drill", "late-join", "--subscribers", "-1"},
+		{"drill", "late-join", "--recovery-rate", "-5"},
+		{"drill", "late-join", "--duration", "2s", "--at", "3s"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {
@@ -48,11 +51,12 @@ func TestDrillBadFlagsExit2(t *testing.T) {
 
 func TestDrillHelpNamesEveryFlag(t *testing.T) {
 	for drill, flags := range map[string][]string{
-		"failover": {"--kill", "--at"},
-		"loss":     {"--loss-a", "--loss-b"},
-		"restart":  {"--at", "--pause"},
-		"wan":      {"--loss", "--rtt", "--jitter", "--blackhole-at", "--processes"},
-		"fanout":   {"--edges", "--slow", "--slow-share", "--processes"},
+		"failover":  {"--kill", "--at"},
+		"loss":      {"--loss-a", "--loss-b"},
+		"restart":   {"--at", "--pause"},
+		"wan":       {"--loss", "--rtt", "--jitter", "--blackhole-at", "--processes"},
+		"fanout":    {"--edges", "--slow", "--slow-share", "--processes"},
+		"late-join": {"--at", "--subscribers", "--recovery-rate"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run([]string{"drill", drill, "--help"}, &out, &errb); code != 0 {
@@ -68,7 +72,7 @@ func TestDrillHelpNamesEveryFlag(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if code := run([]string{"drill", "--help"}, &out, &out); code != 0 || !strings.Contains(out.String(), "restart") {
+	if code := run([]string{"drill", "--help"}, &out, &out); code != 0 || !strings.Contains(out.String(), "restart") || !strings.Contains(out.String(), "late-join") {
 		t.Fatalf("drill --help: exit %d\n%s", code, out.String())
 	}
 }
