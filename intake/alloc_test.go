@@ -57,3 +57,32 @@ func TestIntakeAllocs(t *testing.T) {
 		t.Fatalf("the consumer got %d packets", c.packets)
 	}
 }
+
+// TestHoldAndReleaseWithinPacket: a consumer that holds a delivery and
+// releases it before its Packet call returns (the subscriber ending a
+// recovery releases its ring, the current delivery in it) does not put the
+// item on the free list twice: two later deliveries would share it.
+func TestHoldAndReleaseWithinPacket(t *testing.T) {
+	q := newQueue(16)
+	for range 100 {
+		it := q.get()
+		it.kind = itemPacket
+		it.held = true // Intake.Hold
+		q.release(it)  // Intake.Release, within the call
+		if !(it.held || it.free) {
+			t.Fatal("handle would release the item again")
+		}
+		q.release(it) // what a careless caller might do: ignored
+	}
+	seen := map[*item]bool{}
+	for len(q.free) > 0 {
+		it := q.get()
+		if seen[it] {
+			t.Fatal("an item is twice on the free list")
+		}
+		seen[it] = true
+	}
+	if len(seen) != 16 {
+		t.Fatalf("%d items, want 16", len(seen))
+	}
+}

@@ -84,8 +84,8 @@ func (in *Intake) handle(it *item) {
 		c.Event(fromGap(it.ev))
 	case itemPacket:
 		c.Packet(&it.d)
-		if it.held {
-			return
+		if it.held || it.free {
+			return // kept, or held and released by the consumer already
 		}
 	}
 	in.q.release(it)

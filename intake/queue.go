@@ -17,6 +17,7 @@ type item struct {
 	ev      gap.Event
 	overrun bool // the first item after the queue overflowed
 	held    bool // the consumer keeps it (Intake.Hold)
+	free    bool // on the free list (a consumer may Hold and Release it within its Packet call)
 }
 
 type itemKind uint8
@@ -47,7 +48,7 @@ type queue struct {
 func newQueue(n int) *queue {
 	q := &queue{ready: make(chan *item, n), free: make([]*item, n)}
 	for i := range q.free {
-		it := &item{}
+		it := &item{free: true}
 		it.d.it = it
 		q.free[i] = it
 	}
@@ -67,6 +68,7 @@ func (q *queue) get() *item {
 	it := q.free[n-1]
 	q.free = q.free[:n-1]
 	q.mu.Unlock()
+	it.free = false
 	it.overrun = q.dropped.Swap(false)
 	return it
 }
@@ -77,7 +79,10 @@ func (q *queue) put(it *item) { q.ready <- it }
 
 // release returns an item to the free list.
 func (q *queue) release(it *item) {
-	it.held = false
+	if it.free {
+		return // released already: never twice on the free list
+	}
+	it.held, it.free = false, true
 	q.mu.Lock()
 	q.free = append(q.free, it)
 	q.mu.Unlock()

@@ -41,9 +41,17 @@ func (d *dispatcher) Packet(dl *intake.Delivery) {
 		return
 	}
 	if d.loop.on {
-		d.ringAdd(dl)
+		// The copies this delivery caught up with first, replaying it
+		// with the ring (installBook): it joins the ring only if the loop
+		// goes on, since ending the loop releases the ring, and this
+		// delivery is the intake's to release.
 		if len(d.loop.pending) > 0 {
+			d.loop.cur = dl
 			d.installPending()
+			d.loop.cur = nil
+		}
+		if d.loop.on {
+			d.ringAdd(dl)
 		}
 	}
 }

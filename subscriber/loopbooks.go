@@ -23,6 +23,7 @@ type loopState struct {
 	ring    []*intake.Delivery // the most recent deliveries, oldest at head
 	head    int
 	pending []*recovery.Book // copies ahead of the deliveries
+	cur     *intake.Delivery // the delivery being applied, not yet in the ring
 }
 
 // startLoop resets the books to be rebuilt from the loop and joins its
@@ -127,8 +128,11 @@ func (d *dispatcher) installBook(b *recovery.Book, total uint32) {
 	id := b.Instrument.Def.Instrument
 	ring := d.loop.ring[d.loop.head:]
 	first := d.expect
-	if len(ring) > 0 {
+	switch {
+	case len(ring) > 0:
 		first = ring[0].First()
+	case d.loop.cur != nil:
+		first = d.loop.cur.First()
 	}
 	if first > b.LastSeq+1 {
 		d.s.stats.loopStale.Add(1) // older than the ring: the next turn will do
@@ -139,7 +143,7 @@ func (d *dispatcher) installBook(b *recovery.Book, total uint32) {
 	in.Def, in.HasDef, in.Status = src.Def, true, src.Status
 	in.ExchTime = max(in.ExchTime, src.ExchTime)
 	in.Book.CopyFrom(&src.Book)
-	for _, dl := range ring {
+	replay := func(dl *intake.Delivery) {
 		msgs := dl.Packet.Messages()
 		for i := 0; msgs.Next(); i++ {
 			if i < dl.Skip || msgs.Seq() <= b.LastSeq {
@@ -150,6 +154,12 @@ func (d *dispatcher) installBook(b *recovery.Book, total uint32) {
 				d.state.Apply(m)
 			}
 		}
+	}
+	for _, dl := range ring {
+		replay(dl)
+	}
+	if d.loop.cur != nil {
+		replay(d.loop.cur)
 	}
 	in.Synced = true
 	d.s.stats.loopBooks.Add(1)
