@@ -123,7 +123,7 @@ func (m *loopMember) join(ctx context.Context) (func(), error) {
 	}, nil
 }
 
-// stats sums the current readers' counters.
+// stats sums the latest membership's readers' counters.
 func (m *loopMember) stats() (datagrams uint64, asm recovery.AssemblerStats) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -71,8 +71,8 @@ type LoopStats struct {
 	Books     uint64                  // books rebuilt from it
 	Stale     uint64                  // copies older than the ring of recent deliveries: dropped for the next turn
 	Ignored   uint64                  // copies of books already whole, or of another session
-	Datagrams uint64                  // datagrams read from the groups, current membership
-	Assembled recovery.AssemblerStats // the assemblers' counters, current membership
+	Datagrams uint64                  // datagrams read from the groups, latest membership
+	Assembled recovery.AssemblerStats // the assemblers' counters, latest membership
 }
 
 // Stats returns the current counters. Safe from any goroutine.
