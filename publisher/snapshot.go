@@ -41,19 +41,9 @@ func (p *Publisher) Snapshot(ctx context.Context, channel uint16, instrument uin
 	if channel != p.cfg.Channel {
 		return fmt.Errorf("publisher: snapshot of channel %d: this publisher serves channel %d", channel, p.cfg.Channel)
 	}
-	r := snapRequest{instrument: instrument, reply: make(chan *feed.Snapshot, 1)}
-	select {
-	case p.snaps <- r:
-	case <-p.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	var sn *feed.Snapshot
-	select {
-	case sn = <-r.reply:
-	case <-ctx.Done():
-		return ctx.Err()
+	sn, err := p.ask(ctx, snapRequest{instrument: instrument})
+	if err != nil {
+		return err
 	}
 	return sn.Encode(p.wireHeader(wire.FlagSnapshot, sn.LastSeq), p.cfg.MaxPacket, emit)
 }
@@ -61,27 +51,33 @@ func (p *Publisher) Snapshot(ctx context.Context, channel uint16, instrument uin
 // capture runs fn on the sequencer with its books: the recovery loop's
 // [recovery.Capture].
 func (p *Publisher) capture(ctx context.Context, fn func(st *feed.State, session, lastSeq uint64)) error {
-	r := snapRequest{fn: fn, reply: make(chan *feed.Snapshot, 1)}
+	_, err := p.ask(ctx, snapRequest{fn: fn})
+	return err
+}
+
+// ask hands r to the sequencer and waits for its answer.
+func (p *Publisher) ask(ctx context.Context, r snapRequest) (*feed.Snapshot, error) {
+	r.reply = make(chan *feed.Snapshot, 1)
 	select {
 	case p.snaps <- r:
 	case <-p.done:
-		return ErrClosed
+		return nil, ErrClosed
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	select {
-	case <-r.reply:
-		return nil
+	case sn := <-r.reply:
+		return sn, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
 // Retransmit emits the cached packets holding messages [first, first+count)
 // of channel, flagged retransmission, or says why it cannot (DESIGN.md,
 // RetransmitReject reasons); a range running past the newest sequence sent is
-// served up to it and returns wire.RejectNotYetSent for the rest. It implements the retransmit side of the QUIC
-// link's Feed; the link server's policy gives the caps.
+// served up to it and returns wire.RejectNotYetSent for the rest. It
+// implements the retransmit side of the QUIC link's Feed; the link server's policy gives the caps.
 func (p *Publisher) Retransmit(channel uint16, session, first uint64, count uint32, maxMsgs, maxBytes int, emit func(pkt []byte) error) (uint32, wire.RejectReason, error) {
 	if channel != p.cfg.Channel {
 		return 0, wire.RejectUnknownSession, nil

@@ -162,7 +162,10 @@ func (l *Loop) run(ctx context.Context) error {
 			return nil
 		}
 		if l.snap == nil {
-			sleep(ctx, idleWait)
+			select {
+			case <-ctx.Done():
+			case <-time.After(idleWait):
+			}
 			continue
 		}
 		h := wire.Header{Channel: l.cfg.Channel, Session: l.session, SendTime: time.Now().UnixNano()}
@@ -259,14 +262,5 @@ func (l *Loop) Stats() LoopStats {
 		Bytes:     l.bytes.Load(),
 		Cycles:    l.cycles.Load(),
 		LastCycle: time.Duration(l.lastCycle.Load()),
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

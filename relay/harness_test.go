@@ -185,7 +185,7 @@ func subscribe(t *testing.T, e edge, r *running, faults string) *subscriber.Subs
 	t.Helper()
 	l := clientTLS(t, "client")
 	l.Addr = r.LinkAddr()
-	sub, err := subscriber.New(subscriber.Config{
+	return runSubscriber(t, subscriber.Config{
 		Channel: testChannel,
 		Lines: []subscriber.Line{
 			{Name: "A", Group: e.groupA, Interface: mcasttest.Interface, Faults: faults},
@@ -194,6 +194,12 @@ func subscribe(t *testing.T, e edge, r *running, faults string) *subscriber.Subs
 		RetransmitAddr: netip.MustParseAddrPort(r.RetransmitAddr()),
 		Links:          []subscriber.Link{*l},
 	})
+}
+
+// runSubscriber starts a subscriber of cfg until the test ends.
+func runSubscriber(t *testing.T, cfg subscriber.Config) *subscriber.Subscriber {
+	t.Helper()
+	sub, err := subscriber.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"context"
 	"net/netip"
 	"testing"
 
@@ -38,19 +37,7 @@ func TestEdgeRecoveryLoop(t *testing.T) {
 	for _, g := range loop {
 		cfg.Recovery = append(cfg.Recovery, subscriber.Line{Group: g, Interface: mcasttest.Interface})
 	}
-	sub, err := subscriber.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sub.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("subscriber: %v", err)
-		}
-	})
+	sub := runSubscriber(t, cfg)
 	testwait.For(t, "every book from the edge's loop", func() bool {
 		st := sub.Stats()
 		return !st.Recovering && st.Loop.Books > 0 && !st.Loop.Joined

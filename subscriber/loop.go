@@ -59,9 +59,10 @@ func (m *loopMember) run(ctx context.Context) {
 			var err error
 			if stop, err = m.join(ctx); err != nil {
 				m.s.log.Warn("cannot join the recovery groups; retrying", "err", err)
-				sleep(ctx, time.Second)
-				if ctx.Err() != nil {
+				select {
+				case <-ctx.Done():
 					return
+				case <-time.After(time.Second):
 				}
 				continue
 			}
@@ -191,13 +192,4 @@ func (r *loopReader) stats() recovery.AssemblerStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.last
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
