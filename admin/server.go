@@ -30,6 +30,9 @@ type Config struct {
 	// Ready reports whether the daemon is ready (/healthz answers 200) or
 	// why not (503 with the reason); nil = always ready.
 	Ready func() error
+	// Reload re-reads the daemon's configuration for POST /reload and says
+	// what it did (200), or why it refused (409); nil = 404.
+	Reload func() (string, error)
 	// Logger; nil = slog.Default().
 	Logger *slog.Logger
 }
@@ -78,6 +81,18 @@ func New(cfg Config) (*Server, error) {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	if cfg.Reload != nil {
+		mux.HandleFunc("POST /reload", func(w http.ResponseWriter, _ *http.Request) {
+			msg, err := cfg.Reload()
+			if err != nil {
+				cfg.Logger.Warn("admin: reload", "err", err)
+				http.Error(w, err.Error(), http.StatusConflict)
+				return
+			}
+			cfg.Logger.Info("admin: " + msg)
+			fmt.Fprintln(w, msg)
+		})
+	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -100,7 +115,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Serve answers until ctx ends, then shuts the listener down and returns
 // nil. Call it once.
 func (s *Server) Serve(ctx context.Context) error {
-	s.log.Info("admin listening", "addr", s.Addr(), "paths", "/metrics /healthz /debug/pprof/")
+	s.log.Info("admin listening", "addr", s.Addr(), "paths", "/metrics /healthz /reload /debug/pprof/")
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

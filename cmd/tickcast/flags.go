@@ -135,7 +135,7 @@ func (f *prefixesFlag) Set(s string) error {
 // faultFlag is a line fault spec for fault.ParseSpec ("" = none).
 type faultFlag struct{ cfg *fault.Config }
 
-func (f *faultFlag) String() string { return "" }
+func (f *faultFlag) String() string { return f.spec() }
 
 // spec returns the flag in subscriber.Line.Faults form ("" = none).
 func (f *faultFlag) spec() string {
@@ -181,16 +181,26 @@ func nonNegative(name string, d time.Duration) error {
 // channelFlag adds --channel: a channel number, 0..65535, checked while
 // parsing.
 func channelFlag(fs *flag.FlagSet, usage string) *uint16 {
-	c := uint16(1)
-	fs.Func("channel", usage+" (default 1)", func(s string) error {
-		v, err := strconv.ParseUint(s, 10, 16)
-		if err != nil {
-			return fmt.Errorf("want a channel number 0..65535")
-		}
-		c = uint16(v)
-		return nil
-	})
-	return &c
+	c := channelValue(1)
+	fs.Var(&c, "channel", usage)
+	return (*uint16)(&c)
+}
+
+// channelValue is the --channel flag's value.
+type channelValue uint16
+
+func (c *channelValue) String() string { return strconv.Itoa(int(*c)) }
+
+// Get makes the flag an integer to config files.
+func (c *channelValue) Get() any { return int(*c) }
+
+func (c *channelValue) Set(s string) error {
+	v, err := strconv.ParseUint(s, 10, 16)
+	if err != nil {
+		return fmt.Errorf("want a channel number 0..65535")
+	}
+	*c = channelValue(v)
+	return nil
 }
 
 // parseLogged parses args (see parse) and makes the --log-level logger.

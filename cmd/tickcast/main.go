@@ -6,6 +6,7 @@
 //	tickcast subscribe [flags]    join the feed, books and latency
 //	tickcast bench latency|throughput [flags]
 //	tickcast drill failover|loss|restart [flags]
+//	tickcast check-config FILE    check a config file, print the effective settings
 //	tickcast certs [flags]        a development CA and certificates
 //	tickcast impair [flags]       an impairing UDP proxy for drills
 //
@@ -37,6 +38,7 @@ func commands() []command {
 		{"relay", "carry a channel on: hub (multicast in) or edge (QUIC in), re-multicast, NACK and snapshot service", runRelay},
 		{"bench", "latency and throughput benchmarks, with a NATS peer", runBench},
 		{"drill", "failover, loss and restart drills", runDrill},
+		{"check-config", "check a daemon's config file and print the effective configuration", runCheckConfig},
 		{"certs", "make a development CA and certificates for the QUIC link", runCerts},
 		{"impair", "an impairing UDP proxy: loss, delay, jitter, reorder, rate cap", runImpair},
 	}

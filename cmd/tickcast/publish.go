@@ -69,14 +69,31 @@ func (l *lineFlags) ifaceOr(def string) string {
 	return def
 }
 
-func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// publishPlan is a validated publish command: everything but the sockets.
+type publishPlan struct {
+	fs  *flag.FlagSet
+	d   *daemonFlags
+	log *slog.Logger
+	cfg publisher.Config
+	src source.Source // what the publisher runs (teed to the capture at run)
+
+	synth   *synth.Source   // when --source synth: instruments change live
+	binance *binance.Source // when --source binance: symbols change live
+
+	captureFile          string
+	duration, statsEvery time.Duration
+}
+
+// preparePublish parses and checks the command line and config file and
+// builds the publisher's configuration and source without opening a socket.
+func preparePublish(args []string, stdout, stderr io.Writer) (*publishPlan, error) {
 	fs := newFlags("publish", "publish [flags]", publishNotes, stdout)
 	src := fs.String("source", "synth", "tick source: synth, binance or replay")
-	instruments := fs.Int("instruments", 100, "synth: number of instruments")
+	instruments := fs.Int("instruments", 100, "synth: number of instruments (changes live on reload)")
 	levels := fs.Int("levels", 200, "synth: levels per side")
 	rate := fs.Float64("rate", 100_000, "synth: messages per second")
 	seed := fs.Int64("seed", 1, "synth: random seed (same seed, same feed)")
-	symbols := fs.String("symbols", "BTCUSDT,ETHUSDT", "binance: comma-separated spot symbols")
+	symbols := fs.String("symbols", "BTCUSDT,ETHUSDT", "binance: comma-separated spot symbols (change live on reload)")
 	binanceWS := fs.String("binance-ws", binance.DefaultWSURL, "binance: WebSocket base URL")
 	binanceREST := fs.String("binance-rest", binance.DefaultRESTURL, "binance: REST base URL")
 	replay := fs.String("replay", "", "replay: capture file to replay")
@@ -105,18 +122,18 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ca := fs.String("ca", "", "link: the operator's CA certificate (PEM); clients must present a certificate from it")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
 	statsEvery := fs.Duration("stats-every", 5*time.Second, "log the counters this often (0 = never)")
-	adm := addAdminFlags(fs)
-	logger := logFlags(fs, stderr)
-	log, err := parseLogged(fs, args, logger)
+	d := addDaemonFlags(fs, "publish")
+	log, err := d.parse(fs, args, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for name, d := range map[string]time.Duration{"linger": *linger, "duration": *duration, "stats-every": *statsEvery} {
 		if err := nonNegative(name, d); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	cfg := publisher.Config{
+	p := &publishPlan{fs: fs, d: d, log: log, captureFile: *captureFile, duration: *duration, statsEvery: *statsEvery}
+	p.cfg = publisher.Config{
 		Channel:           *channel,
 		Lines:             publishLines(a, b, *iface, *ttl, *loopback),
 		MaxPacket:         *maxPacket,
@@ -130,70 +147,97 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if recA.group.ap.IsValid() {
 		if *recRate <= 0 {
-			return usagef("--recovery-rate %v: want a positive bandwidth in bytes/s", *recRate)
+			return nil, usagef("--recovery-rate %v: want a positive bandwidth in bytes/s", *recRate)
 		}
-		cfg.Recovery = publisher.RecoveryLoop{Lines: recoveryLines(recA, recB, *iface, *ttl, *loopback), Rate: *recRate}
+		p.cfg.Recovery = publisher.RecoveryLoop{Lines: recoveryLines(recA, recB, *iface, *ttl, *loopback), Rate: *recRate}
 	}
 	if *linkAddr != "" {
 		if *cert == "" || *key == "" || *ca == "" {
-			return usagef("--link needs --cert, --key and --ca (make them with 'tickcast certs')")
+			return nil, usagef("--link needs --cert, --key and --ca (make them with 'tickcast certs')")
 		}
-		if cfg.LinkTLS, err = pki.ServerTLS(*cert, *key, *ca); err != nil {
-			return err
+		if p.cfg.LinkTLS, err = pki.ServerTLS(*cert, *key, *ca); err != nil {
+			return nil, err
 		}
 	}
-	var s source.Source
 	switch *src {
 	case "synth":
-		s, err = synth.New(synth.Config{Instruments: *instruments, Levels: *levels, Rate: *rate, Seed: *seed, Logger: log})
+		p.synth, err = synth.New(synth.Config{Instruments: *instruments, Levels: *levels, Rate: *rate, Seed: *seed, Logger: log})
+		p.src = p.synth
 	case "binance":
-		var syms []binance.Symbol
-		for _, name := range strings.Split(*symbols, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				syms = append(syms, binance.Symbol{Name: name})
-			}
-		}
-		s, err = binance.New(binance.Config{Symbols: syms, WSURL: *binanceWS, RESTURL: *binanceREST, Logger: log})
+		p.binance, err = binance.New(binance.Config{Symbols: binanceSymbols(*symbols), WSURL: *binanceWS, RESTURL: *binanceREST, Logger: log})
+		p.src = p.binance
 	case "replay":
 		if *replay == "" {
-			return usagef("--source replay needs --replay FILE")
+			return nil, usagef("--source replay needs --replay FILE")
 		}
-		s, err = capture.NewReplay(capture.ReplayConfig{Path: *replay, Speed: *speed, Logger: log})
+		p.src, err = capture.NewReplay(capture.ReplayConfig{Path: *replay, Speed: *speed, Logger: log})
 	default:
-		return usagef("--source %q: want synth, binance or replay", *src)
+		return nil, usagef("--source %q: want synth, binance or replay", *src)
 	}
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return p, nil
+}
+
+func (p *publishPlan) flags() *flag.FlagSet { return p.fs }
+
+// binanceSymbols is the --symbols list.
+func binanceSymbols(list string) []binance.Symbol {
+	var syms []binance.Symbol
+	for _, name := range splitList(list) {
+		syms = append(syms, binance.Symbol{Name: name})
+	}
+	return syms
+}
+
+func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	p, err := preparePublish(args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	return p.run(ctx, args, stdout, stderr)
+}
+
+// run opens the publisher and runs it until ctx ends or --duration passes.
+func (p *publishPlan) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	log := p.log
+	pub, err := publisher.New(p.cfg)
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	pub, err := publisher.New(cfg)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	if *captureFile != "" {
-		w, err := capture.Create(*captureFile)
+	s := p.src
+	if p.captureFile != "" {
+		w, err := capture.Create(p.captureFile)
 		if err != nil {
+			pub.Close()
 			return err
 		}
 		defer w.Close()
 		s = teeSource{s, w}
 	}
-	if *duration > 0 {
+	if p.duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
+		ctx, cancel = context.WithTimeout(ctx, p.duration)
 		defer cancel()
 	}
-	if *statsEvery > 0 {
-		go logStats(ctx, log, *statsEvery, pub)
+	if p.statsEvery > 0 {
+		go logStats(ctx, log, p.statsEvery, pub)
 	}
+	live := newLiveConfig(p.d, p.fs, args, func(args []string, stderr io.Writer) (*publishPlan, error) {
+		return preparePublish(args, io.Discard, stderr)
+	})
 	actx, stopAdmin := context.WithCancel(ctx)
-	waitAdmin, err := adm.start(actx, metrics.Publisher(pub), nil, log)
+	waitAdmin, err := p.d.adm.start(actx, metrics.Publisher(pub), nil, live.reload, log)
 	if err != nil {
 		stopAdmin()
 		pub.Close()
 		return err
 	}
+	stopHUP := live.watchHUP(actx)
 	err = pub.Run(ctx, s)
 	stopAdmin()
+	stopHUP()
 	waitAdmin()
 	st := pub.Stats()
 	fmt.Fprintf(stdout, "published %d messages in %d packets; session %d, last sequence %d\n", st.Messages, st.Packets, st.Session, st.NextSeq-1)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,7 +49,21 @@ Example (three terminals; certs from 'tickcast certs --names server,hub,edge,cli
       --link 127.0.0.1:31220 --cert certs/client.pem --key certs/client-key.pem --ca certs/ca.pem
 `
 
-func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// relayPlan is a validated relay command: everything but the sockets.
+type relayPlan struct {
+	fs  *flag.FlagSet
+	d   *daemonFlags
+	log *slog.Logger
+	cfg relay.Config
+
+	duration, statsEvery time.Duration
+}
+
+func (p *relayPlan) flags() *flag.FlagSet { return p.fs }
+
+// prepareRelay parses and checks the command line and config file, loads the
+// certificates and builds the relay's configuration without opening a socket.
+func prepareRelay(args []string, stdout, stderr io.Writer) (*relayPlan, error) {
 	fs := newFlags("relay", "relay [flags]", relayNotes, stdout)
 	channel := channelFlag(fs, "channel to relay")
 	a := addLineFlags(fs, "a", "", " to join upstream (a hub; \"\" = none)", recvSource)
@@ -82,28 +97,27 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	slowLoss := fs.Float64("slow-loss", link.DefaultSlowLoss, "share of its datagrams a downstream may lose (reported by it) before it counts as slow; a WAN path's own loss must stay well under it")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
 	statsEvery := fs.Duration("stats-every", 5*time.Second, "log the counters this often (0 = never)")
-	adm := addAdminFlags(fs)
-	logger := logFlags(fs, stderr)
-	log, err := parseLogged(fs, args, logger)
+	d := addDaemonFlags(fs, "relay")
+	log, err := d.parse(fs, args, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for name, d := range map[string]time.Duration{"duration": *duration, "stats-every": *statsEvery} {
 		if err := nonNegative(name, d); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	needTLS := *linkAddr != "" || *upLink != "" || *upA != "" || *upB != ""
 	var serverTLS, clientTLS *tls.Config
 	if needTLS {
 		if *cert == "" || *key == "" || *ca == "" {
-			return usagef("links (--link, --upstream-link, --up-a, --up-b) need --cert, --key and --ca (make them with 'tickcast certs')")
+			return nil, usagef("links (--link, --upstream-link, --up-a, --up-b) need --cert, --key and --ca (make them with 'tickcast certs')")
 		}
 		if serverTLS, err = pki.ServerTLS(*cert, *key, *ca); err != nil {
-			return err
+			return nil, err
 		}
 		if clientTLS, err = pki.ClientTLS(*cert, *key, *ca); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	ch := relay.Channel{ID: *channel, UpstreamRetransmit: upRtx.ap, MaxPacket: *maxPacket, Heartbeat: *heartbeat}
@@ -133,7 +147,7 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if recA.group.ap.IsValid() {
 		if *recRate <= 0 {
-			return usagef("--recovery-rate %v: want a positive bandwidth in bytes/s", *recRate)
+			return nil, usagef("--recovery-rate %v: want a positive bandwidth in bytes/s", *recRate)
 		}
 		ch.Recovery, ch.RecoveryRate = recoveryLines(recA, recB, *outIface, *ttl, *loopback), *recRate
 	}
@@ -148,27 +162,45 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Logger:         log,
 	}
 	cfg.Retransmit.Allowed = allowed.p
-	r, err := relay.New(cfg)
+	return &relayPlan{fs: fs, d: d, log: log, cfg: cfg, duration: *duration, statsEvery: *statsEvery}, nil
+}
+
+func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	p, err := prepareRelay(args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	return p.run(ctx, args, stdout)
+}
+
+// run opens the relay and runs it until ctx ends or --duration passes.
+func (p *relayPlan) run(ctx context.Context, args []string, stdout io.Writer) error {
+	r, err := relay.New(p.cfg)
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	if *duration > 0 {
+	if p.duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
+		ctx, cancel = context.WithTimeout(ctx, p.duration)
 		defer cancel()
 	}
-	if *statsEvery > 0 {
-		go logRelayStats(ctx, r, *statsEvery, log)
+	if p.statsEvery > 0 {
+		go logRelayStats(ctx, r, p.statsEvery, p.log)
 	}
+	live := newLiveConfig(p.d, p.fs, args, func(args []string, stderr io.Writer) (*relayPlan, error) {
+		return prepareRelay(args, io.Discard, stderr)
+	})
 	actx, stopAdmin := context.WithCancel(ctx)
-	waitAdmin, err := adm.start(actx, metrics.Relay(r), relayReady(r), log)
+	waitAdmin, err := p.d.adm.start(actx, metrics.Relay(r), relayReady(r), live.reload, p.log)
 	if err != nil {
 		stopAdmin()
 		r.Close()
 		return err
 	}
+	stopHUP := live.watchHUP(actx)
 	err = r.Run(ctx)
 	stopAdmin()
+	stopHUP()
 	waitAdmin()
 	if err != nil {
 		return err

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -34,7 +36,26 @@ Example (with 'tickcast publish --link 127.0.0.1:31020 …' running):
       --link 127.0.0.1:31020 --cert certs/client.pem --key certs/client-key.pem --ca certs/ca.pem
 `
 
-func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// subscribePlan is a validated subscribe command: everything but the
+// sockets and the output.
+type subscribePlan struct {
+	fs  *flag.FlagSet
+	d   *daemonFlags
+	log *slog.Logger
+	cfg subscriber.Config // without its Handler
+
+	format, hgrm string
+	top          int
+	showStats    bool
+	duration     time.Duration
+}
+
+func (p *subscribePlan) flags() *flag.FlagSet { return p.fs }
+
+// prepareSubscribe parses and checks the command line and config file, loads
+// the certificates and builds the subscriber's configuration without opening
+// a socket.
+func prepareSubscribe(args []string, stdout, stderr io.Writer) (*subscribePlan, error) {
 	fs := newFlags("subscribe", "subscribe [flags]", subscribeNotes, stdout)
 	channel := channelFlag(fs, "channel to follow")
 	a := addLineFlags(fs, "a", "239.255.0.1:31001", " (\"\" disables)", recvSource)
@@ -58,17 +79,16 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	showStats := fs.Bool("stats", false, "print the counters at exit")
 	hgrm := fs.String("hgrm", "", "write the feed latency histogram (.hgrm percentile distribution, µs) to this file at exit")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
-	adm := addAdminFlags(fs)
-	logger := logFlags(fs, stderr)
-	log, err := parseLogged(fs, args, logger)
+	d := addDaemonFlags(fs, "subscribe")
+	log, err := d.parse(fs, args, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if *format != "text" && *format != "json" {
-		return usagef("--format %q: want text or json", *format)
+		return nil, usagef("--format %q: want text or json", *format)
 	}
 	if err := nonNegative("duration", *duration); err != nil {
-		return err
+		return nil, err
 	}
 	cfg := subscriber.Config{
 		Channel:          *channel,
@@ -90,11 +110,11 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *linkAddr != "" {
 		if *cert == "" || *key == "" || *ca == "" {
-			return usagef("--link needs --cert, --key and --ca (make them with 'tickcast certs')")
+			return nil, usagef("--link needs --cert, --key and --ca (make them with 'tickcast certs')")
 		}
 		tlsCfg, err := pki.ClientTLS(*cert, *key, *ca)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for addr := range strings.SplitSeq(*linkAddr, ",") {
 			if addr = strings.TrimSpace(addr); addr != "" {
@@ -102,6 +122,21 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 		}
 	}
+	return &subscribePlan{fs: fs, d: d, log: log, cfg: cfg, format: *format, hgrm: *hgrm, top: *top, showStats: *showStats, duration: *duration}, nil
+}
+
+func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	p, err := prepareSubscribe(args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	return p.run(ctx, args, stdout)
+}
+
+// run joins the feed and shows it until ctx ends or --duration passes.
+func (p *subscribePlan) run(ctx context.Context, args []string, stdout io.Writer) error {
+	cfg, log := p.cfg, p.log
+	format, top, showStats, hgrm, duration := &p.format, &p.top, &p.showStats, &p.hgrm, &p.duration
 	v := newView()
 	var out *bufio.Writer
 	var outMu sync.Mutex
@@ -122,13 +157,21 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	total := newTotals()
 	actx, stopAdmin := context.WithCancel(ctx)
-	defer stopAdmin()
-	waitAdmin, err := adm.start(actx, metrics.Subscriber(sub, *channel), nil, log)
+	live := newLiveConfig(p.d, p.fs, args, func(args []string, stderr io.Writer) (*subscribePlan, error) {
+		return prepareSubscribe(args, io.Discard, stderr)
+	})
+	waitAdmin, err := p.d.adm.start(actx, metrics.Subscriber(sub, cfg.Channel), nil, live.reload, log)
 	if err != nil {
+		stopAdmin()
 		sub.Close()
 		return err
 	}
-	defer waitAdmin()
+	stopHUP := live.watchHUP(actx)
+	defer func() {
+		stopHUP()
+		stopAdmin()
+		waitAdmin()
+	}()
 	done := make(chan error, 1)
 	go func() { done <- sub.Run(ctx) }()
 	tick := time.NewTicker(time.Second)
