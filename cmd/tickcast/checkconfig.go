@@ -17,7 +17,9 @@ Reads a daemon's config file the way 'tickcast publish|relay|subscribe
 before it opens sockets (certificates are loaded; interfaces and ports are
 not tried), and prints the effective configuration: every setting, with
 where its value comes from (file or default). The output is itself a valid
-config file. Exit status 0 when the file is valid, 1 with the file, line and
+config file. Flags after FILE are the command's, and win over the file as
+they would on the daemon's command line (e.g. --cert/--key/--ca of a test
+CA when the file's certificates are not on this host). Exit status 0 when the file is valid, 1 with the file, line and
 key of the first problem otherwise.
 
 The file is flat TOML: role = "publish" | "relay" | "subscribe", then any of
@@ -32,16 +34,14 @@ Examples for every role are in deploy/config/.
 `
 
 func runCheckConfig(_ context.Context, args []string, stdout, _ io.Writer) error {
-	fs := newFlags("check-config", "check-config FILE", checkConfigNotes, stdout)
-	if err := fs.Parse(args); err != nil {
+	fs := newFlags("check-config", "check-config FILE [flags of its command]", checkConfigNotes, stdout)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if err := parse(fs, args); err != nil {
 			return err
 		}
+		return usagef("want a config file")
 	}
-	if fs.NArg() != 1 {
-		return usagef("want one config file, got %d arguments", fs.NArg())
-	}
-	path := fs.Arg(0)
+	path, extra := args[0], args[1:]
 	f, err := config.Load(path)
 	if err != nil {
 		return err
@@ -56,7 +56,7 @@ func runCheckConfig(_ context.Context, args []string, stdout, _ io.Writer) error
 		slices.Sort(names)
 		return fmt.Errorf("%s: %s = %q: want one of %s", path, config.RoleKey, f.Role, strings.Join(names, ", "))
 	}
-	flags, d, err := prepare([]string{"--config", path}, io.Discard, io.Discard)
+	flags, d, err := prepare(append([]string{"--config", path}, extra...), io.Discard, io.Discard)
 	var ue usageError
 	if errors.As(err, &ue) {
 		return fmt.Errorf("%s: %s", path, ue.msg)
