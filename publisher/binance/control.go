@@ -216,6 +216,7 @@ func (sl *slot) runCmds() {
 	sl.cmdMu.Unlock()
 	for _, c := range cmds {
 		sl.apply(c)
+		close(c.done)
 	}
 }
 

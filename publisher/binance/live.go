@@ -48,8 +48,9 @@ const checkTimeout = 30 * time.Second
 // That last check asks Binance's REST exchangeInfo about the new names
 // (weight 20, from the snapshot budget), so a call that adds symbols
 // fails when Binance cannot be asked (bounded by 30 s). SetSymbols
-// returns once the change is handed over: what it publishes follows on the
-// sink. After Run has returned it fails.
+// returns once the change is applied ([Source.Stats] shows it; what it
+// publishes is on its way to the sink, and the new symbols' sync follows).
+// After Run has returned it fails.
 func (s *Source) SetSymbols(syms []Symbol) error {
 	s.setMu.Lock()
 	defer s.setMu.Unlock()
@@ -144,20 +145,28 @@ func (s *Source) SetSymbols(syms []Symbol) error {
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.state == stateDone {
+		s.mu.Unlock()
 		return errors.New("binance: SetSymbols: the source has stopped")
 	}
-	s.placeLocked(removed, added)
+	queued := s.placeLocked(removed, added)
 	s.maxInst = maxInst
+	s.mu.Unlock()
+	for _, done := range queued {
+		select {
+		case <-done:
+		case <-s.done: // Run returned: the change no longer matters
+		}
+	}
 	return nil
 }
 
 // placeLocked removes and adds symbols: each slot gets its removals and the
 // new symbols that fit (first slot with room first), and new slots take the
 // rest. Before Run the slots are edited directly; while Run runs they are
-// handed the change. s.mu is held.
-func (s *Source) placeLocked(removed []string, added []Symbol) {
+// handed the change, and placeLocked returns what is closed once they have
+// applied it. s.mu is held.
+func (s *Source) placeLocked(removed []string, added []Symbol) (queued []chan struct{}) {
 	cmds := make([]slotCmd, len(s.slots))
 	count := make([]int, len(s.slots))
 	for _, e := range s.table {
@@ -193,10 +202,13 @@ func (s *Source) placeLocked(removed []string, added []Symbol) {
 		case s.state == stateNew || (sl.announce && !sl.started):
 			sl.edit(c) // nothing runs it yet: its run introduces its symbols
 		default:
+			c.done = make(chan struct{})
+			queued = append(queued, c.done)
 			sl.queue(c)
 		}
 		if s.runCtx != nil {
 			s.startSlotLocked(sl)
 		}
 	}
+	return queued
 }

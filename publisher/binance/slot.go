@@ -71,6 +71,7 @@ type slot struct {
 type slotCmd struct {
 	remove []string
 	add    []Symbol
+	done   chan struct{} // closed once applied, when queued
 }
 
 func newSlot(src *Source, idx int, syms []Symbol) *slot {

@@ -35,6 +35,7 @@ type Source struct {
 	stopRun context.CancelFunc
 	runErr  error // the first slot failure
 	slotWG  sync.WaitGroup
+	done    chan struct{} // closed when Run returns
 }
 
 // tableEntry is one symbol served and its connection slot.
@@ -68,6 +69,7 @@ func New(cfg Config) (*Source, error) {
 		attempts: newAttemptLimiter(maxConnAttempts, attemptWindow),
 		snaps:    newFetcher(&cfg),
 		table:    make(map[string]tableEntry, len(cfg.Symbols)),
+		done:     make(chan struct{}),
 	}
 	per := s.perSlot()
 	for i := 0; i < len(cfg.Symbols); i += per {
@@ -120,6 +122,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	s.state = stateDone // no slot starts from here on
 	s.mu.Unlock()
 	s.slotWG.Wait()
+	close(s.done)
 	if err != nil {
 		return err
 	}
