@@ -54,6 +54,13 @@ type ServerConfig struct {
 	// DefaultSlowLoss. A WAN path's ordinary loss must stay well under it:
 	// NACKs repair that.
 	SlowLoss float64
+	// AllowNames lists the certificate common names allowed on the link;
+	// empty means every certificate from the CA in TLS.ClientCAs. A client
+	// from the CA whose name is not listed is refused right after its
+	// handshake with [CodeNotAllowed] and a reason naming it (counted in
+	// ServerStats.NotAllowed and Refused, logged once per name).
+	// [Server.SetAllowNames] changes the list at any time.
+	AllowNames []string
 	// Policy admits each NACK (and from-seq subscription) by the client's IP
 	// address and caps its answer: the same gap.Policy the UDP retransmit
 	// server uses, and may share. nil means gap.NewPolicy with every address
@@ -92,9 +99,16 @@ type Server struct {
 	byAddr map[netip.AddrPort]*serverConn // by data address, for receiver reports
 	// cutOffByName counts slow-consumer cutoffs by certificate name.
 	cutOffByName map[string]uint64
+	// allow is the allow list of certificate names (nil = every one from
+	// the CA); notAllowedByName counts clients refused or closed for their
+	// name, notAllowedLogged the names whose refusal was logged since the
+	// list last changed.
+	allow            map[string]struct{}
+	notAllowedByName map[string]uint64
+	notAllowedLogged map[string]bool
 
-	accepted, refused, badPublish, cutOffs, strayReports atomic.Uint64
-	serving, closed                                      atomic.Bool
+	accepted, refused, badPublish, cutOffs, strayReports, notAllowed atomic.Uint64
+	serving, closed                                                  atomic.Bool
 }
 
 // channel is one channel's fan-out state.
@@ -135,6 +149,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		byAddr:       make(map[netip.AddrPort]*serverConn),
 		cutOffByName: make(map[string]uint64),
 		slowLoss:     cfg.SlowLoss,
+
+		allow:            newAllowList(cfg.AllowNames),
+		notAllowedByName: make(map[string]uint64),
+		notAllowedLogged: make(map[string]bool),
 	}
 	if s.policy == nil {
 		var err error
@@ -211,11 +229,20 @@ func (s *Server) Serve(ctx context.Context) error {
 			conn.CloseWithError(codeProtocol, "no data keys")
 			continue
 		}
-		s.accepted.Add(1)
+		// Admitted under the lock SetAllowNames takes: a client is either
+		// refused here or closed by it, never missed.
 		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.byAddr[c.data.dst] = c
+		ok, logIt := s.admitLocked(c)
 		s.mu.Unlock()
+		if !ok {
+			s.refused.Add(1)
+			if logIt {
+				s.log.Warn("link: refused peer: not on the allow list (logged once per name)", "remote", c.remote, "name", c.name)
+			}
+			conn.CloseWithError(CodeNotAllowed, notAllowedReason(c.name))
+			continue
+		}
+		s.accepted.Add(1)
 		wg.Go(func() {
 			c.run(ctx)
 			s.mu.Lock()
@@ -352,14 +379,16 @@ func (s *Server) unsubscribeAll(c *serverConn) {
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	st := ServerStats{
-		Clients:      len(s.conns),
-		Accepted:     s.accepted.Load(),
-		Refused:      s.refused.Load(),
-		BadPublish:   s.badPublish.Load(),
-		CutOff:       s.cutOffs.Load(),
-		StrayData:    s.strayReports.Load(),
-		CutOffByName: maps.Clone(s.cutOffByName),
-		Peers:        make([]PeerStats, 0, len(s.conns)),
+		Clients:          len(s.conns),
+		Accepted:         s.accepted.Load(),
+		Refused:          s.refused.Load(),
+		BadPublish:       s.badPublish.Load(),
+		CutOff:           s.cutOffs.Load(),
+		StrayData:        s.strayReports.Load(),
+		CutOffByName:     maps.Clone(s.cutOffByName),
+		NotAllowed:       s.notAllowed.Load(),
+		NotAllowedByName: maps.Clone(s.notAllowedByName),
+		Peers:            make([]PeerStats, 0, len(s.conns)),
 	}
 	for c := range s.conns {
 		st.Peers = append(st.Peers, c.statsLocked())

@@ -30,6 +30,8 @@ type serverConn struct {
 	addr   netip.Addr // the requester the policy sees
 	q      *liveQueue
 	subs   map[uint16]bool // guarded by s.mu
+	// disallowed: SetAllowNames is closing it (guarded by s.mu).
+	disallowed bool
 
 	ctx  context.Context // the connection's lifetime; set before any goroutine starts
 	ctrl *quic.Stream    // control stream, written only by the control loop

@@ -5,7 +5,7 @@ package link
 type ServerStats struct {
 	Clients  int         // connected clients
 	Accepted uint64      // authenticated connections since the start
-	Refused  uint64      // handshakes refused: unknown CA, no certificate, wrong ALPN
+	Refused  uint64      // handshakes refused: unknown CA, no certificate, wrong ALPN, a name not allowed
 	Peers    []PeerStats // one per connected client, ordered by remote address
 	// BadPublish counts packets given to Publish without a valid header.
 	BadPublish uint64
@@ -17,6 +17,11 @@ type ServerStats struct {
 	// StrayData counts data-path datagrams from addresses that are no
 	// connected client's: dropped.
 	StrayData uint64
+	// NotAllowed counts clients refused after their handshake, or
+	// disconnected by SetAllowNames, because their certificate name is not
+	// on the allow list (CodeNotAllowed); NotAllowedByName the same by name.
+	NotAllowed       uint64
+	NotAllowedByName map[string]uint64
 }
 
 // PeerStats are one connected client's counters.

@@ -43,7 +43,8 @@ type Symbol struct {
 	// letters and digits). Stream names use it in lower case.
 	Name string
 	// Instrument is the instrument id on the tickcast feed; 0 assigns the
-	// symbol's 1-based position in Config.Symbols.
+	// symbol's 1-based position in Config.Symbols ([New]), or, for a symbol
+	// [Source.SetSymbols] adds, an id above every id the source used so far.
 	Instrument uint32
 	// PriceExp is the price exponent (price = mantissa × 10^PriceExp), in
 	// [-18, -1]; 0 means -8, the 8 decimals of Binance spot strings.

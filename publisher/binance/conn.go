@@ -21,9 +21,12 @@ const (
 	maxFrame = 16 << 20
 	// writeWait bounds a pong or close write.
 	writeWait = 5 * time.Second
-	// pongsPerSecond caps the pongs sent: they count towards Binance's 5
-	// incoming messages per second, and one per ping every 20 s is all it needs.
-	pongsPerSecond = 4
+	// sendsPerSecond caps the messages a connection sends, pongs and
+	// SUBSCRIBE/UNSUBSCRIBE requests together: they count towards Binance's 5
+	// incoming messages per second (one pong per ping every 20 s is all the
+	// pongs need; requests wait for their turn, pongs over the budget are
+	// skipped).
+	sendsPerSecond = 4
 	// framePool is the number of frame buffers of a slot, shared by its readers.
 	framePool = 64
 )
@@ -36,7 +39,8 @@ type frame struct {
 }
 
 // wsConn is one WebSocket connection of a slot. Its reader goroutine is the
-// only one reading; the only writes are pongs (from the reader, inside
+// only one reading; its request writer (writeRequests) is the only one
+// writing data messages; the other writes are pongs (from the reader, inside
 // gorilla's control-frame handling) and the final close, both through
 // WriteControl, which gorilla serializes with any other write.
 type wsConn struct {
@@ -44,18 +48,39 @@ type wsConn struct {
 	ws     *websocket.Conn
 	opened time.Time
 	cancel context.CancelFunc
-	pongs  *rate.Limiter
+	sends  *rate.Limiter // pongs and requests
+	c      *connCounters
+
+	// Owned by the slot's goroutine: the streams asked for on this
+	// connection (in its URL or by SUBSCRIBE), those confirmed (in its URL
+	// or answered), and the requests not answered yet.
+	streams map[string]bool
+	open    map[string]bool
+	pending map[uint64]request
+
+	// Requests for writeRequests.
+	reqMu   sync.Mutex
+	reqs    [][]byte
+	reqWake chan struct{}
 }
 
-// newWSConn wraps ws and installs the ping handler.
-func newWSConn(gen uint64, ws *websocket.Conn, c *connCounters) *wsConn {
-	wc := &wsConn{gen: gen, ws: ws, opened: time.Now(), pongs: newPongLimiter()}
+// newWSConn wraps ws, dialled with streams in its URL, and installs the ping
+// handler.
+func newWSConn(gen uint64, ws *websocket.Conn, c *connCounters, streams []string) *wsConn {
+	wc := &wsConn{
+		gen: gen, ws: ws, opened: time.Now(), sends: newSendLimiter(), c: c,
+		streams: make(map[string]bool, len(streams)), open: make(map[string]bool, len(streams)),
+		pending: map[uint64]request{}, reqWake: make(chan struct{}, 1),
+	}
+	for _, name := range streams {
+		wc.streams[name], wc.open[name] = true, true
+	}
 	ws.SetReadLimit(maxFrame)
 	ws.SetPingHandler(func(payload string) error {
 		c.pings.Add(1)
 		now := time.Now()
 		_ = ws.SetReadDeadline(now.Add(readIdle))
-		if !wc.pongs.AllowN(now, 1) {
+		if !wc.sends.AllowN(now, 1) {
 			return nil // Binance waits a minute for a pong: the next ping gets one
 		}
 		err := ws.WriteControl(websocket.PongMessage, []byte(payload), now.Add(writeWait))
@@ -134,16 +159,17 @@ func (wc *wsConn) close() {
 	_ = wc.ws.Close()
 }
 
-// newPongLimiter returns the pong budget of one connection: pongsPerSecond,
+// newSendLimiter returns the send budget of one connection: sendsPerSecond,
 // no burst.
-func newPongLimiter() *rate.Limiter { return rate.NewLimiter(pongsPerSecond, 1) }
+func newSendLimiter() *rate.Limiter { return rate.NewLimiter(sendsPerSecond, 1) }
 
 // dialResult is the outcome of a dial started by a slot.
 type dialResult struct {
 	gen      uint64
 	ws       *websocket.Conn
 	err      error
-	handover bool // a replacement for a connection that is still up
+	handover bool     // a replacement for a connection that is still up
+	streams  []string // the streams of the URL dialled
 }
 
 // dial waits for delay and for the source's connection-attempt budget, then

@@ -9,7 +9,7 @@ import (
 // no second ever sees more than 4 (Binance counts pongs among its 5 incoming
 // messages per second).
 func TestPongBudget(t *testing.T) {
-	pongs := newPongLimiter()
+	pongs := newSendLimiter()
 	t0 := time.Unix(1000, 0)
 	n := 0
 	for range 100 {
@@ -27,9 +27,9 @@ func TestPongBudget(t *testing.T) {
 			sent = append(sent, now)
 		}
 	}
-	for i := pongsPerSecond; i < len(sent); i++ {
-		if sent[i].Sub(sent[i-pongsPerSecond]) < time.Second {
-			t.Fatalf("pongs %d and %d within a second", i-pongsPerSecond, i)
+	for i := sendsPerSecond; i < len(sent); i++ {
+		if sent[i].Sub(sent[i-sendsPerSecond]) < time.Second {
+			t.Fatalf("pongs %d and %d within a second", i-sendsPerSecond, i)
 		}
 	}
 	if len(sent) < 35 {

@@ -23,6 +23,13 @@
 // the new one first and switching over once it carries every symbol's data
 // (update ids prove the overlap), so a planned reconnect loses nothing.
 //
+// [Source.SetSymbols] adds and removes symbols while the source runs (issue
+// 14): a new symbol is introduced (InstrumentDef, InstrumentStatus
+// resyncing) and synced as at start, joining a connection that has room by
+// Binance's live SUBSCRIBE; a removed one is unsubscribed and published as
+// BookClear then InstrumentStatus halted, its last messages. Symbols that
+// stay keep their instrument ids and are not disturbed.
+//
 // Prices and quantities are parsed from Binance's decimal strings to
 // fixed-point mantissas exactly, without floats and without allocating
 // ([ParseDecimal]).

@@ -21,6 +21,7 @@ var (
 	errNegative      = errors.New("binance: negative price or quantity")
 	errTrade         = errors.New("binance: trade without a price, quantity or id")
 	errTrailing      = errors.New("binance: data after the JSON value")
+	errUnknownReply  = errors.New("binance: answer to no request")
 )
 
 // kind is what a stream carries.
@@ -204,7 +205,7 @@ func (d *valueDecoder) decode(b []byte, v any) error {
 // well-formed frame is decoded without allocating.
 type decoder struct {
 	routes map[string]route
-	syms   []symInfo
+	syms   []*symInfo
 	outer  valueDecoder // frames
 	inner  valueDecoder // their data
 	env    envelope
@@ -266,9 +267,9 @@ func splitFrame(frame []byte) (name, data []byte, ok bool) {
 // decodeData decodes the event of a frame of route r.
 func (d *decoder) decodeData(r route, data []byte) error {
 	if r.kind == kindDepth {
-		return d.decodeDepth(&d.syms[r.sym], data)
+		return d.decodeDepth(d.syms[r.sym], data)
 	}
-	return d.decodeTrade(&d.syms[r.sym], data)
+	return d.decodeTrade(d.syms[r.sym], data)
 }
 
 var streamKey = []byte(`"stream":"`)

@@ -27,7 +27,7 @@ func testDecoder() *decoder {
 		lower := strings.ToLower(name)
 		d.routes[lower+"@depth@100ms"] = route{sym: i, kind: kindDepth}
 		d.routes[lower+"@trade"] = route{sym: i, kind: kindTrade}
-		d.syms = append(d.syms, symInfo{inst: uint32(i + 1), priceExp: -8, qtyExp: -8, quotedName: []byte(`"` + name + `"`)})
+		d.syms = append(d.syms, &symInfo{inst: uint32(i + 1), priceExp: -8, qtyExp: -8, quotedName: []byte(`"` + name + `"`)})
 	}
 	return d
 }
@@ -41,7 +41,7 @@ func TestDecodeDocDepth(t *testing.T) {
 	if d.depth.First != 157 || d.depth.Final != 160 || d.depth.Time != 1672515782136 {
 		t.Fatalf("ids/time = %d %d %d", d.depth.First, d.depth.Final, d.depth.Time)
 	}
-	b, err := d.appendDepth(nil, &d.syms[r.sym])
+	b, err := d.appendDepth(nil, d.syms[r.sym])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestDecodeDocTrade(t *testing.T) {
 		if err != nil || !ok || r.kind != kindTrade {
 			t.Fatalf("decode(%s) = %v %v %v", tc.frame, r, ok, err)
 		}
-		b, err := d.appendTrade(nil, &d.syms[r.sym])
+		b, err := d.appendTrade(nil, d.syms[r.sym])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func TestNormalizeMalformed(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: decode: %v", tc.name, err)
 		}
-		b, err := d.appendDepth([]byte("keep"), &d.syms[r.sym])
+		b, err := d.appendDepth([]byte("keep"), d.syms[r.sym])
 		if err == nil || string(b) != "keep" {
 			t.Errorf("%s: appendDepth = %q, %v; want the buffer unchanged and an error", tc.name, b, err)
 		}
@@ -137,7 +137,7 @@ func TestNormalizeMalformed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.appendTrade(nil, &d.syms[r.sym]); !errors.Is(err, ErrDecimalPrecision) {
+	if _, err := d.appendTrade(nil, d.syms[r.sym]); !errors.Is(err, ErrDecimalPrecision) {
 		t.Fatalf("appendTrade = %v, want ErrDecimalPrecision", err)
 	}
 }
@@ -169,7 +169,7 @@ func TestDecodeAllocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out, err = d.appendTrade(out[:0], &d.syms[r.sym]); err != nil {
+		if out, err = d.appendTrade(out[:0], d.syms[r.sym]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -186,7 +186,7 @@ func TestDecodeEmptyEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := d.appendDepth(nil, &d.syms[r.sym])
+	b, err := d.appendDepth(nil, d.syms[r.sym])
 	if err != nil || len(b) != 0 {
 		t.Fatalf("appendDepth = %x, %v; want nothing", b, err)
 	}
@@ -205,7 +205,7 @@ func TestDecoderReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := d.appendDepth(nil, &d.syms[r.sym])
+	b, err := d.appendDepth(nil, d.syms[r.sym])
 	if err != nil || len(b) != wire.LevelUpdateLen {
 		t.Fatalf("appendDepth = %d bytes, %v; want one level", len(b), err)
 	}
@@ -240,7 +240,7 @@ func decodeAndNormalize(d *decoder, frame, out []byte) ([]byte, error) {
 	if err != nil {
 		return out, err
 	}
-	return d.appendDepth(out, &d.syms[r.sym])
+	return d.appendDepth(out, d.syms[r.sym])
 }
 
 // BenchmarkDecodeDepth20 decodes and normalizes one depth event of 20 levels
@@ -273,7 +273,7 @@ func BenchmarkDecodeTrade(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if out, err = d.appendTrade(out[:0], &d.syms[r.sym]); err != nil {
+		if out, err = d.appendTrade(out[:0], d.syms[r.sym]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -302,7 +302,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		if !json.Valid(frame) {
 			t.Fatalf("accepted invalid JSON %q", frame)
 		}
-		s := &d.syms[r.sym]
+		s := d.syms[r.sym]
 		if r.kind == kindTrade {
 			b, err := d.appendTrade(nil, s)
 			if err != nil {

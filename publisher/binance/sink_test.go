@@ -19,9 +19,11 @@ type testSink struct {
 	defs       map[uint32]wire.InstrumentDef
 	books      map[uint32]*sinkBook
 	status     map[uint32]wire.Status
-	history    map[uint32][]string // "resyncing", "clear", "ok", "stale"
+	history    map[uint32][]string // "resyncing", "clear", "ok", "stale", "halted"
 	trades     map[uint32][]wire.Trade
 	waitClear  map[uint32]bool // resyncing announced, BookClear not seen yet
+	retiring   map[uint32]bool // a BookClear without resyncing: InstrumentStatus halted must follow
+	halted     map[uint32]bool // removed: only a new InstrumentDef may follow
 	violations []string
 	batches    int
 }
@@ -33,6 +35,7 @@ func newTestSink() *testSink {
 		defs: map[uint32]wire.InstrumentDef{}, books: map[uint32]*sinkBook{},
 		status: map[uint32]wire.Status{}, history: map[uint32][]string{},
 		trades: map[uint32][]wire.Trade{}, waitClear: map[uint32]bool{},
+		retiring: map[uint32]bool{}, halted: map[uint32]bool{},
 	}
 }
 
@@ -74,6 +77,15 @@ func (s *testSink) message(m []byte) {
 	if _, ok := s.defs[inst]; !ok && wire.Type(m[2]) != wire.TypeInstrumentDef {
 		s.violate("%v for instrument %d before its InstrumentDef", wire.Type(m[2]), inst)
 	}
+	if s.halted[inst] && wire.Type(m[2]) != wire.TypeInstrumentDef {
+		s.violate("%v for instrument %d after it was halted (removed)", wire.Type(m[2]), inst)
+	}
+	if s.retiring[inst] {
+		s.retiring[inst] = false
+		if wire.Type(m[2]) != wire.TypeInstrumentStatus || wire.Status(m[8]) != wire.StatusHalted {
+			s.violate("BookClear for instrument %d without resyncing first (and no halted after it)", inst)
+		}
+	}
 	switch wire.Type(m[2]) {
 	case wire.TypeInstrumentDef:
 		d, err := wire.DecodeInstrumentDef(m)
@@ -82,6 +94,7 @@ func (s *testSink) message(m []byte) {
 			return
 		}
 		s.defs[d.Instrument] = d
+		s.halted[d.Instrument] = false
 		s.books[d.Instrument] = &sinkBook{bids: map[int64]int64{}, asks: map[int64]int64{}}
 	case wire.TypeLevelUpdate:
 		u, err := wire.DecodeLevelUpdate(m)
@@ -113,7 +126,7 @@ func (s *testSink) message(m []byte) {
 		s.trades[inst] = append(s.trades[inst], t)
 	case wire.TypeBookClear:
 		if !s.waitClear[inst] {
-			s.violate("BookClear for instrument %d without resyncing first", inst)
+			s.retiring[inst] = true // a removal, if halted follows
 		}
 		s.waitClear[inst] = false
 		s.books[inst] = &sinkBook{bids: map[int64]int64{}, asks: map[int64]int64{}}
@@ -126,6 +139,10 @@ func (s *testSink) message(m []byte) {
 		}
 		if st.Status == wire.StatusResyncing {
 			s.waitClear[inst] = true
+		}
+		if st.Status == wire.StatusHalted {
+			s.halted[inst] = true
+			s.waitClear[inst] = false
 		}
 		if st.Status == wire.StatusOK && s.waitClear[inst] {
 			s.violate("ok for instrument %d before its BookClear", inst)

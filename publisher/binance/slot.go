@@ -1,6 +1,7 @@
 package binance
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -17,19 +18,33 @@ const overlapGrace = 5 * time.Second
 
 // slot is one combined-stream connection and the symbols it carries. One
 // goroutine, run, owns all of its state (DESIGN.md, "Single writer"): readers,
-// dials and snapshot fetches hand their results to it over channels.
+// dials and snapshot fetches hand their results to it over channels, and
+// [Source.SetSymbols] hands it symbol changes (queued in cmds).
 type slot struct {
-	src  *Source
-	idx  int
-	url  string
+	src *Source
+	idx int
+	dec decoder
+	c   connCounters
+	log *slog.Logger
+
+	// syms and url change only on the owner's goroutine (or before run
+	// starts), under mu, so that Stats and StreamURL may read them.
+	mu   sync.RWMutex
 	syms []*symState
-	dec  decoder
-	c    connCounters
-	log  *slog.Logger
+	url  string
+
+	// Symbol changes queued for run by SetSymbols.
+	cmdMu   sync.Mutex
+	cmds    []slotCmd
+	cmdWake chan struct{}
+	// announce: run publishes its symbols' InstrumentDef and status first
+	// (a slot SetSymbols opened while the source runs).
+	announce bool
+	started  bool // run was started (guarded by the source's mu)
 
 	// Owned by run's goroutine.
 	ctx          context.Context
-	wg           sync.WaitGroup // readers, dials and fetches
+	wg           sync.WaitGroup // readers, writers, dials and fetches
 	frames       chan frame
 	free         chan []byte
 	snaps        chan snapResult
@@ -46,25 +61,94 @@ type slot struct {
 	ev           []byte     // one normalized event
 	scratch      eventQueue // events being replayed
 	warnedStream bool
+	warnedCtrl   bool
+	reqID        uint64              // last SUBSCRIBE/UNSUBSCRIBE id
+	gone         map[string]struct{} // streams unsubscribed live: their late frames are dropped
+}
+
+// slotCmd is one SetSymbols change for a slot: symbols to drop (by name),
+// then symbols to add (normalized, instruments assigned).
+type slotCmd struct {
+	remove []string
+	add    []Symbol
+	done   chan struct{} // closed once applied, when queued
 }
 
 func newSlot(src *Source, idx int, syms []Symbol) *slot {
-	sl := &slot{src: src, idx: idx, log: src.cfg.Logger.With("source", "binance", "conn", idx)}
+	sl := &slot{
+		src: src, idx: idx, log: src.cfg.Logger.With("source", "binance", "conn", idx),
+		cmdWake: make(chan struct{}, 1), gone: map[string]struct{}{},
+	}
 	sl.dec.routes = make(map[string]route, 2*len(syms))
-	sl.dec.syms = make([]symInfo, len(syms))
-	streams := make([]string, 0, 2*len(syms))
-	for i, s := range syms {
-		depth, trade := src.streamNames(s.Name)
-		streams = append(streams, depth, trade)
-		sl.dec.routes[depth] = route{sym: i, kind: kindDepth}
-		sl.dec.routes[trade] = route{sym: i, kind: kindTrade}
-		sl.dec.syms[i] = symInfo{inst: s.Instrument, priceExp: s.PriceExp, qtyExp: s.QtyExp, quotedName: []byte(`"` + s.Name + `"`)}
-		st := &symState{name: s.Name, info: &sl.dec.syms[i], status: wire.StatusResyncing}
+	sl.edit(slotCmd{add: syms})
+	return sl
+}
+
+// edit changes the slot's symbols (structure only: the owner publishes and
+// subscribes) and returns the states of the removed and added ones. It runs
+// on the owner's goroutine, or before run starts.
+func (sl *slot) edit(c slotCmd) (removed, added []*symState) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	drop := make(map[string]bool, len(c.remove))
+	for _, name := range c.remove {
+		drop[name] = true
+	}
+	kept := sl.syms[:0]
+	for _, st := range sl.syms {
+		if drop[st.name] {
+			removed = append(removed, st)
+			depth, trade := sl.src.streamNames(st.name)
+			sl.gone[depth], sl.gone[trade] = struct{}{}, struct{}{}
+		} else {
+			kept = append(kept, st)
+		}
+	}
+	clear(sl.syms[len(kept):])
+	sl.syms = kept
+	for _, s := range c.add {
+		info := &symInfo{inst: s.Instrument, priceExp: s.PriceExp, qtyExp: s.QtyExp, quotedName: []byte(`"` + s.Name + `"`)}
+		st := &symState{name: s.Name, info: info, status: wire.StatusResyncing}
 		st.c.status.Store(uint32(wire.StatusResyncing))
 		sl.syms = append(sl.syms, st)
+		added = append(added, st)
+		depth, trade := sl.src.streamNames(s.Name)
+		delete(sl.gone, depth)
+		delete(sl.gone, trade)
 	}
-	sl.url = src.cfg.WSURL + "/stream?streams=" + strings.Join(streams, "/")
-	return sl
+	// Routes index syms: rebuild them.
+	clear(sl.dec.routes)
+	sl.dec.syms = sl.dec.syms[:0]
+	streams := sl.streams()
+	for i, st := range sl.syms {
+		sl.dec.syms = append(sl.dec.syms, st.info)
+		sl.dec.routes[streams[2*i]] = route{sym: i, kind: kindDepth}
+		sl.dec.routes[streams[2*i+1]] = route{sym: i, kind: kindTrade}
+	}
+	sl.url = sl.src.cfg.WSURL + "/stream?streams=" + strings.Join(streams, "/")
+	return removed, added
+}
+
+// streams returns the stream names of the slot's symbols: each symbol's
+// depth stream, then its trade stream.
+func (sl *slot) streams() []string {
+	out := make([]string, 0, 2*len(sl.syms))
+	for _, st := range sl.syms {
+		depth, trade := sl.src.streamNames(st.name)
+		out = append(out, depth, trade)
+	}
+	return out
+}
+
+// queue hands c to the running owner.
+func (sl *slot) queue(c slotCmd) {
+	sl.cmdMu.Lock()
+	sl.cmds = append(sl.cmds, c)
+	sl.cmdMu.Unlock()
+	select {
+	case sl.cmdWake <- struct{}{}:
+	default:
+	}
 }
 
 // run connects, keeps the slot's symbols in sync and reconnects until ctx
@@ -96,12 +180,24 @@ func (sl *slot) run(ctx context.Context) error {
 		sl.wg.Wait()
 	}()
 
-	sl.startDial(0, false)
+	if sl.announce {
+		for _, st := range sl.syms {
+			sl.out = sl.src.appendIntro(sl.out, st)
+		}
+		if err := sl.flush(); err != nil {
+			return err
+		}
+	}
+	if len(sl.syms) > 0 {
+		sl.startDial(0, false)
+	}
 	for {
 		var err error
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-sl.cmdWake:
+			sl.runCmds()
 		case f := <-sl.frames:
 			err = sl.onFrame(f)
 		case r := <-sl.snaps:
@@ -140,13 +236,14 @@ func (sl *slot) flush() error {
 	return err
 }
 
-// startDial dials a connection after delay; handover marks a replacement for
-// a connection that is still up.
+// startDial dials a connection after delay, for the slot's streams of now;
+// handover marks a replacement for a connection that is still up.
 func (sl *slot) startDial(delay time.Duration, handover bool) {
 	sl.gen++
 	sl.dialing = true
 	sl.wg.Add(1)
-	go dial(sl.ctx, &sl.wg, sl.src, &sl.c, sl.url, dialResult{gen: sl.gen, handover: handover}, delay, sl.dials)
+	r := dialResult{gen: sl.gen, handover: handover, streams: sl.streams()}
+	go dial(sl.ctx, &sl.wg, sl.src, &sl.c, sl.url, r, delay, sl.dials)
 }
 
 // retryDelay returns the next reconnect backoff.
@@ -161,21 +258,33 @@ func (sl *slot) onDial(r dialResult) {
 	if r.err != nil {
 		sl.c.dialErrors.Add(1)
 		sl.log.Warn("connect failed", "err", r.err, "attempt", sl.attempt+1)
-		if sl.active != nil {
+		switch {
+		case len(sl.syms) == 0: // every symbol was removed meanwhile
+		case sl.active != nil:
 			sl.ageTimer.Reset(sl.retryDelay()) // try the replacement again later
-		} else {
+		default:
 			sl.startDial(sl.retryDelay(), false)
 		}
 		return
 	}
-	wc := newWSConn(r.gen, r.ws, &sl.c)
+	if len(sl.syms) == 0 { // every symbol was removed meanwhile
+		_ = r.ws.Close()
+		return
+	}
+	wc := newWSConn(r.gen, r.ws, &sl.c, r.streams)
 	ctx, cancel := context.WithCancel(sl.ctx)
 	wc.cancel = cancel
-	sl.wg.Add(1)
+	sl.wg.Add(2)
 	go func() {
 		defer sl.wg.Done()
 		wc.read(ctx, sl.frames, sl.free)
 	}()
+	go func() {
+		defer sl.wg.Done()
+		wc.writeRequests(ctx)
+	}()
+	// Symbols added or removed while it was dialled.
+	sl.reconcile(wc)
 
 	if sl.active != nil { // a replacement: overlap until it carries everything
 		sl.next = wc
@@ -194,9 +303,21 @@ func (sl *slot) onDial(r dialResult) {
 	}
 	sl.hadConn = true
 	sl.ageTimer.Reset(sl.src.cfg.MaxConnAge)
-	for _, s := range sl.syms { // step 1 is done: the streams are open
-		if !s.synced {
-			sl.fetch(s, sl.snapDelay(s))
+	sl.startFetches() // step 1 is done: the streams are open
+}
+
+// startFetches starts the snapshot of every symbol that needs one and has
+// none on the way, once the active connection carries its depth stream
+// (from its URL, or confirmed by a SUBSCRIBE reply).
+func (sl *slot) startFetches() {
+	if sl.active == nil {
+		return
+	}
+	for _, s := range sl.syms {
+		if !s.synced && s.cancelFetch == nil {
+			if depth, _ := sl.src.streamNames(s.name); sl.active.open[depth] {
+				sl.fetch(s, sl.snapDelay(s))
+			}
 		}
 	}
 }
@@ -214,6 +335,9 @@ func (sl *slot) onFrame(f frame) error {
 	defer func() { sl.free <- f.buf }()
 	sl.c.messages.Add(1)
 	sl.now = time.Now()
+	if !bytes.HasPrefix(f.buf, framePrefix) && sl.onReply(f) {
+		return nil
+	}
 	if sl.next != nil && f.gen == sl.next.gen {
 		sl.bufferNext(f.buf)
 		return nil
@@ -222,7 +346,7 @@ func (sl *slot) onFrame(f frame) error {
 	// delivered before it was closed: update ids and trade ids make them safe.
 	r, known, err := sl.dec.decode(f.buf)
 	if !known {
-		sl.malformedFrame(err)
+		sl.unknownFrame(f.buf, err)
 		return nil
 	}
 	s := sl.syms[r.sym]
@@ -236,6 +360,19 @@ func (sl *slot) onFrame(f frame) error {
 		sl.maybeSwitch()
 	}
 	return nil
+}
+
+// unknownFrame drops a frame that cannot be charged to a symbol: silently
+// when its stream was unsubscribed live (frames already on their way), else
+// counted as malformed.
+func (sl *slot) unknownFrame(buf []byte, err error) {
+	if name, ok := frameStream(buf); ok {
+		if _, gone := sl.gone[string(name)]; gone {
+			sl.c.unsubscribed.Add(1)
+			return
+		}
+	}
+	sl.malformedFrame(err)
 }
 
 // malformedFrame counts a frame that cannot be charged to a symbol.
@@ -302,7 +439,7 @@ func (sl *slot) startHandover() {
 func (sl *slot) bufferNext(buf []byte) {
 	r, known, err := sl.dec.decode(buf)
 	if !known {
-		sl.malformedFrame(err)
+		sl.unknownFrame(buf, err)
 		return
 	}
 	s := sl.syms[r.sym]
@@ -362,6 +499,7 @@ func (sl *slot) switchOver() {
 	sl.c.handovers.Add(1)
 	sl.c.connected.Store(true)
 	sl.ageTimer.Reset(sl.src.cfg.MaxConnAge)
+	defer sl.startFetches() // symbols added during the overlap
 	for _, s := range sl.syms {
 		sl.scratch, s.next = s.next, sl.scratch
 		s.next.reset()

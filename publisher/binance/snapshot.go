@@ -52,7 +52,8 @@ type snapshot struct {
 // Binance's request weight per minute.
 type fetcher struct {
 	client    *http.Client
-	base      string
+	rest      string // the REST base
+	base      string // the snapshot URL, but for the symbol
 	weight    int
 	limiter   *rate.Limiter
 	notBefore atomic.Int64 // unix ns before which no request goes out (Retry-After)
@@ -64,6 +65,7 @@ func newFetcher(c *Config) *fetcher {
 	burst := max(perMinute/4, w) // a quarter of the minute's budget at once, at most
 	return &fetcher{
 		client:  c.HTTPClient,
+		rest:    c.RESTURL,
 		base:    c.RESTURL + "/api/v3/depth?limit=" + strconv.Itoa(c.DepthLimit) + "&symbol=",
 		weight:  w,
 		limiter: rate.NewLimiter(rate.Limit(float64(perMinute)/60), burst),

@@ -47,8 +47,22 @@ type harness struct {
 // source's config, arm the emulator before the source starts.
 func start(t *testing.T, n int, mod func(*binance.Config), arm func(*binancetest.Server)) *harness {
 	t.Helper()
-	syms := symbols[:n]
-	srv := binancetest.Start(t, binancetest.Config{Symbols: syms, Seed: uint64(len(t.Name())), Interval: 5 * time.Millisecond})
+	return startEmulating(t, symbols[:n], symbols[:n], mod, arm)
+}
+
+// startEmulating runs a source serving syms against a new emulator of
+// emulated (which includes syms).
+func startEmulating(t *testing.T, emulated, syms []string, mod func(*binance.Config), arm func(*binancetest.Server)) *harness {
+	t.Helper()
+	return startWith(t, binancetest.Config{Symbols: emulated}, syms, mod, arm)
+}
+
+// startWith runs a source serving syms against a new emulator configured
+// by emu (its seed and interval are set here).
+func startWith(t *testing.T, emu binancetest.Config, syms []string, mod func(*binance.Config), arm func(*binancetest.Server)) *harness {
+	t.Helper()
+	emu.Seed, emu.Interval = uint64(len(t.Name())), 5*time.Millisecond
+	srv := binancetest.Start(t, emu)
 	if arm != nil {
 		arm(srv)
 	}

@@ -10,7 +10,7 @@ import (
 // for": counters that show where loss happens).
 type Stats struct {
 	Conns   []ConnStats   // one per combined-stream connection slot
-	Symbols []SymbolStats // in config order
+	Symbols []SymbolStats // by connection slot, in config order (symbols added live last in their slot)
 }
 
 // ConnStats counts one connection slot: the combined stream of a group of
@@ -27,6 +27,12 @@ type ConnStats struct {
 	Pings      uint64   // pings received
 	Pongs      uint64   // pongs sent (at most about 4 per second)
 	Unrouted   uint64   // malformed frames that name no known stream
+	// Requests counts the SUBSCRIBE/UNSUBSCRIBE requests sent (symbols
+	// added or removed live); RequestErrors those Binance refused.
+	Requests, RequestErrors uint64
+	// Unsubscribed counts frames of streams unsubscribed live that were
+	// already on their way: dropped, not malformed.
+	Unsubscribed uint64
 
 	// Sums of the symbols' counters (see SymbolStats); Malformed also
 	// counts the Unrouted frames.
@@ -56,6 +62,7 @@ type connCounters struct {
 	connected                              atomic.Bool
 	messages, malformed, dials, dialErrors atomic.Uint64
 	reconnects, handovers, pings, pongs    atomic.Uint64
+	requests, requestErrors, unsubscribed  atomic.Uint64
 }
 
 // symCounters are the live counters behind SymbolStats.
@@ -90,4 +97,7 @@ func (c *connCounters) snapshot(s *ConnStats) {
 	s.Handovers = c.handovers.Load()
 	s.Pings = c.pings.Load()
 	s.Pongs = c.pongs.Load()
+	s.Requests = c.requests.Load()
+	s.RequestErrors = c.requestErrors.Load()
+	s.Unsubscribed = c.unsubscribed.Load()
 }

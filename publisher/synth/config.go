@@ -71,17 +71,16 @@ func (c Config) normalize() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if err := checkInstruments("", c.Instruments, c.FirstInstrument); err != nil {
+		return c, err
+	}
 	switch {
-	case c.Instruments < 0 || c.Instruments > MaxInstruments:
-		return c, fmt.Errorf("synth: Config.Instruments = %d: want 1..%d", c.Instruments, MaxInstruments)
 	case c.Levels < 0 || c.Levels > MaxLevels:
 		return c, fmt.Errorf("synth: Config.Levels = %d: want 1..%d", c.Levels, MaxLevels)
 	case !(c.Rate > 0 && c.Rate <= MaxRate):
 		return c, fmt.Errorf("synth: Config.Rate = %v: want a rate in (0, %g] messages/s", c.Rate, MaxRate)
 	case !(c.TradeRatio >= 0 && c.TradeRatio <= 1):
 		return c, fmt.Errorf("synth: Config.TradeRatio = %v: want a fraction in [0, 1]", c.TradeRatio)
-	case uint64(c.FirstInstrument)+uint64(c.Instruments)-1 > math.MaxUint32:
-		return c, fmt.Errorf("synth: Config.FirstInstrument = %d: %d instruments overflow the u32 id", c.FirstInstrument, c.Instruments)
 	case len(c.Venue) > 12:
 		return c, fmt.Errorf("synth: Config.Venue = %q: longer than 12 bytes", c.Venue)
 	}
@@ -101,4 +100,24 @@ func (c Config) normalize() (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkInstruments validates an instrument count n, Config.Instruments after
+// its default (call "") or a SetInstruments argument (call "SetInstruments"),
+// with first the first id.
+func checkInstruments(call string, n int, first uint32) error {
+	name := fmt.Sprintf("Config.Instruments = %d", n)
+	if call != "" {
+		name = fmt.Sprintf("%s(%d)", call, n)
+	}
+	switch {
+	case n < 1 || n > MaxInstruments:
+		return fmt.Errorf("synth: %s: want 1..%d", name, MaxInstruments)
+	case uint64(first)+uint64(n)-1 > math.MaxUint32:
+		if call != "" {
+			return fmt.Errorf("synth: %s: ids from Config.FirstInstrument = %d overflow the u32 id", name, first)
+		}
+		return fmt.Errorf("synth: Config.FirstInstrument = %d: %d instruments overflow the u32 id", first, n)
+	}
+	return nil
 }

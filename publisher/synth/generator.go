@@ -29,10 +29,13 @@ const (
 // instrument and appends random, consistent book events as wire messages.
 // A Generator is not safe for concurrent use.
 type Generator struct {
-	inst     []instrument
+	inst     []instrument // the live instruments: ids first, first+1, ...
 	rng      rng
 	levels   int // target depth per side
 	maxDepth int // hard bound of the depth per side
+	first    uint32
+	venue    string
+	ring     int // ring size of each side
 
 	// Thresholds on a uniform u64 choosing the event kind.
 	tradeCut, modifyCut, depthCut uint64
@@ -65,17 +68,28 @@ func newGenerator(cfg Config) *Generator {
 		rng:      rng{s: uint64(cfg.Seed)},
 		levels:   cfg.Levels,
 		maxDepth: cfg.Levels + cfg.Levels/8 + 4,
+		first:    cfg.FirstInstrument,
+		venue:    cfg.Venue,
 	}
 	rest := 1 - cfg.TradeRatio
 	g.tradeCut = fraction(cfg.TradeRatio)
 	g.modifyCut = fraction(cfg.TradeRatio + rest*modifyShare)
 	g.depthCut = fraction(cfg.TradeRatio + rest*(modifyShare+depthShare))
-	size := 1 << bits.Len(uint(2*g.maxDepth))
-	g.inst = make([]instrument, cfg.Instruments)
-	for i := range g.inst {
-		g.initInstrument(&g.inst[i], cfg.FirstInstrument+uint32(i), cfg.Venue, size)
-	}
+	g.ring = 1 << bits.Len(uint(2*g.maxDepth))
+	g.grow(cfg.Instruments)
 	return g
+}
+
+// grow adds instruments up to n in all, each with a fresh definition and
+// book drawn from the generator's random stream, and returns the previous
+// count. It does nothing when there are already n or more.
+func (g *Generator) grow(n int) int {
+	old := len(g.inst)
+	for i := old; i < n; i++ {
+		g.inst = append(g.inst, instrument{})
+		g.initInstrument(&g.inst[i], g.first+uint32(i), g.venue, g.ring)
+	}
+	return old
 }
 
 // fraction maps x in [0, 1] to a threshold on a uniform u64.
@@ -146,6 +160,53 @@ func (g *Generator) appendBook(dst []byte, in *instrument) []byte {
 	dst[len(dst)-wire.LevelUpdateLen+3] |= wire.LevelFlagEndOfEvent
 	g.msgs++
 	return wire.InstrumentStatus{Instrument: in.id, Status: wire.StatusOK}.Append(dst)
+}
+
+// SetInstruments changes the number of instruments to n, valid as
+// Config.Instruments is but never 0 (1..MaxInstruments, within the u32 ids
+// from Config.FirstInstrument), and appends what consumers need to follow:
+// growing appends an InstrumentDef for each new instrument, then each one's
+// book as [Generator.Definitions] does (BookClear, levels, InstrumentStatus
+// ok); shrinking retires the highest ids, appending for each a BookClear and
+// an InstrumentStatus halted, and no event is about them again. A retired
+// instrument that comes back gets a fresh definition and book. The new books
+// are drawn from the generator's random stream, so the same seed and the
+// same sequence of Next and SetInstruments calls give the same messages.
+// Time-stamped messages carry the exchange time of the last Next call. On an
+// error nothing changes.
+func (g *Generator) SetInstruments(dst []byte, n int) ([]byte, error) {
+	if err := checkInstruments("SetInstruments", n, g.first); err != nil {
+		return dst, err
+	}
+	if n < len(g.inst) {
+		return g.retire(dst, n), nil
+	}
+	old := g.grow(n)
+	for i := old; i < n; i++ {
+		dst = g.inst[i].def.Append(dst)
+		g.msgs++
+	}
+	for i := old; i < n; i++ {
+		dst = g.appendBook(dst, &g.inst[i])
+	}
+	return dst, nil
+}
+
+// retire drops the instruments from index n on and appends a BookClear and
+// an InstrumentStatus halted for each.
+func (g *Generator) retire(dst []byte, n int) []byte {
+	for i := n; i < len(g.inst); i++ {
+		dst = g.appendRetire(dst, g.inst[i].id)
+	}
+	g.inst = g.inst[:n]
+	return dst
+}
+
+// appendRetire appends a BookClear and an InstrumentStatus halted for id.
+func (g *Generator) appendRetire(dst []byte, id uint32) []byte {
+	dst = wire.BookClear{Instrument: id, ExchTime: g.stamp()}.Append(dst)
+	g.msgs += 2
+	return wire.InstrumentStatus{Instrument: id, Status: wire.StatusHalted}.Append(dst)
 }
 
 // Next appends whole events until it has appended at least n messages (at most

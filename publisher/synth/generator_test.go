@@ -80,6 +80,8 @@ func (b *refBook) best() (bid, ask int64) {
 type feed struct {
 	t       testing.TB
 	books   map[uint32]*refBook
+	halted  map[uint32]bool // retired: nothing but a new InstrumentDef may follow
+	retired int             // InstrumentStatus halted seen
 	levels  int
 	pending []wire.Message // the event in progress
 	events  int
@@ -91,7 +93,7 @@ type feed struct {
 }
 
 func newFeed(t testing.TB, levels int) *feed {
-	return &feed{t: t, books: map[uint32]*refBook{}, levels: levels, minDepth: 1 << 30}
+	return &feed{t: t, books: map[uint32]*refBook{}, halted: map[uint32]bool{}, levels: levels, minDepth: 1 << 30}
 }
 
 func (f *feed) apply(b []byte) {
@@ -99,13 +101,29 @@ func (f *feed) apply(b []byte) {
 	t.Helper()
 	for _, m := range messages(t, b) {
 		id, _ := m.Instrument()
+		if f.halted[id] && m.Type() != wire.TypeInstrumentDef {
+			t.Fatalf("%v for retired instrument %d", m.Type(), id)
+		}
 		switch m.Type() {
 		case wire.TypeInstrumentDef:
+			if len(f.pending) > 0 {
+				t.Fatalf("InstrumentDef inside an event")
+			}
 			d := m.InstrumentDef()
 			f.books[id] = newRefBook(d)
+			delete(f.halted, id)
 			continue
 		case wire.TypeInstrumentStatus:
-			if s := m.InstrumentStatus().Status; s != wire.StatusOK {
+			switch s := m.InstrumentStatus().Status; s {
+			case wire.StatusOK:
+			case wire.StatusHalted: // retired: right after its BookClear
+				if pid, _ := f.pendingID(); len(f.pending) != 1 || f.pending[0].Type() != wire.TypeBookClear || pid != id {
+					t.Fatalf("instrument %d halted without a BookClear just before", id)
+				}
+				f.pending = f.pending[:0]
+				f.halted[id] = true
+				f.retired++
+			default:
 				t.Fatalf("instrument %d: status %v", id, s)
 			}
 			continue
@@ -165,6 +183,14 @@ func (f *feed) apply(b []byte) {
 			t.Fatalf("unexpected %v", m.Type())
 		}
 	}
+}
+
+// pendingID returns the instrument of the event in progress.
+func (f *feed) pendingID() (uint32, bool) {
+	if len(f.pending) == 0 {
+		return 0, false
+	}
+	return f.pending[0].Instrument()
 }
 
 func (f *feed) endEvent(bk *refBook) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,9 @@ type Stats struct {
 	Batches  uint64        // Publish calls
 	Late     uint64        // ticks that found a message due for more than 5 ms
 	MaxLag   time.Duration // the longest a due message waited for its tick
+	// Instruments is the number of live instruments: Config.Instruments until
+	// Run applies a [Source.SetInstruments].
+	Instruments int
 }
 
 // Source is the paced synthetic source ([source.Source]). It owns a
@@ -47,6 +51,15 @@ type Source struct {
 	batch   []byte
 	carry   []byte
 
+	// SetInstruments hands Run the new count: target under mu, changed set
+	// with it, and a token on wake to cut Run's sleep short.
+	mu          sync.Mutex
+	target      int
+	changed     atomic.Bool
+	wake        chan struct{}
+	announced   bool // Run has published definitions (Run's own)
+	instruments atomic.Int64
+
 	messages, events, trades, batches, late atomic.Uint64
 	maxLag                                  atomic.Int64
 }
@@ -59,14 +72,64 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Source{
+	s := &Source{
 		cfg:   cfg,
 		gen:   newGenerator(cfg),
 		sched: newSchedule(cfg),
 		log:   cfg.Logger,
 		batch: make([]byte, 0, batchLimit+MaxEventBytes),
 		carry: make([]byte, 0, MaxEventBytes),
-	}, nil
+		wake:  make(chan struct{}, 1),
+	}
+	s.instruments.Store(int64(cfg.Instruments))
+	return s, nil
+}
+
+// SetInstruments changes the number of instruments to n while the feed runs
+// (issue 14: live reconfiguration); it is safe from any goroutine, before or
+// while Run runs, and returns once the change is queued: Run applies it
+// between two ticks, the latest call winning. n is valid as
+// Config.Instruments is, except that 0 is an error here (1..MaxInstruments,
+// ids within u32 from Config.FirstInstrument); on an error nothing changes.
+//
+// Growing introduces instruments FirstInstrument+old .. FirstInstrument+n-1
+// exactly as the first ones were: an InstrumentDef each, then each book
+// (BookClear, the levels, InstrumentStatus ok); events then pick them too.
+// Shrinking retires the highest ids: a BookClear and an InstrumentStatus
+// halted each, and no event is about them again (an event of theirs
+// generated but not yet due is dropped, its schedule slots go to the next
+// events). A retired id that comes back gets a fresh definition and book. The
+// feed stays one session, and the data schedule is not disturbed: these
+// messages are stamped with the time they are published and take no slot of
+// it. Their books are drawn from the seeded random stream, so a run is
+// reproducible when the calls land at the same points of the stream (the
+// generator's [Generator.SetInstruments] makes that exact). Before Run, the
+// count only decides which instruments Run's definitions introduce.
+func (s *Source) SetInstruments(n int) error {
+	if err := checkInstruments("SetInstruments", n, s.cfg.FirstInstrument); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.target = n
+	s.changed.Store(true)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// takeTarget returns the count last asked for by SetInstruments, if it was
+// not taken yet.
+func (s *Source) takeTarget() (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.changed.Load() {
+		return 0, false
+	}
+	s.changed.Store(false)
+	return s.target, true
 }
 
 // Stats returns the counters so far; it is safe to call while Run runs.
@@ -78,6 +141,8 @@ func (s *Source) Stats() Stats {
 		Batches:  s.batches.Load(),
 		Late:     s.late.Load(),
 		MaxLag:   time.Duration(s.maxLag.Load()),
+
+		Instruments: int(s.instruments.Load()),
 	}
 }
 
@@ -89,6 +154,7 @@ func (s *Source) Stats() Stats {
 // On each tick Run publishes every event whose messages are all due, in
 // batches of at most 64 KiB of whole events. When the sink falls behind Run
 // keeps the schedule (it catches up without sleeping) and counts late ticks.
+// Between ticks it applies [Source.SetInstruments].
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("synth: Run called while already running")
@@ -97,7 +163,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	g := s.gen
 	start := time.Now()
 	base := uint64(start.UnixNano())
-	s.log.Info("synth: running", "instruments", len(g.inst), "levels", g.levels,
+	s.log.Info("synth: running", "instruments", s.instruments.Load(), "levels", g.levels,
 		"rate", s.cfg.Rate, "burst", s.cfg.Burst, "seed", s.cfg.Seed)
 	defer func() {
 		st := s.Stats()
@@ -106,7 +172,22 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	}()
 
 	g.sched, g.now = nil, base
-	if err := s.publishDefinitions(sink); err != nil {
+	if n, ok := s.takeTarget(); ok {
+		switch {
+		case n < len(g.inst) && s.announced:
+			// A second Run: the instruments retired meanwhile are told so.
+			if err := s.setInstruments(sink, n); err != nil {
+				return err
+			}
+		case n < len(g.inst):
+			g.inst = g.inst[:n] // nothing published yet
+		default:
+			g.grow(n) // the definitions below introduce them
+		}
+		s.instruments.Store(int64(n))
+	}
+	s.announced = true
+	if err := s.publishIntro(sink, 0, len(g.inst)); err != nil {
 		return err
 	}
 	g.sched, g.base, g.idx = &s.sched, base, 0
@@ -128,9 +209,26 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 			case <-ctx.Done():
 				return nil
 			case <-timer.C:
+			case <-s.wake:
+				timer.Stop()
 			}
 		} else if ctx.Err() != nil {
 			return nil
+		}
+		if n, ok := s.takeTarget(); ok {
+			if len(carry) > 0 && binary.LittleEndian.Uint32(carry[4:]) >= g.first+uint32(n) {
+				// Its instrument is about to go: drop the event and give
+				// its schedule slots to the next ones.
+				carry = carry[:0]
+				g.idx = carryFirst
+			}
+			sched := g.sched
+			g.sched, g.now = nil, uint64(time.Now().UnixNano())
+			err := s.setInstruments(sink, n)
+			g.sched = sched
+			if err != nil {
+				return err
+			}
 		}
 
 		now := time.Since(start).Nanoseconds()
@@ -194,9 +292,38 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	}
 }
 
-// publishDefinitions publishes every InstrumentDef, then each instrument's
-// book, in batches of whole events.
-func (s *Source) publishDefinitions(sink source.Sink) error {
+// setInstruments applies a count taken from SetInstruments: it publishes
+// the new instruments' definitions and books, or the retired ones'
+// BookClear and InstrumentStatus halted, in batches of whole events.
+func (s *Source) setInstruments(sink source.Sink, n int) error {
+	g := s.gen
+	old := len(g.inst)
+	if n == old {
+		return nil
+	}
+	s.log.Info("synth: instruments changed", "from", old, "to", n)
+	s.instruments.Store(int64(n))
+	if n > old {
+		g.grow(n)
+		return s.publishIntro(sink, old, n)
+	}
+	b := s.batch[:0]
+	for i := n; i < old; i++ {
+		if len(b)+wire.BookClearLen+wire.InstrumentStatusLen > batchLimit {
+			if err := s.publish(sink, b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+		b = g.appendRetire(b, g.inst[i].id)
+	}
+	g.inst = g.inst[:n]
+	return s.publish(sink, b)
+}
+
+// publishIntro publishes the InstrumentDef of instruments [from, to), then
+// each one's book, in batches of whole events.
+func (s *Source) publishIntro(sink source.Sink, from, to int) error {
 	g := s.gen
 	b := s.batch[:0]
 	// room publishes the batch so far unless need more bytes fit after it.
@@ -208,14 +335,14 @@ func (s *Source) publishDefinitions(sink source.Sink) error {
 		b = b[:0]
 		return err
 	}
-	for i := range g.inst {
+	for i := from; i < to; i++ {
 		if err := room(wire.InstrumentDefLen); err != nil {
 			return err
 		}
 		b = g.inst[i].def.Append(b)
 		g.msgs++
 	}
-	for i := range g.inst {
+	for i := from; i < to; i++ {
 		in := &g.inst[i]
 		if err := room(bookLen(in)); err != nil {
 			return err

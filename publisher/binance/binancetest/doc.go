@@ -10,6 +10,11 @@
 // update ids U..u goes to every connection subscribed to the symbol's depth
 // stream; sometimes a trade follows on its trade stream.
 //
+// A client may change a connection's streams with Binance's live
+// SUBSCRIBE and UNSUBSCRIBE requests (and LIST_SUBSCRIPTIONS), answered in
+// Binance's format ({"result":null,"id":N}, or {"code":2,"msg":…,"id":N}
+// for a bad request); GET /api/v3/exchangeInfo lists the symbols.
+//
 // It misbehaves on command, to test a client's recovery: [Server.DropConnections],
 // [Server.SkipUpdate] (a gap in update ids), [Server.SendMalformed],
 // [Server.Stall] (a silent symbol), [Server.Ping] (and [Server.Pongs] to see

@@ -47,6 +47,9 @@ type Server struct {
 	closed   bool
 	attempts int
 	pongs    map[string]int
+
+	requests, subscribes, unsubscribes int
+	infoRequests                       int
 }
 
 // New starts a server on 127.0.0.1.
@@ -88,6 +91,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v3/depth", s.serveDepth)
+	mux.HandleFunc("GET /api/v3/exchangeInfo", s.serveExchangeInfo)
 	mux.HandleFunc("GET /stream", s.serveStream)
 	s.http = httptest.NewServer(mux)
 	s.wg.Add(1)

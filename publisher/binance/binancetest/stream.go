@@ -40,8 +40,8 @@ type conn struct {
 
 // ConnInfo describes an open stream connection.
 type ConnInfo struct {
-	Streams        []string // as requested
-	ClientMessages int      // data messages the client sent (a market-data client sends none)
+	Streams        []string // as requested in the URL, then by SUBSCRIBE and UNSUBSCRIBE
+	ClientMessages int      // data messages the client sent: its SUBSCRIBE/UNSUBSCRIBE requests and any other
 	Pongs          int      // pongs received
 }
 
@@ -130,11 +130,13 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 
 	go c.write(ws)
 	for {
-		if _, _, err := ws.ReadMessage(); err != nil {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
 			break
 		}
 		s.mu.Lock()
 		c.clientMsgs++
+		s.requestLocked(c, msg)
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
