@@ -122,6 +122,10 @@ func freeAddr(t *testing.T) string {
 
 // publishFile is a publisher config on private loopback groups.
 func publishFile(t *testing.T, dir, admin, extra string) string {
+	return publishFileOn(t, dir, admin, mcasttest.FreeGroup(t).String(), mcasttest.FreeGroup(t).String(), extra)
+}
+
+func publishFileOn(t *testing.T, dir, admin, a, b, extra string) string {
 	return writeFile(t, dir, "publisher.toml", fmt.Sprintf(`role = "publish"
 a = %q
 b = %q
@@ -131,7 +135,7 @@ rate = 2000
 instruments = 5
 stats-every = "0s"
 admin = %q
-%s`, mcasttest.FreeGroup(t), mcasttest.FreeGroup(t), admin, extra))
+%s`, a, b, admin, extra))
 }
 
 // waitHTTP polls url until it answers.
@@ -264,4 +268,49 @@ func waitLog(t *testing.T, b *syncBuffer, want string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A reload grows and shrinks a running publisher's instruments in the same
+// session; a subscriber on the lines sees the new definitions and the
+// retired instruments halted.
+func TestReloadInstrumentsLive(t *testing.T) {
+	dir := t.TempDir()
+	admin := freeAddr(t)
+	a, b := mcasttest.FreeGroup(t).String(), mcasttest.FreeGroup(t).String()
+	path := publishFileOn(t, dir, admin, a, b, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var subOut syncBuffer
+	subDone := make(chan error, 1)
+	go func() {
+		subDone <- runSubscribe(ctx, []string{"--a", a, "--b", b, "--retransmit", "", "--recovery-a", "", "--recovery-b", "", "--format", "json"}, &subOut, io.Discard)
+	}()
+	pubDone := make(chan error, 1)
+	go func() { pubDone <- runPublish(ctx, []string{"--config", path}, io.Discard, io.Discard) }()
+	defer func() {
+		cancel()
+		if err := <-pubDone; err != nil {
+			t.Errorf("publish: %v", err)
+		}
+		if err := <-subDone; err != nil {
+			t.Errorf("subscribe: %v", err)
+		}
+	}()
+	waitHTTP(t, "http://"+admin+"/healthz")
+	waitLog(t, &subOut, `"kind":"level"`)
+
+	text, _ := os.ReadFile(path)
+	reload := func(instruments int) {
+		t.Helper()
+		os.WriteFile(path, []byte(strings.Replace(string(text), "instruments = 5", fmt.Sprintf("instruments = %d", instruments), 1)), 0o600)
+		if code, msg := postReload(t, admin); code != 200 || !strings.Contains(msg, "applied instruments") {
+			t.Fatalf("instruments = %d: %d %q", instruments, code, msg)
+		}
+	}
+	reload(7)
+	waitLog(t, &subOut, `"kind":"definition","seq":`)
+	waitLog(t, &subOut, `"instrument":7,"symbol":"SYN0007"`)
+	reload(6)
+	waitLog(t, &subOut, `"kind":"status"`)
+	waitLog(t, &subOut, `"instrument":7,"symbol":"SYN0007","status":"halted"`)
 }

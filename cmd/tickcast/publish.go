@@ -2,15 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"github.com/tickcast/tickcast/egress"
 	"io"
 	"log/slog"
-
 	"strings"
 	"time"
 
+	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/internal/pki"
 	"github.com/tickcast/tickcast/metrics"
 	"github.com/tickcast/tickcast/publisher"
@@ -182,6 +182,29 @@ func preparePublish(args []string, stdout, stderr io.Writer) (*publishPlan, erro
 
 func (p *publishPlan) flags() *flag.FlagSet { return p.fs }
 
+// setInstruments applies a reloaded instruments count to the running synth
+// source: added instruments are introduced in the same session, removed ones
+// cleared and halted.
+func (p *publishPlan) setInstruments(next *publishPlan) error {
+	if p.synth == nil {
+		return errors.New("applies to --source synth only")
+	}
+	return p.synth.SetInstruments(intFlag(next.fs, "instruments"))
+}
+
+// setSymbols applies a reloaded symbol list to the running Binance source.
+func (p *publishPlan) setSymbols(next *publishPlan) error {
+	if p.binance == nil {
+		return errors.New("applies to --source binance only")
+	}
+	return p.binance.SetSymbols(binanceSymbols(next.fs.Lookup("symbols").Value.String()))
+}
+
+// intFlag is the value of an int flag of fs.
+func intFlag(fs *flag.FlagSet, name string) int {
+	return fs.Lookup(name).Value.(flag.Getter).Get().(int)
+}
+
 // binanceSymbols is the --symbols list.
 func binanceSymbols(list string) []binance.Symbol {
 	var syms []binance.Symbol
@@ -227,6 +250,8 @@ func (p *publishPlan) run(ctx context.Context, args []string, stdout, stderr io.
 	live := newLiveConfig(p.d, p.fs, args, func(args []string, stderr io.Writer) (*publishPlan, error) {
 		return preparePublish(args, io.Discard, stderr)
 	})
+	live.on("instruments", p.setInstruments)
+	live.on("symbols", p.setSymbols)
 	actx, stopAdmin := context.WithCancel(ctx)
 	waitAdmin, err := p.d.adm.start(actx, metrics.Publisher(pub), nil, live.reload, log)
 	if err != nil {
