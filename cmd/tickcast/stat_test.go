@@ -251,7 +251,7 @@ func TestStatRelayFrame(t *testing.T) {
 		"channel 1 upstream link B down",
 		"channel 1: 120 messages lost since start",
 		"channel 1 line B down",
-		"downstream sub-slow slow: lag 1.50s, 400 packets dropped since start, 1 cutoffs since start",
+		"downstream sub-slow slow: lag 1.50s, 400 packets dropped since start, 1 cutoff since start",
 	}
 	if got := anomalies(out); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("anomalies:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -149,7 +149,7 @@ func (f *frame) publisher() {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", l, rate(f.rate("tickcast_publisher_line_packets_total", kv...)),
 				bytesRate(f.rate("tickcast_publisher_line_bytes_total", kv...)), withSince(c.sum("tickcast_publisher_line_errors_total", kv...), errs))
 			if errs > 0 {
-				f.anomaly("channel %s line %s: %s failed writes since start", ch, l, count(errs))
+				f.anomaly("channel %s line %s: %s since start", ch, l, plural(errs, "failed write"))
 			}
 		}
 		tw.Flush()
@@ -183,13 +183,13 @@ func (f *frame) receivers() {
 				withSince(c.sum("tickcast_queue_drops_total", kv...), f.sinceStart("tickcast_queue_drops_total", kv...)),
 				map[bool]string{true: ", RECOVERING", false: ""}[c.sum("tickcast_recovering", kv...) == 1])
 			if mismSince > 0 {
-				f.anomaly("channel %s: %s checksum mismatches since start", ch, count(mismSince))
+				f.anomaly("channel %s: %s since start", ch, plural(mismSince, "checksum mismatch"))
 			}
 			f.instruments(ch)
 			f.latency("latency (publisher send →)", "tickcast_latency_seconds", kv, "kind")
 		}
 		if lostSince > 0 {
-			f.anomaly("channel %s: %s messages lost since start", ch, count(lostSince))
+			f.anomaly("channel %s: %s lost since start", ch, plural(lostSince, "message"))
 		}
 		f.lines(ch)
 	}
@@ -274,7 +274,7 @@ func (f *frame) instruments(ch string) {
 	for i, s := range ss {
 		parts[i] = count(s.value) + " " + s.label("status")
 		if s.label("status") == "stale" && s.value > 0 {
-			f.anomaly("channel %s: %s instruments stale", ch, count(s.value))
+			f.anomaly("channel %s: %s stale", ch, plural(s.value, "instrument"))
 		}
 	}
 	fmt.Fprintf(f.w, "  instruments: %s\n", strings.Join(parts, ", "))
@@ -398,10 +398,10 @@ func (f *frame) downstreams() {
 			why = append(why, "lag "+secs(lag))
 		}
 		if dropped > 0 {
-			why = append(why, count(dropped)+" packets dropped since start")
+			why = append(why, plural(dropped, "packet")+" dropped since start")
 		}
 		if cut > 0 {
-			why = append(why, count(cut)+" cutoffs since start")
+			why = append(why, plural(cut, "cutoff")+" since start")
 		}
 		if len(why) > 0 {
 			f.anomaly("downstream %s slow: %s", n, strings.Join(why, ", "))
@@ -428,6 +428,17 @@ func count(v float64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// plural formats a count and a noun: "1 packet", "2 packets", "3 checksum mismatches".
+func plural(v float64, noun string) string {
+	if count(v) == "1" {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "ch") || strings.HasSuffix(noun, "s") {
+		return count(v) + " " + noun + "es"
+	}
+	return count(v) + " " + noun + "s"
 }
 
 // rate formats a per-second rate: whole numbers from 100 up, one decimal below.
