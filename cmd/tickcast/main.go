@@ -36,6 +36,7 @@ func commands() []command {
 		{"publish", "publish the sequenced A/B multicast feed", runPublish},
 		{"subscribe", "join the feed: top of book, latency, stats", runSubscribe},
 		{"relay", "carry a channel on: hub (multicast in) or edge (QUIC in), re-multicast, NACK and snapshot service", runRelay},
+		{"stat", "a live view of a running daemon from its admin listener: rates, lines, downstreams, anomalies", runStat},
 		{"bench", "latency and throughput benchmarks, with a NATS peer", runBench},
 		{"drill", "failover, loss and restart drills", runDrill},
 		{"check-config", "check a daemon's config file and print the effective configuration", runCheckConfig},
