@@ -20,6 +20,7 @@ type statusRecorder struct {
 	afterHalt  []string
 	books      map[uint32]int // levels in the book at its last event
 	recoveries int
+	resets     int
 }
 
 func newStatusRecorder() *statusRecorder {
@@ -41,6 +42,8 @@ func (r *statusRecorder) HandleEvent(e *Event) {
 		}
 	case EventRecovered:
 		r.recoveries++
+	case EventReset:
+		r.resets++
 	}
 	if e.Book != nil {
 		r.books[e.Instrument] = e.Book.Depth(wire.Bid) + e.Book.Depth(wire.Ask)
@@ -125,6 +128,9 @@ func TestLiveInstruments(t *testing.T) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
+	if rec.resets != 0 {
+		t.Fatalf("the subscriber reset %d times: the changes should need none", rec.resets)
+	}
 	if len(rec.afterHalt) > 0 {
 		t.Fatalf("market data after a halt: %q", rec.afterHalt)
 	}
