@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/tickcast/tickcast/egress"
@@ -52,6 +53,11 @@ type Config struct {
 	// LinkTLS from the operator's CA (required with LinkAddr).
 	LinkAddr string
 	LinkTLS  *tls.Config
+	// AllowDownstream lists the certificate common names allowed on the
+	// link server; empty = every certificate from the operator's CA. Others
+	// are refused after their handshake with a reason naming them
+	// (link.CodeNotAllowed). [Publisher.SetAllowDownstream] changes it live.
+	AllowDownstream []string
 	// Recovery sends the recovery loop (package recovery): every
 	// instrument's definition, status and book on its own groups, for late
 	// joiners without a link. No Recovery.Lines = no loop.
@@ -106,6 +112,12 @@ func (c *Config) normalize() error {
 	}
 	if c.LinkAddr != "" && c.LinkTLS == nil {
 		return fmt.Errorf("publisher: LinkAddr %s needs LinkTLS (certificates from the operator's CA)", c.LinkAddr)
+	}
+	if len(c.AllowDownstream) > 0 && c.LinkAddr == "" {
+		return fmt.Errorf("publisher: AllowDownstream %q needs LinkAddr", c.AllowDownstream)
+	}
+	if i := slices.Index(c.AllowDownstream, ""); i >= 0 {
+		return fmt.Errorf("publisher: AllowDownstream[%d] is empty: want a certificate common name", i)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

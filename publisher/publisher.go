@@ -86,7 +86,7 @@ func New(cfg Config) (*Publisher, error) {
 		}
 	}
 	if cfg.LinkAddr != "" {
-		p.link, err = link.NewServer(link.ServerConfig{Addr: cfg.LinkAddr, TLS: cfg.LinkTLS, Feed: p, Logger: p.log})
+		p.link, err = link.NewServer(link.ServerConfig{Addr: cfg.LinkAddr, TLS: cfg.LinkTLS, Feed: p, AllowNames: cfg.AllowDownstream, Logger: p.log})
 		if err != nil {
 			p.closeServers()
 			return nil, fmt.Errorf("publisher: link server: %w", err)
@@ -131,6 +131,16 @@ func (p *Publisher) closeServers() {
 	}
 	if p.loop != nil {
 		p.loop.Close()
+	}
+}
+
+// SetAllowDownstream replaces Config.AllowDownstream (empty = every
+// certificate from the CA) and disconnects, with a reason naming it, every
+// link client no longer allowed; safe at any time, a no-op without a link
+// server.
+func (p *Publisher) SetAllowDownstream(names []string) {
+	if p.link != nil {
+		p.link.SetAllowNames(names)
 	}
 }
 

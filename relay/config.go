@@ -75,6 +75,13 @@ type Config struct {
 	// certificate and the operator's CA (pki.ServerTLS), required with it.
 	LinkAddr string
 	LinkTLS  *tls.Config
+	// AllowDownstream lists the certificate common names allowed on the
+	// link server (issue 14); empty = every certificate from the operator's
+	// CA. A downstream from the CA whose name is not listed is refused
+	// right after its handshake, with a reason it logs ("not allowed"),
+	// and counted in Stats.NotAllowed. [Relay.SetAllowDownstream] changes
+	// the list while the relay runs. Needs LinkAddr; no name may be empty.
+	AllowDownstream []string
 	// LinkQueue is each downstream's live queue in packets; 0 = 8192. A
 	// downstream whose queue is full loses live packets (counted, by its
 	// certificate name) and recovers by NACK or snapshot.
@@ -127,6 +134,14 @@ func (c *Config) normalize() error {
 	}
 	if c.LinkAddr != "" && c.LinkTLS == nil {
 		return fmt.Errorf("relay: LinkAddr %s needs LinkTLS (certificates from the operator's CA)", c.LinkAddr)
+	}
+	if len(c.AllowDownstream) > 0 && c.LinkAddr == "" {
+		return fmt.Errorf("relay: AllowDownstream %q needs LinkAddr (it lists who may use the link server)", c.AllowDownstream)
+	}
+	for i, n := range c.AllowDownstream {
+		if n == "" {
+			return fmt.Errorf("relay: AllowDownstream[%d] is empty: want a certificate common name", i)
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

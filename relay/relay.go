@@ -60,6 +60,7 @@ func New(cfg Config) (_ *Relay, err error) {
 			QueueLen:   cfg.LinkQueue,
 			SlowCutoff: cfg.SlowCutoff,
 			SlowLoss:   cfg.SlowLoss,
+			AllowNames: cfg.AllowDownstream,
 			Policy:     policy,
 			Logger:     r.log,
 		})
@@ -145,6 +146,22 @@ func (r *Relay) LinkAddr() string {
 		return ""
 	}
 	return r.link.Addr().String()
+}
+
+// SetAllowDownstream replaces Config.AllowDownstream while the relay runs
+// (or before): empty allows every certificate from the operator's CA again.
+// A connected downstream whose certificate name is no longer listed is
+// disconnected at once, with a reason its Run returns and it logs ("not
+// allowed: certificate … is not on this server's allow list"); its
+// reconnections are refused the same way and counted (Stats.NotAllowed),
+// until a later call lists it again. It is safe at any time, from any
+// goroutine; without a link server (no Config.LinkAddr) it does nothing.
+// The caller validates names (an empty one allows no real certificate).
+func (r *Relay) SetAllowDownstream(names []string) {
+	if r.link == nil {
+		return
+	}
+	r.link.SetAllowNames(names)
 }
 
 // RetransmitAddr returns the bound address of the UDP retransmit server, or "".

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/intake"
 	"github.com/tickcast/tickcast/internal/impair"
 	"github.com/tickcast/tickcast/internal/link"
@@ -279,6 +280,8 @@ func TestConfigErrors(t *testing.T) {
 		{"twice", Config{Channels: []Channel{{ID: 1, Upstreams: up}, {ID: 1, Upstreams: up}}, LinkAddr: "127.0.0.1:0", LinkTLS: testPKI.ServerTLS()}, "twice"},
 		{"link without tls", Config{Channels: []Channel{{ID: 1, Upstreams: []intake.Link{{Addr: "x", Live: true}}}}, LinkAddr: "127.0.0.1:0"}, "LinkTLS"},
 		{"nowhere", Config{Channels: []Channel{{ID: 1, Upstreams: []intake.Link{{Addr: "x", Live: true}}}}}, "nowhere to send"},
+		{"allow without link", Config{Channels: []Channel{{ID: 1, Upstreams: up, Out: []egress.Line{{Name: "A"}}}}, AllowDownstream: []string{"edge"}}, "AllowDownstream"},
+		{"allow empty name", Config{Channels: []Channel{{ID: 1, Upstreams: up}}, LinkAddr: "127.0.0.1:0", LinkTLS: testPKI.ServerTLS(), AllowDownstream: []string{"edge", ""}}, "AllowDownstream[1] is empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)

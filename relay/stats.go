@@ -44,6 +44,11 @@ type Stats struct {
 	CutOff uint64
 	// CutOffByName counts them by certificate name.
 	CutOffByName map[string]uint64
+	// NotAllowed counts downstream connections refused, or disconnected by
+	// SetAllowDownstream, because their certificate name is not on
+	// Config.AllowDownstream; NotAllowedByName counts them by name.
+	NotAllowed       uint64
+	NotAllowedByName map[string]uint64
 	// Retransmit is the UDP retransmit server's (zero without one).
 	Retransmit gap.ServerStats
 }
@@ -87,6 +92,7 @@ func (r *Relay) Stats() Stats {
 	if r.link != nil {
 		ls := r.link.Stats()
 		st.CutOff, st.CutOffByName = ls.CutOff, ls.CutOffByName
+		st.NotAllowed, st.NotAllowedByName = ls.NotAllowed, ls.NotAllowedByName
 		for _, p := range ls.Peers {
 			st.Downstreams = append(st.Downstreams, DownstreamStats{
 				Name: p.Name, Remote: p.Remote, Queued: p.Queued,

@@ -27,6 +27,7 @@ type pubFeed struct {
 	cancel context.CancelFunc
 	done   chan error
 	gate   *source.Gate     // the synthetic source, pausable
+	src    *synth.Source    // the source behind the gate
 	loop   []netip.AddrPort // the recovery loop's groups, if any
 }
 
@@ -87,7 +88,7 @@ func startFeed(t *testing.T, o feedOpts) *pubFeed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.gate = source.NewGate(src)
+	f.gate, f.src = source.NewGate(src), src
 	t.Cleanup(f.stop)
 	return f
 }
