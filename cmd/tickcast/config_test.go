@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/internal/mcast/mcasttest"
+	"github.com/tickcast/tickcast/internal/pki"
+	"github.com/tickcast/tickcast/wire"
 )
 
 func writeFile(t *testing.T, dir, name, text string) string {
@@ -313,4 +317,77 @@ func TestReloadInstrumentsLive(t *testing.T) {
 	reload(6)
 	waitLog(t, &subOut, `"kind":"status"`)
 	waitLog(t, &subOut, `"instrument":7,"symbol":"SYN0007","status":"halted"`)
+}
+
+// A relay's allow-downstream changes on reload: a name added can connect.
+func TestReloadAllowDownstream(t *testing.T) {
+	dir := t.TempDir()
+	if err := pki.WriteDevCA(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"hub", "edge", "other"} {
+		if err := pki.IssueCert(dir, n, []string{"127.0.0.1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin, linkAddr := freeAddr(t), freeUDPAddr(t)
+	text := fmt.Sprintf(`role = "relay"
+a = %q
+link = %q
+cert = %q
+key = %q
+ca = %q
+admin = %q
+stats-every = "0s"
+`, mcasttest.FreeGroup(t), linkAddr, pki.CertFile(dir, "hub"), pki.KeyFile(dir, "hub"), pki.CertFile(dir, "ca"), admin)
+	path := writeFile(t, dir, "relay.toml", text+"allow-downstream = [\"edge\"]\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runRelay(ctx, []string{"--config", path}, io.Discard, io.Discard) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+	}()
+	waitHTTP(t, "http://"+admin+"/metrics")
+	dial := func(name string) error {
+		tlsCfg, err := pki.ClientTLS(pki.CertFile(dir, name), pki.KeyFile(dir, name), pki.CertFile(dir, "ca"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dctx, dcancel := context.WithTimeout(ctx, 30*time.Second)
+		defer dcancel()
+		c, err := link.Dial(dctx, link.ClientConfig{Addr: linkAddr, TLS: tlsCfg,
+			Subscriptions: []wire.Subscribe{{Channel: 1, Mode: wire.SubscribeLive}}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			return err
+		}
+		c.Close()
+		return nil
+	}
+	if err := dial("edge"); err != nil {
+		t.Fatalf("allowed edge: %v", err)
+	}
+	if err := dial("other"); err == nil || !strings.Contains(err.Error(), "not allowed") {
+		t.Fatalf("other before the reload: %v", err)
+	}
+	os.WriteFile(path, []byte(text+"allow-downstream = \"edge,other\"\n"), 0o600)
+	if code, msg := postReload(t, admin); code != 200 || !strings.Contains(msg, "applied allow-downstream") {
+		t.Fatalf("reload: %d %q", code, msg)
+	}
+	if err := dial("other"); err != nil {
+		t.Fatalf("other after the reload: %v", err)
+	}
+}
+
+// freeUDPAddr is a UDP address on 127.0.0.1 that was free a moment ago.
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
 }

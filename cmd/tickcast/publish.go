@@ -117,6 +117,7 @@ func preparePublish(args []string, stdout, stderr io.Writer) (*publishPlan, erro
 	allowed.Set("127.0.0.0/8")
 	fs.Var(&allowed, "retransmit-allow", "networks the retransmit server answers, comma-separated")
 	linkAddr := fs.String("link", "", "QUIC link server address for snapshots, NACKs and remote subscribers (\"\" = none)")
+	allowDown := fs.String("allow-downstream", "", "link: certificate names allowed, comma-separated (\"\" = every certificate from --ca); changes live on reload, closing a removed name's links")
 	cert := fs.String("cert", "", "link: server certificate (PEM)")
 	key := fs.String("key", "", "link: server key (PEM)")
 	ca := fs.String("ca", "", "link: the operator's CA certificate (PEM); clients must present a certificate from it")
@@ -143,7 +144,11 @@ func preparePublish(args []string, stdout, stderr io.Writer) (*publishPlan, erro
 		RetransmitAddr:    *rtxAddr,
 		RetransmitAllowed: allowed.p,
 		LinkAddr:          *linkAddr,
+		AllowDownstream:   splitList(*allowDown),
 		Logger:            log,
+	}
+	if *allowDown != "" && *linkAddr == "" {
+		return nil, usagef("--allow-downstream needs --link")
 	}
 	if recA.group.ap.IsValid() {
 		if *recRate <= 0 {
@@ -252,6 +257,10 @@ func (p *publishPlan) run(ctx context.Context, args []string, stdout, stderr io.
 	})
 	live.on("instruments", p.setInstruments)
 	live.on("symbols", p.setSymbols)
+	live.on("allow-downstream", func(next *publishPlan) error {
+		pub.SetAllowDownstream(next.cfg.AllowDownstream)
+		return nil
+	})
 	actx, stopAdmin := context.WithCancel(ctx)
 	waitAdmin, err := p.d.adm.start(actx, metrics.Publisher(pub), nil, live.reload, log)
 	if err != nil {

@@ -92,6 +92,7 @@ func prepareRelay(args []string, stdout, stderr io.Writer) (*relayPlan, error) {
 	ca := fs.String("ca", "", "links: the operator's CA certificate (PEM)")
 	maxPacket := fs.Int("max-packet", 1200, "largest packet sent on; bigger upstream packets are split at message boundaries")
 	heartbeat := fs.Duration("heartbeat", 100*time.Millisecond, "heartbeat interval downstream when idle (only while the upstream is alive)")
+	allowDown := fs.String("allow-downstream", "", "certificate names allowed on --link, comma-separated (\"\" = every certificate from --ca); changes live on reload, closing a removed name's links")
 	linkQueue := fs.Int("link-queue", 8192, "each downstream's live queue, in packets")
 	slowCutoff := fs.Duration("slow-cutoff", 2*time.Second, "disconnect a downstream that has not kept up this long (its queue full, or losing more than --slow-loss), with the reason (negative = never)")
 	slowLoss := fs.Float64("slow-loss", link.DefaultSlowLoss, "share of its datagrams a downstream may lose (reported by it) before it counts as slow; a WAN path's own loss must stay well under it")
@@ -106,6 +107,9 @@ func prepareRelay(args []string, stdout, stderr io.Writer) (*relayPlan, error) {
 		if err := nonNegative(name, d); err != nil {
 			return nil, err
 		}
+	}
+	if *allowDown != "" && *linkAddr == "" {
+		return nil, usagef("--allow-downstream needs --link")
 	}
 	needTLS := *linkAddr != "" || *upLink != "" || *upA != "" || *upB != ""
 	var serverTLS, clientTLS *tls.Config
@@ -152,14 +156,15 @@ func prepareRelay(args []string, stdout, stderr io.Writer) (*relayPlan, error) {
 		ch.Recovery, ch.RecoveryRate = recoveryLines(recA, recB, *outIface, *ttl, *loopback), *recRate
 	}
 	cfg := relay.Config{
-		Channels:       []relay.Channel{ch},
-		RetransmitAddr: *rtxAddr,
-		LinkAddr:       *linkAddr,
-		LinkTLS:        serverTLS,
-		LinkQueue:      *linkQueue,
-		SlowCutoff:     *slowCutoff,
-		SlowLoss:       *slowLoss,
-		Logger:         log,
+		Channels:        []relay.Channel{ch},
+		RetransmitAddr:  *rtxAddr,
+		LinkAddr:        *linkAddr,
+		LinkTLS:         serverTLS,
+		LinkQueue:       *linkQueue,
+		AllowDownstream: splitList(*allowDown),
+		SlowCutoff:      *slowCutoff,
+		SlowLoss:        *slowLoss,
+		Logger:          log,
 	}
 	cfg.Retransmit.Allowed = allowed.p
 	return &relayPlan{fs: fs, d: d, log: log, cfg: cfg, duration: *duration, statsEvery: *statsEvery}, nil
@@ -189,6 +194,10 @@ func (p *relayPlan) run(ctx context.Context, args []string, stdout io.Writer) er
 	}
 	live := newLiveConfig(p.d, p.fs, args, func(args []string, stderr io.Writer) (*relayPlan, error) {
 		return prepareRelay(args, io.Discard, stderr)
+	})
+	live.on("allow-downstream", func(next *relayPlan) error {
+		r.SetAllowDownstream(next.cfg.AllowDownstream)
+		return nil
 	})
 	actx, stopAdmin := context.WithCancel(ctx)
 	waitAdmin, err := p.d.adm.start(actx, metrics.Relay(r), relayReady(r), live.reload, p.log)
