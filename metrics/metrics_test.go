@@ -1,10 +1,12 @@
 package metrics
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -102,10 +104,37 @@ func TestScrape(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	for _, kind := range []string{"feed", "network"} {
+		series := `tickcast_latency_seconds_count{channel="5",kind="` + kind + `"}`
+		n, ok := sample(body, series)
+		if !ok || n <= 0 {
+			t.Errorf("%s = %v (found %v), want > 0 after traffic", series, n, ok)
+		}
+		inf, _ := sample(body, `tickcast_latency_seconds_bucket{channel="5",kind="`+kind+`",le="+Inf"}`)
+		if inf != n {
+			t.Errorf("%s: +Inf bucket %v, count %v", kind, inf, n)
+		}
+	}
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz: %d", code)
 	}
 	if code, _ := get("/debug/pprof/"); code != 200 {
 		t.Errorf("/debug/pprof/: %d", code)
 	}
+}
+
+// sample returns the value of series (name and labels, exactly as the text
+// format writes them) in a scrape's body.
+func sample(body, series string) (float64, bool) {
+	sc := bufio.NewScanner(strings.NewReader(body))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), series+" ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+		return v, err == nil
+	}
+	return 0, false
 }

@@ -21,6 +21,9 @@ var (
 
 	relayFamilies = []family{relayMessages, relayPackets, relayWhole, relayRecovered, relayNacks, relaySnapsOut,
 		downQueued, downDatagrams, downDropped, downLoss, downCutOff}
+
+	hopLatency = newHistogram("hop_latency_seconds", "Latency per forwarded packet from the publisher's send time "+
+		"(which every hop keeps) to this relay sending it on: the path up to and through this hop.", "channel")
 )
 
 // Relay exports a relay's counters: per channel its intake (lines, gaps,
@@ -32,6 +35,7 @@ type relayCollector struct{ r *relay.Relay }
 
 func (c relayCollector) Describe(ch chan<- *prometheus.Desc) {
 	describe(ch, intakeFamilies, relayFamilies, retransmitFamilies)
+	describeHistograms(ch, hopLatency)
 }
 
 func (c relayCollector) Collect(ch chan<- prometheus.Metric) {
@@ -48,6 +52,9 @@ func (c relayCollector) Collect(ch chan<- prometheus.Metric) {
 		relayNacks.emit(ch, float64(cs.NacksUpstream), channel, "upstream")
 		relayNacks.emit(ch, float64(cs.NacksRefused), channel, "refused")
 		relaySnapsOut.emit(ch, float64(cs.SnapshotsServed), channel)
+		if b, err := c.r.HopLatency(cs.ID); err == nil {
+			hopLatency.emit(ch, b, channel)
+		}
 	}
 	// One series per name: a downstream connected twice (two paths) is summed.
 	type down struct {

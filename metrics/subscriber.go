@@ -18,6 +18,11 @@ var (
 	subLoopJoined = gauge("recovery_loop_joined", "1 while the recovery groups are joined.", "channel")
 
 	subscriberFamilies = []family{subMessages, subChecks, subMismatches, subSnapshots, subResets, subRecovering, subLoopBooks, subLoopJoined}
+
+	subLatency = newHistogram("latency_seconds", "Latency per packet. kind=\"feed\": from the publisher's send time "+
+		"(which relays keep) to the subscriber's handler call; kind=\"network\": from that send time to the receive "+
+		"time (the kernel's timestamp with kernel timestamps on, else the reader's). Clocks of different hosts must be in sync.",
+		"channel", "kind")
 )
 
 // Subscriber exports a subscriber's counters.
@@ -32,6 +37,7 @@ type subscriberCollector struct {
 
 func (c subscriberCollector) Describe(ch chan<- *prometheus.Desc) {
 	describe(ch, intakeFamilies, subscriberFamilies)
+	describeHistograms(ch, subLatency)
 }
 
 func (c subscriberCollector) Collect(ch chan<- prometheus.Metric) {
@@ -47,4 +53,7 @@ func (c subscriberCollector) Collect(ch chan<- prometheus.Metric) {
 	subRecovering.emit(ch, bool01(st.Recovering), c.channel)
 	subLoopBooks.emit(ch, float64(st.Loop.Books), c.channel)
 	subLoopJoined.emit(ch, bool01(st.Loop.Joined), c.channel)
+	lat := c.s.LatencyBuckets()
+	subLatency.emit(ch, lat.Feed, c.channel, "feed")
+	subLatency.emit(ch, lat.Network, c.channel, "network")
 }
