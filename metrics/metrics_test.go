@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -48,8 +49,8 @@ func TestScrape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := subscriber.New(subscriber.Config{Channel: 5, Logger: log, Lines: []subscriber.Line{
-		{Name: "A", Group: ga, Interface: mcasttest.Interface}, {Name: "B", Group: gb, Interface: mcasttest.Interface}}})
+	sub, err := subscriber.New(subscriber.Config{Channel: 5, Logger: log, InstrumentMetrics: 2, StaleAfter: time.Hour,
+		Lines: []subscriber.Line{{Name: "A", Group: ga, Interface: mcasttest.Interface}, {Name: "B", Group: gb, Interface: mcasttest.Interface}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,10 @@ func TestScrape(t *testing.T) {
 			}
 		}
 	}()
-	testwait.For(t, "data", func() bool { return sub.Stats().Messages > 2000 })
+	testwait.For(t, "data on every instrument", func() bool {
+		c, list := sub.Instruments()
+		return sub.Stats().Messages > 2000 && c.OK == 4 && len(list) == 2 && list[0].Updates > 0 && list[1].Updates > 0
+	})
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + srv.Addr().String() + path)
 		if err != nil {
@@ -115,6 +119,34 @@ func TestScrape(t *testing.T) {
 			t.Errorf("%s: +Inf bucket %v, count %v", kind, inf, n)
 		}
 	}
+	total := 0.0
+	for _, status := range []string{"ok", "stale", "resyncing", "halted"} {
+		n, ok := sample(body, `tickcast_instruments{channel="5",status="`+status+`"}`)
+		if !ok {
+			t.Errorf("no tickcast_instruments for status %s", status)
+		}
+		total += n
+	}
+	if total != 4 {
+		t.Errorf("tickcast_instruments sums to %v, want the 4 instruments", total)
+	}
+	for _, family := range []string{"tickcast_instrument_updates_total", "tickcast_instrument_update_age_seconds", "tickcast_instrument_status"} {
+		series := seriesOf(body, family)
+		if len(series) != 2 {
+			t.Errorf("%s: %d series, want 2 (InstrumentMetrics): %v", family, len(series), series)
+		}
+		for name, v := range series {
+			switch {
+			case family == "tickcast_instrument_updates_total" && v <= 0,
+				family == "tickcast_instrument_status" && v != 1,
+				family == "tickcast_instrument_update_age_seconds" && v < 0:
+				t.Errorf("%s = %v", name, v)
+			}
+			if !strings.Contains(name, `instrument="`) || strings.Contains(name, `instrument="#`) {
+				t.Errorf("%s: want the symbol as its instrument label", name)
+			}
+		}
+	}
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz: %d", code)
 	}
@@ -137,4 +169,24 @@ func sample(body, series string) (float64, bool) {
 		return v, err == nil
 	}
 	return 0, false
+}
+
+// seriesOf returns every series of family (no suffix) in a scrape's body,
+// name and labels to value.
+func seriesOf(body, family string) map[string]float64 {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(body))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, family+"{") && !strings.HasPrefix(line, family+" ") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
 }
