@@ -82,6 +82,7 @@ type Server struct {
 	ln         *quic.Listener
 	tr         *quic.Transport
 	udp        *net.UDPConn // ours, so Close frees the port before it returns
+	epoch      time.Time    // the origin of clock
 
 	// channels maps a channel to its fan-out state. Publish reads it without
 	// locks; subscriptions copy it on write under mu.
@@ -92,6 +93,8 @@ type Server struct {
 	byAddr map[netip.AddrPort]*serverConn // by data address, for receiver reports
 	// cutOffByName counts slow-consumer cutoffs by certificate name.
 	cutOffByName map[string]uint64
+	// disconnects counts clients gone, by name and reason.
+	disconnects map[Disconnect]uint64
 
 	accepted, refused, badPublish, cutOffs, strayReports atomic.Uint64
 	serving, closed                                      atomic.Bool
@@ -134,7 +137,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		conns:        make(map[*serverConn]struct{}),
 		byAddr:       make(map[netip.AddrPort]*serverConn),
 		cutOffByName: make(map[string]uint64),
+		disconnects:  make(map[Disconnect]uint64),
 		slowLoss:     cfg.SlowLoss,
+		epoch:        time.Now(),
 	}
 	if s.policy == nil {
 		var err error
@@ -209,6 +214,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		if c.data == nil {
 			s.log.Warn("link: client dropped: no data keys", "remote", c.remote, "name", c.name, "err", c.dataErr)
 			conn.CloseWithError(codeProtocol, "no data keys")
+			s.countDisconnect(c.name, DisconnectError)
 			continue
 		}
 		s.accepted.Add(1)
@@ -290,10 +296,19 @@ func (s *Server) Publish(channelID uint16, pkt []byte) {
 		ch.session.Store(h.Session)
 		ch.next.Store(h.Seq)
 	}
-	for _, c := range *ch.clients.Load() {
-		c.enqueue(pkt)
+	clients := *ch.clients.Load()
+	if len(clients) == 0 {
+		return
+	}
+	now := s.clock() // one clock read per packet, for the queues' lag
+	for _, c := range clients {
+		c.enqueue(pkt, now)
 	}
 }
+
+// clock returns the server's monotonic clock, ns: what the live queues are
+// stamped with.
+func (s *Server) clock() int64 { return int64(time.Since(s.epoch)) }
 
 // channel returns the fan-out state of id, creating it.
 func (s *Server) channel(id uint16) *channel {
@@ -359,6 +374,7 @@ func (s *Server) Stats() ServerStats {
 		CutOff:       s.cutOffs.Load(),
 		StrayData:    s.strayReports.Load(),
 		CutOffByName: maps.Clone(s.cutOffByName),
+		Disconnects:  maps.Clone(s.disconnects),
 		Peers:        make([]PeerStats, 0, len(s.conns)),
 	}
 	for c := range s.conns {
