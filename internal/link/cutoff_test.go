@@ -106,7 +106,7 @@ func TestFullQueueCutOff(t *testing.T) {
 		c.enqueue(mkPacket(0, 1, 1, 1, 1), 0)
 	}
 	c.enqueue(mkPacket(0, 1, 1, 1, 1), 0) // the first refusal starts the episode
-	time.Sleep(time.Millisecond)       // longer than the cutoff, however slow the machine
+	time.Sleep(time.Millisecond)          // longer than the cutoff, however slow the machine
 	c.enqueue(mkPacket(0, 1, 1, 1, 1), 0)
 	select {
 	case <-c.slow:
