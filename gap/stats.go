@@ -1,6 +1,10 @@
 package gap
 
-import "time"
+import (
+	"time"
+
+	"github.com/tickcast/tickcast/wire"
+)
 
 // LineStats counts what one line brought (DESIGN.md, "Per-channel, per-line
 // counters").
@@ -32,6 +36,10 @@ type Stats struct {
 	NackedMessages uint64 // messages asked for
 	NackErrors     uint64 // requests the Requester failed to send
 	Rejects        uint64 // RetransmitRejects received
+	// RejectReasons counts them by reason: index a wire.RejectReason (1
+	// too old … 5 not yet sent); index 0 counts codes this version does
+	// not know.
+	RejectReasons [wire.RejectNotYetSent + 1]uint64
 	Retransmitted  uint64 // retransmitted packets that brought something new
 	Sessions       uint64 // sessions joined
 	Foreign        uint64 // packets of a session not adopted (see Config.SessionTimeout), all lines

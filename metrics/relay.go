@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tickcast/tickcast/relay"
@@ -18,9 +20,12 @@ var (
 	downDropped    = counter("downstream_dropped_packets_total", "Live packets dropped because the downstream's queue was full.", "name")
 	downLoss       = gauge("downstream_loss_ratio", "Share of its datagrams the downstream reported not taking in, last second.", "name")
 	downCutOff     = counter("downstream_cutoffs_total", "Disconnections as a slow consumer.", "name")
+	downLag        = gauge("downstream_lag_seconds", "How long the oldest live packet queued for the downstream has waited (0 when its queue is empty).", "name")
+	downGone       = counter("downstream_disconnects_total", "Downstream links gone, by reason: closed (by the downstream), slow (cut off), "+
+		"timeout (path silent), protocol, error, shutdown (this relay stopping), refused (handshake refused; name empty: not authenticated).", "name", "reason")
 
 	relayFamilies = []family{relayMessages, relayPackets, relayWhole, relayRecovered, relayNacks, relaySnapsOut,
-		downQueued, downDatagrams, downDropped, downLoss, downCutOff}
+		downQueued, downDatagrams, downDropped, downLoss, downCutOff, downLag, downGone}
 
 	hopLatency = newHistogram("hop_latency_seconds", "Latency per forwarded packet from the publisher's send time "+
 		"(which every hop keeps) to this relay sending it on: the path up to and through this hop.", "channel")
@@ -61,6 +66,7 @@ func (c relayCollector) Collect(ch chan<- prometheus.Metric) {
 		queued             int
 		datagrams, dropped uint64
 		loss               float64
+		lag                time.Duration
 	}
 	byName := map[string]*down{}
 	for _, d := range st.Downstreams {
@@ -73,15 +79,46 @@ func (c relayCollector) Collect(ch chan<- prometheus.Metric) {
 		x.datagrams += d.Datagrams
 		x.dropped += d.Dropped
 		x.loss = max(x.loss, d.Loss)
+		x.lag = max(x.lag, d.Lag)
 	}
 	for name, d := range byName {
 		downQueued.emit(ch, float64(d.queued), name)
 		downDatagrams.emit(ch, float64(d.datagrams), name)
 		downDropped.emit(ch, float64(d.dropped), name)
 		downLoss.emit(ch, d.loss, name)
+		downLag.emit(ch, d.lag.Seconds(), name)
 	}
 	for name, n := range st.CutOffByName {
 		downCutOff.emit(ch, float64(n), name)
 	}
+	collectDisconnects(ch, byName, st.Disconnects)
 	collectRetransmit(ch, "all", st.Retransmit)
+}
+
+// disconnectReasons are the reasons a downstream with a name leaves (see
+// internal/link); "refused" goes with the empty name.
+var disconnectReasons = []string{"closed", "slow", "timeout", "protocol", "error", "shutdown"}
+
+// collectDisconnects sends the disconnect counters: every reason of every
+// downstream connected now or gone before (0 until it happens, so that a
+// first disconnect shows as an increase), the refused handshakes, and
+// whatever else was counted.
+func collectDisconnects[T any](ch chan<- prometheus.Metric, connected map[string]T, gone map[relay.Disconnect]uint64) {
+	keys := map[relay.Disconnect]bool{{Reason: "refused"}: true}
+	for d := range gone {
+		keys[d] = true
+		if d.Name != "" {
+			for _, reason := range disconnectReasons {
+				keys[relay.Disconnect{Name: d.Name, Reason: reason}] = true
+			}
+		}
+	}
+	for name := range connected {
+		for _, reason := range disconnectReasons {
+			keys[relay.Disconnect{Name: name, Reason: reason}] = true
+		}
+	}
+	for d := range keys {
+		downGone.emit(ch, float64(gone[d]), d.Name, d.Reason)
+	}
 }

@@ -52,7 +52,7 @@ func (c subscriberCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c subscriberCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.s.Stats()
-	collectIntake(ch, c.channel, intake.Stats{Lines: st.Lines, Gap: st.Gap, QueueDrops: st.QueueDrops})
+	collectIntake(ch, c.channel, intake.Stats{Lines: st.Lines, Links: st.Links, Gap: st.Gap, QueueDrops: st.QueueDrops, QueueDepth: st.QueueDepth})
 	subMessages.emit(ch, float64(st.Messages), c.channel)
 	subChecks.emit(ch, float64(st.ChecksumChecks), c.channel)
 	subMismatches.emit(ch, float64(st.ChecksumMismatches), c.channel)
