@@ -40,13 +40,13 @@ type Stats struct {
 	// too old … 5 not yet sent); index 0 counts codes this version does
 	// not know.
 	RejectReasons [wire.RejectNotYetSent + 1]uint64
-	Retransmitted  uint64 // retransmitted packets that brought something new
-	Sessions       uint64 // sessions joined
-	Foreign        uint64 // packets of a session not adopted (see Config.SessionTimeout), all lines
-	Phantom        uint64 // messages a heartbeat claimed that the retransmit server had not sent: dropped, not lost
-	PhantomCuts    uint64 // times such a claim was cut back
-	FalseEnds      uint64 // end-of-session marks the session contradicted by sending on: ignored
-	Ignored        uint64 // packets of another channel, snapshots, control
+	Retransmitted uint64 // retransmitted packets that brought something new
+	Sessions      uint64 // sessions joined
+	Foreign       uint64 // packets of a session not adopted (see Config.SessionTimeout), all lines
+	Phantom       uint64 // messages a heartbeat claimed that the retransmit server had not sent: dropped, not lost
+	PhantomCuts   uint64 // times such a claim was cut back
+	FalseEnds     uint64 // end-of-session marks the session contradicted by sending on: ignored
+	Ignored       uint64 // packets of another channel, snapshots, control
 
 	// State at the time of the copy.
 	Session   uint64
