@@ -3,6 +3,7 @@ package metrics
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -58,7 +59,8 @@ func TestScrape(t *testing.T) {
 		t.Fatal("a non-loopback admin address was accepted")
 	}
 	srv, err := admin.New(admin.Config{Addr: "127.0.0.1:0", Logger: log,
-		Collectors: []prometheus.Collector{Publisher(pub), Subscriber(sub, 5)}})
+		Collectors: []prometheus.Collector{Publisher(pub), Subscriber(sub, 5)},
+		Ready:      func() error { return errors.Join(pub.Ready(), sub.Ready()) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +71,6 @@ func TestScrape(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 3)
 	go func() { done <- srv.Serve(ctx) }()
-	go func() { done <- sub.Run(ctx) }()
-	go func() { done <- pub.Run(ctx, src) }()
 	defer func() {
 		cancel()
 		for range 3 {
@@ -79,10 +79,6 @@ func TestScrape(t *testing.T) {
 			}
 		}
 	}()
-	testwait.For(t, "data on every instrument", func() bool {
-		c, list := sub.Instruments()
-		return sub.Stats().Messages > 2000 && c.OK == 4 && len(list) == 2 && list[0].Updates > 0 && list[1].Updates > 0
-	})
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + srv.Addr().String() + path)
 		if err != nil {
@@ -92,6 +88,16 @@ func TestScrape(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	// Not ready before either runs: nothing sent, no line up.
+	if code, body := get("/healthz"); code != 503 || !strings.Contains(body, "line A: nothing sent yet") || !strings.Contains(body, "no line up (A, B down)") {
+		t.Errorf("/healthz before Run: %d %q", code, body)
+	}
+	go func() { done <- sub.Run(ctx) }()
+	go func() { done <- pub.Run(ctx, src) }()
+	testwait.For(t, "data on every instrument", func() bool {
+		c, list := sub.Instruments()
+		return sub.Stats().Messages > 2000 && c.OK == 4 && len(list) == 2 && list[0].Updates > 0 && list[1].Updates > 0
+	})
 	code, body := get("/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
@@ -147,8 +153,17 @@ func TestScrape(t *testing.T) {
 			}
 		}
 	}
-	if code, _ := get("/healthz"); code != 200 {
-		t.Errorf("/healthz: %d", code)
+	if code, body := get("/healthz"); code != 200 {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	pub.KillLine(0, true)
+	pub.KillLine(1, true)
+	if err := pub.Ready(); err == nil || !strings.Contains(err.Error(), "every line is killed") {
+		t.Errorf("publisher with both lines killed: ready %v", err)
+	}
+	pub.KillLine(0, false)
+	if err := pub.Ready(); err != nil {
+		t.Errorf("publisher with line A back: %v", err)
 	}
 	if code, _ := get("/debug/pprof/"); code != 200 {
 		t.Errorf("/debug/pprof/: %d", code)

@@ -186,7 +186,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		go logStats(ctx, log, *statsEvery, pub)
 	}
 	actx, stopAdmin := context.WithCancel(ctx)
-	waitAdmin, err := adm.start(actx, metrics.Publisher(pub), nil, log)
+	waitAdmin, err := adm.start(actx, metrics.Publisher(pub), pub.Ready, log)
 	if err != nil {
 		stopAdmin()
 		pub.Close()

@@ -178,21 +178,8 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // relayReady is the relay's /healthz: ready once every channel has an
-// upstream line up.
-func relayReady(r *relay.Relay) func() error {
-	return func() error {
-		for _, c := range r.Stats().Channels {
-			up := false
-			for _, l := range c.Intake.Lines {
-				up = up || l.Up
-			}
-			if !up {
-				return fmt.Errorf("channel %d: no upstream line up", c.ID)
-			}
-		}
-		return nil
-	}
-}
+// upstream line up (relay.Relay.Ready).
+func relayReady(r *relay.Relay) func() error { return r.Ready }
 
 // logRelayStats logs one line of counters every interval until ctx ends.
 func logRelayStats(ctx context.Context, r *relay.Relay, every time.Duration, log *slog.Logger) {

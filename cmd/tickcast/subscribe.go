@@ -58,6 +58,7 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	showStats := fs.Bool("stats", false, "print the counters at exit")
 	hgrm := fs.String("hgrm", "", "write the feed latency histogram (.hgrm percentile distribution, µs) to this file at exit")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
+	instrumentMetrics := fs.Int("instrument-metrics", 0, "--admin: export update age, updates and status of the first N instruments (0 = only counts per status)")
 	adm := addAdminFlags(fs)
 	logger := logFlags(fs, stderr)
 	log, err := parseLogged(fs, args, logger)
@@ -77,6 +78,8 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		KernelTimestamps: *timestamps,
 		BusyPoll:         *busyPoll,
 		Logger:           log,
+
+		InstrumentMetrics: *instrumentMetrics,
 	}
 	for i, l := range []*lineFlags{a, b} {
 		if l.group.ap.IsValid() {
@@ -123,7 +126,7 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	total := newTotals()
 	actx, stopAdmin := context.WithCancel(ctx)
 	defer stopAdmin()
-	waitAdmin, err := adm.start(actx, metrics.Subscriber(sub, *channel), nil, log)
+	waitAdmin, err := adm.start(actx, metrics.Subscriber(sub, *channel), sub.Ready, log)
 	if err != nil {
 		sub.Close()
 		return err
