@@ -37,6 +37,11 @@ func TestNamesFollowConventions(t *testing.T) {
 			}
 		}
 	}
+	for _, h := range []histogram{subLatency, hopLatency} {
+		if s := h.desc.String(); !strings.Contains(s, `fqName: "tickcast_`) || !strings.Contains(s, `_seconds"`) {
+			t.Errorf("%s: a histogram not under tickcast_ or not in seconds", s)
+		}
+	}
 }
 
 // TestScrape: a real publisher and subscriber on lo, their collectors on a
