@@ -43,7 +43,7 @@ func TestRelayScrape(t *testing.T) {
 	upTLS, _ := tp.NamedClientTLS("hub")
 	r, err := relay.New(relay.Config{Logger: log, LinkAddr: "127.0.0.1:0", LinkTLS: tp.ServerTLS(),
 		Channels: []relay.Channel{{ID: 6,
-			Lines: []intake.Line{{Name: "A", Group: ga, Interface: mcasttest.Interface}, {Name: "B", Group: gb, Interface: mcasttest.Interface}},
+			Lines:     []intake.Line{{Name: "A", Group: ga, Interface: mcasttest.Interface}, {Name: "B", Group: gb, Interface: mcasttest.Interface}},
 			Upstreams: []intake.Link{{Name: "up", Addr: pub.LinkAddr(), TLS: upTLS}},
 		}}})
 	if err != nil {
