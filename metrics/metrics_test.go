@@ -26,7 +26,7 @@ import (
 // TestNamesFollowConventions: every family is under tickcast_ and every
 // counter ends in _total.
 func TestNamesFollowConventions(t *testing.T) {
-	for _, fs := range [][]family{intakeFamilies, subscriberFamilies, publisherFamilies, retransmitFamilies, relayFamilies} {
+	for _, fs := range [][]family{intakeFamilies, subscriberFamilies, publisherFamilies, retransmitFamilies, relayFamilies, downstreamFamilies} {
 		for _, f := range fs {
 			s := f.desc.String()
 			if !strings.Contains(s, `fqName: "tickcast_`) {

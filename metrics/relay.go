@@ -24,8 +24,9 @@ var (
 	downGone       = counter("downstream_disconnects_total", "Downstream links gone, by reason: closed (by the downstream), slow (cut off), "+
 		"timeout (path silent), protocol, error, shutdown (this relay stopping), refused (handshake refused; name empty: not authenticated).", "name", "reason")
 
-	relayFamilies = []family{relayMessages, relayPackets, relayWhole, relayRecovered, relayNacks, relaySnapsOut,
-		downQueued, downDatagrams, downDropped, downLoss, downCutOff, downLag, downGone}
+	relayFamilies = []family{relayMessages, relayPackets, relayWhole, relayRecovered, relayNacks, relaySnapsOut}
+	// downstreamFamilies are a link server's, a relay's or a publisher's.
+	downstreamFamilies = []family{downQueued, downDatagrams, downDropped, downLoss, downCutOff, downLag, downGone}
 
 	hopLatency = newHistogram("hop_latency_seconds", "Latency per forwarded packet from the publisher's send time "+
 		"(which every hop keeps) to this relay sending it on: the path up to and through this hop.", "channel")
@@ -39,7 +40,7 @@ func Relay(r *relay.Relay) prometheus.Collector { return relayCollector{r} }
 type relayCollector struct{ r *relay.Relay }
 
 func (c relayCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, intakeFamilies, relayFamilies, retransmitFamilies)
+	describe(ch, intakeFamilies, relayFamilies, downstreamFamilies, retransmitFamilies)
 	describeHistograms(ch, hopLatency)
 }
 
@@ -61,25 +62,40 @@ func (c relayCollector) Collect(ch chan<- prometheus.Metric) {
 			hopLatency.emit(ch, b, channel)
 		}
 	}
-	// One series per name: a downstream connected twice (two paths) is summed.
-	type down struct {
-		queued             int
-		datagrams, dropped uint64
-		loss               float64
-		lag                time.Duration
+	downs := make([]down, len(st.Downstreams))
+	for i, d := range st.Downstreams {
+		downs[i] = down{name: d.Name, queued: d.Queued, datagrams: d.Datagrams, dropped: d.Dropped, loss: d.Loss, lag: d.Lag}
 	}
+	collectDownstreams(ch, downs, st.CutOffByName, st.Disconnects)
+	collectRetransmit(ch, "all", st.Retransmit)
+}
+
+// down is one downstream link's counters, a relay's or a publisher's.
+type down struct {
+	name               string
+	queued             int
+	datagrams, dropped uint64
+	loss               float64
+	lag                time.Duration
+}
+
+// collectDownstreams sends the samples of a link server's downstreams:
+// one series per name (a downstream connected twice, on two paths, is
+// summed; its loss and lag are the worse path's), the cutoffs and the
+// disconnects.
+func collectDownstreams(ch chan<- prometheus.Metric, downs []down, cutOffByName map[string]uint64, gone map[relay.Disconnect]uint64) {
 	byName := map[string]*down{}
-	for _, d := range st.Downstreams {
-		x := byName[d.Name]
+	for _, d := range downs {
+		x := byName[d.name]
 		if x == nil {
 			x = &down{}
-			byName[d.Name] = x
+			byName[d.name] = x
 		}
-		x.queued += d.Queued
-		x.datagrams += d.Datagrams
-		x.dropped += d.Dropped
-		x.loss = max(x.loss, d.Loss)
-		x.lag = max(x.lag, d.Lag)
+		x.queued += d.queued
+		x.datagrams += d.datagrams
+		x.dropped += d.dropped
+		x.loss = max(x.loss, d.loss)
+		x.lag = max(x.lag, d.lag)
 	}
 	for name, d := range byName {
 		downQueued.emit(ch, float64(d.queued), name)
@@ -88,11 +104,10 @@ func (c relayCollector) Collect(ch chan<- prometheus.Metric) {
 		downLoss.emit(ch, d.loss, name)
 		downLag.emit(ch, d.lag.Seconds(), name)
 	}
-	for name, n := range st.CutOffByName {
+	for name, n := range cutOffByName {
 		downCutOff.emit(ch, float64(n), name)
 	}
-	collectDisconnects(ch, byName, st.Disconnects)
-	collectRetransmit(ch, "all", st.Retransmit)
+	collectDisconnects(ch, byName, gone)
 }
 
 // disconnectReasons are the reasons a downstream with a name leaves (see

@@ -5,10 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tickcast/tickcast/admin"
 	"github.com/tickcast/tickcast/egress"
@@ -118,6 +120,20 @@ func TestRelayScrape(t *testing.T) {
 	if code, body := get("/healthz"); code != 200 {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
+	// The publisher's link server names the relay ("hub") the same way; a
+	// pedantic registry checks every collector's samples against what it
+	// describes.
+	for what, c := range map[string]prometheus.Collector{"publisher": Publisher(pub), "relay": Relay(r), "subscriber": Subscriber(down, 6)} {
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(c)
+		if _, err := reg.Gather(); err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	pubBody := gatherText(t, Publisher(pub))
+	if v, ok := sample(pubBody, `tickcast_downstream_lag_seconds{name="hub"}`); !ok || v < 0 {
+		t.Errorf("publisher: downstream lag of the relay %v (found %v)", v, ok)
+	}
 
 	// The downstream leaves: counted once, as closed by the peer.
 	stopDown()
@@ -134,4 +150,14 @@ func TestRelayScrape(t *testing.T) {
 	if strings.Contains(body, `tickcast_downstream_lag_seconds{name="edge1"}`) {
 		t.Error("lag still exported for a downstream gone")
 	}
+}
+
+// gatherText returns c's samples in the text format, as a scrape shows them.
+func gatherText(t *testing.T, c prometheus.Collector) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	w := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.PanicOnError}).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	return w.Body.String()
 }
