@@ -19,6 +19,9 @@ type line struct {
 	conn   *mcast.Sender
 	faults *fault.Injector // nil = none
 	killed atomic.Bool
+	// failing: the last write failed (set on a failure, cleared by the
+	// next success: a load per write in the common case).
+	failing atomic.Bool
 
 	packets, bytes, errors, killedPkts atomic.Uint64
 	lastErr                            atomic.Int64 // when an error was last logged, ns
@@ -81,12 +84,17 @@ func (l *line) write(now int64, pkts [][]byte) {
 	}
 	l.bytes.Add(b)
 	l.packets.Add(uint64(n))
-	if err != nil {
-		l.errors.Add(1)
-		// Log an error at most once a second: never per packet.
-		if last := l.lastErr.Load(); now-last > int64(time.Second) && l.lastErr.CompareAndSwap(last, now) {
-			l.log.Warn("send failed", "err", err, "errors", l.errors.Load())
+	if err == nil {
+		if l.failing.Load() {
+			l.failing.Store(false)
 		}
+		return
+	}
+	l.failing.Store(true)
+	l.errors.Add(1)
+	// Log an error at most once a second: never per packet.
+	if last := l.lastErr.Load(); now-last > int64(time.Second) && l.lastErr.CompareAndSwap(last, now) {
+		l.log.Warn("send failed", "err", err, "errors", l.errors.Load())
 	}
 }
 
@@ -94,7 +102,7 @@ func (l *line) stats() LineStats {
 	s := LineStats{
 		Name: l.name, Group: l.group,
 		Packets: l.packets.Load(), Bytes: l.bytes.Load(), Errors: l.errors.Load(),
-		Killed: l.killed.Load(), KilledPackets: l.killedPkts.Load(),
+		Killed: l.killed.Load(), KilledPackets: l.killedPkts.Load(), Failing: l.failing.Load(),
 	}
 	if l.faults != nil {
 		s.FaultDropped = l.faults.Stats().Dropped

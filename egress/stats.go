@@ -9,6 +9,7 @@ type LineStats struct {
 	Packets       uint64 // datagrams written
 	Bytes         uint64
 	Errors        uint64 // failed writes (logged at most once a second)
+	Failing       bool   // the last write failed
 	Killed        bool   // stopped by KillLine now
 	KilledPackets uint64 // packets not sent because the line was killed
 	FaultDropped  uint64 // packets dropped by the line's fault injection

@@ -445,6 +445,11 @@ func TestArbiterRejectRateLimitedPostpones(t *testing.T) {
 	if d, _ := a.Deadline(); d != 1+30e6 {
 		t.Fatalf("deadline %d, want retry after 30ms", d)
 	}
+	a.Reject(wire.RetransmitReject{Session: testSession, Reason: 77, FirstSeq: 2, Count: 3}, 2) // a code from a later version
+	st := a.Stats()
+	if want := [6]uint64{0: 1, wire.RejectRateLimited: 1}; st.Rejects != 2 || st.RejectReasons != want {
+		t.Errorf("rejects %d by reason %v, want 2: %v", st.Rejects, st.RejectReasons, want)
+	}
 }
 
 func TestArbiterAdvancePastSnapshot(t *testing.T) {

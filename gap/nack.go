@@ -262,6 +262,11 @@ func (a *Arbiter) send(req wire.RetransmitRequest) {
 // Stats.Phantom, never reported lost (see cutClaim).
 func (a *Arbiter) Reject(r wire.RetransmitReject, now int64) {
 	a.stats.Rejects++
+	if i := int(r.Reason); i < len(a.stats.RejectReasons) {
+		a.stats.RejectReasons[i]++
+	} else {
+		a.stats.RejectReasons[0]++
+	}
 	if r.Session != a.session || r.Channel != a.cfg.Channel || len(a.holes) == 0 {
 		return
 	}

@@ -1,6 +1,10 @@
 package gap
 
-import "time"
+import (
+	"time"
+
+	"github.com/tickcast/tickcast/wire"
+)
 
 // LineStats counts what one line brought (DESIGN.md, "Per-channel, per-line
 // counters").
@@ -32,13 +36,17 @@ type Stats struct {
 	NackedMessages uint64 // messages asked for
 	NackErrors     uint64 // requests the Requester failed to send
 	Rejects        uint64 // RetransmitRejects received
-	Retransmitted  uint64 // retransmitted packets that brought something new
-	Sessions       uint64 // sessions joined
-	Foreign        uint64 // packets of a session not adopted (see Config.SessionTimeout), all lines
-	Phantom        uint64 // messages a heartbeat claimed that the retransmit server had not sent: dropped, not lost
-	PhantomCuts    uint64 // times such a claim was cut back
-	FalseEnds      uint64 // end-of-session marks the session contradicted by sending on: ignored
-	Ignored        uint64 // packets of another channel, snapshots, control
+	// RejectReasons counts them by reason: index a wire.RejectReason (1
+	// too old … 5 not yet sent); index 0 counts codes this version does
+	// not know.
+	RejectReasons [wire.RejectNotYetSent + 1]uint64
+	Retransmitted uint64 // retransmitted packets that brought something new
+	Sessions      uint64 // sessions joined
+	Foreign       uint64 // packets of a session not adopted (see Config.SessionTimeout), all lines
+	Phantom       uint64 // messages a heartbeat claimed that the retransmit server had not sent: dropped, not lost
+	PhantomCuts   uint64 // times such a claim was cut back
+	FalseEnds     uint64 // end-of-session marks the session contradicted by sending on: ignored
+	Ignored       uint64 // packets of another channel, snapshots, control
 
 	// State at the time of the copy.
 	Session   uint64

@@ -38,6 +38,7 @@ type Stats struct {
 	Gap        gap.Stats       // the arbiter: delivered, gaps, NACKs, retransmissions, lost…
 	Retransmit gap.ClientStats // the UDP retransmit client, if any
 	QueueDrops uint64          // deliveries dropped because the consumer was behind
+	QueueDepth int             // deliveries waiting for the consumer now (at most Config.Queue)
 	Overruns   uint64          // EventReset reports for those drops
 	Stale      uint64          // retransmissions passed to Config.Stale
 	// ForeignSources are the senders of packets of sessions not followed
@@ -52,6 +53,7 @@ func (in *Intake) Stats() Stats {
 	st := Stats{
 		Gap:        g,
 		QueueDrops: in.q.drops.Load(),
+		QueueDepth: len(in.q.ready),
 		Overruns:   in.overruns.Load(),
 		Stale:      in.stale.Load(),
 		Lines:      make([]LineStats, len(g.Lines)),

@@ -20,6 +20,12 @@
 // send each other histograms (the benchmark's children do), and
 // [Recorder.Percentiles] gives the points of a percentile-distribution plot.
 //
+// [Buckets] count recorders over fixed bounds ([DefaultBounds]: 10 µs to
+// 10 s, 1-2-5), the form a Prometheus histogram exports; a [Tally] drains a
+// live recorder that another goroutine records into (holding the owner's lock
+// only for a pointer swap) and keeps both its interval for [Tally.Take] and
+// its running total as Buckets for a scrape.
+//
 // The subscriber keeps one recorder per measurement (receive time − packet
 // send time; receive time − exchange time; kernel receive timestamp − send
 // time, which separates Go scheduling from the network), each owned by one

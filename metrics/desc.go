@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickcast/tickcast/latency"
 )
 
 // family is one metric's description and kind.
@@ -23,6 +25,32 @@ func gauge(name, help string, labels ...string) family {
 // emit sends one sample of f.
 func (f family) emit(ch chan<- prometheus.Metric, v float64, labels ...string) {
 	ch <- prometheus.MustNewConstMetric(f.desc, f.kind, v, labels...)
+}
+
+// histogram is a latency histogram family, exported from latency.Buckets
+// at scrape time (the hot path records into HDR histograms as it always
+// has).
+type histogram struct{ desc *prometheus.Desc }
+
+func newHistogram(name, help string, labels ...string) histogram {
+	return histogram{prometheus.NewDesc("tickcast_"+name, help, labels, nil)}
+}
+
+// emit sends b as one histogram sample of h.
+func (h histogram) emit(ch chan<- prometheus.Metric, b *latency.Buckets, labels ...string) {
+	cum := b.Cumulative(nil)
+	buckets := make(map[float64]uint64, len(cum))
+	for i, bound := range b.Bounds() {
+		buckets[bound.Seconds()] = cum[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(h.desc, b.Count(), b.SumSeconds(), buckets, labels...)
+}
+
+// describeHistograms sends the histograms' descriptions.
+func describeHistograms(ch chan<- *prometheus.Desc, hs ...histogram) {
+	for _, h := range hs {
+		ch <- h.desc
+	}
 }
 
 // describe sends every family's description.

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tickcast/tickcast/intake"
@@ -31,10 +33,17 @@ var (
 	queueDrops    = counter("queue_drops_total", "Deliveries dropped because the consumer was behind.", "channel")
 	heldPackets   = gauge("held_packets", "Packets held ahead of a hole now.", "channel")
 	srtt          = gauge("nack_rtt_seconds", "Smoothed round trip of retransmit requests.", "channel")
+	rejectsBy     = counter("nack_rejects_by_reason_total", "RetransmitRejects received, by reason (too_old, rate_limited, "+
+		"unknown_session, not_allowed, not_yet_sent; unknown for a code this version does not know).", "channel", "reason")
+	queueDepth = gauge("queue_depth", "Deliveries waiting in the hand-off queue for the consumer (the handler, or the relay's forwarding) now.", "channel")
+	upLinkUp   = gauge("upstream_link_up", "1 while the QUIC link to the upstream (publisher or relay) is connected.", "channel", "link")
 
 	intakeFamilies = []family{linePackets, lineDatagrams, lineFirst, lineDuplicates, lineMalformed, lineForeignSrc,
 		lineOtherSess, lineUp, lineDowns, gaps, gapsFilled, nacks, nackedMsgs, rejects, retransmitted, lostMsgs,
-		phantom, sessions, queueDrops, heldPackets, srtt}
+		phantom, sessions, queueDrops, heldPackets, srtt, rejectsBy, queueDepth, upLinkUp}
+
+	// rejectReasons name gap.Stats.RejectReasons' indexes.
+	rejectReasons = [...]string{"unknown", "too_old", "rate_limited", "unknown_session", "not_allowed", "not_yet_sent"}
 )
 
 // collectIntake sends the samples of one channel's intake.
@@ -63,4 +72,18 @@ func collectIntake(ch chan<- prometheus.Metric, channel string, st intake.Stats)
 	queueDrops.emit(ch, float64(st.QueueDrops), channel)
 	heldPackets.emit(ch, float64(g.Held), channel)
 	srtt.emit(ch, g.SRTT.Seconds(), channel)
+	for i, n := range g.RejectReasons {
+		rejectsBy.emit(ch, float64(n), channel, rejectReasons[i])
+	}
+	queueDepth.emit(ch, float64(st.QueueDepth), channel)
+	for i, l := range st.Links {
+		name := l.Name
+		if name == "" {
+			name = l.Addr
+		}
+		if name == "" {
+			name = strconv.Itoa(i)
+		}
+		upLinkUp.emit(ch, bool01(l.Connected), channel, name)
+	}
 }

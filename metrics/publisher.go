@@ -39,7 +39,7 @@ func Publisher(p *publisher.Publisher) prometheus.Collector { return publisherCo
 type publisherCollector struct{ p *publisher.Publisher }
 
 func (c publisherCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, publisherFamilies, retransmitFamilies)
+	describe(ch, publisherFamilies, downstreamFamilies, retransmitFamilies)
 }
 
 func (c publisherCollector) Collect(ch chan<- prometheus.Metric) {
@@ -58,6 +58,13 @@ func (c publisherCollector) Collect(ch chan<- prometheus.Metric) {
 		pubLineErrors.emit(ch, float64(l.Errors), channel, l.Name)
 	}
 	pubLinkPeers.emit(ch, float64(st.Link.Clients), channel)
+	if c.p.LinkAddr() != "" { // a link server
+		downs := make([]down, len(st.Link.Peers))
+		for i, p := range st.Link.Peers {
+			downs[i] = down{name: p.Name, queued: p.Queued, datagrams: p.Datagrams, dropped: p.Dropped, loss: p.Loss, lag: p.Lag}
+		}
+		collectDownstreams(ch, downs, st.Link.CutOffByName, st.Link.Disconnects)
+	}
 	loopBooks.emit(ch, float64(st.Recovery.Books), channel)
 	loopBytes.emit(ch, float64(st.Recovery.Bytes), channel)
 	loopCycle.emit(ch, st.Recovery.LastCycle.Seconds(), channel)

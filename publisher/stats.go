@@ -20,6 +20,7 @@ type LineStats struct {
 	Bytes   uint64
 	Errors  uint64 // failed writes (logged at most once a second)
 	Killed  bool   // stopped by KillLine
+	Failing bool   // the last write failed
 }
 
 // Stats are a publisher's counters (DESIGN.md, "Per-channel, per-line counters").
@@ -56,7 +57,7 @@ func (p *Publisher) Stats() Stats {
 	}
 	for _, l := range p.out.Stats().Lines {
 		s.Lines = append(s.Lines, LineStats{
-			Name: l.Name, Packets: l.Packets, Bytes: l.Bytes, Errors: l.Errors, Killed: l.Killed,
+			Name: l.Name, Packets: l.Packets, Bytes: l.Bytes, Errors: l.Errors, Killed: l.Killed, Failing: l.Failing,
 		})
 	}
 	if p.loop != nil {

@@ -44,8 +44,10 @@ type channel struct {
 	snapDue  time.Time // when to ask upstream for a snapshot again; zero = not recovering
 	upLines  int       // upstream lines up
 	// forward is the latency from the publisher's send time to the moment
-	// the relay sent the packet on, per packet forwarded.
-	forward *latency.Recorder
+	// the relay sent the packet on, per packet forwarded; forwardT drains
+	// it for TakeLatency and the metrics (swapped under the dispatch lock).
+	forward  *latency.Recorder
+	forwardT *latency.Tally
 
 	// Read by the downstream side (any goroutine).
 	lastSend atomic.Int64  // when a packet was last sent downstream, ns
@@ -75,7 +77,15 @@ func newChannel(cfg Channel, log *slog.Logger) *channel {
 	c.progress.init()
 	c.stale.init()
 	c.forward = latency.NewRecorder(maxLatency)
+	c.forwardT, _ = latency.NewTally(maxLatency, nil) // cannot fail: the default bounds
 	return c
+}
+
+// swapForward is the Swap of the forwarding latency recorder: under the
+// dispatch lock, the only place it is recorded.
+func (c *channel) swapForward(empty *latency.Recorder) (full *latency.Recorder) {
+	c.in.Do(func() { full, c.forward = c.forward, empty })
+	return full
 }
 
 // capture runs fn with the relay's books for the recovery loop, once they

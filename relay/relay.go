@@ -289,6 +289,18 @@ func (r *Relay) TakeLatency(channel uint16) (*latency.Recorder, error) {
 		return nil, fmt.Errorf("relay: channel %d is not relayed here", channel)
 	}
 	out := latency.NewRecorder(maxLatency)
-	c.in.Do(func() { out.Merge(c.forward.Interval()) })
+	out.Merge(c.forwardT.Take(c.swapForward))
 	return out, nil
+}
+
+// HopLatency returns the latency from the publisher's send time to the
+// moment this relay sent each packet of channel on, since the start, over
+// latency.DefaultBounds: what package metrics exports. It takes nothing
+// from TakeLatency; call it per scrape, not per packet.
+func (r *Relay) HopLatency(channel uint16) (*latency.Buckets, error) {
+	c := r.chans[channel]
+	if c == nil {
+		return nil, fmt.Errorf("relay: channel %d is not relayed here", channel)
+	}
+	return c.forwardT.Buckets(c.swapForward), nil
 }

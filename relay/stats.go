@@ -1,9 +1,12 @@
 package relay
 
 import (
+	"time"
+
 	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/gap"
 	"github.com/tickcast/tickcast/intake"
+	"github.com/tickcast/tickcast/internal/link"
 )
 
 // ChannelStats are one channel's counters.
@@ -49,9 +52,17 @@ type Stats struct {
 	// Config.AllowDownstream; NotAllowedByName counts them by name.
 	NotAllowed       uint64
 	NotAllowedByName map[string]uint64
+	// Disconnects counts downstreams gone since the start, by certificate
+	// name and reason (closed, slow, timeout, protocol, error, shutdown;
+	// refused handshakes, with no name).
+	Disconnects map[Disconnect]uint64
 	// Retransmit is the UDP retransmit server's (zero without one).
 	Retransmit gap.ServerStats
 }
+
+// Disconnect is a downstream's certificate name and why it left: a key of
+// [Stats.Disconnects].
+type Disconnect = link.Disconnect
 
 // DownstreamStats are one downstream link's counters.
 type DownstreamStats struct {
@@ -62,6 +73,9 @@ type DownstreamStats struct {
 	// sent it; NACKs and Snapshots it asked for.
 	Queued                                              int
 	Datagrams, Dropped, Retransmitted, NACKs, Snapshots uint64
+	// Lag is how long the oldest live packet in its queue has waited (0
+	// when the queue is empty).
+	Lag time.Duration
 	// Loss is the share of its datagrams it reported not taking in over
 	// the last second (the path's loss and its own), 0 to 1.
 	Loss float64
@@ -91,13 +105,13 @@ func (r *Relay) Stats() Stats {
 	}
 	if r.link != nil {
 		ls := r.link.Stats()
-		st.CutOff, st.CutOffByName = ls.CutOff, ls.CutOffByName
+		st.CutOff, st.CutOffByName, st.Disconnects = ls.CutOff, ls.CutOffByName, ls.Disconnects
 		st.NotAllowed, st.NotAllowedByName = ls.NotAllowed, ls.NotAllowedByName
 		for _, p := range ls.Peers {
 			st.Downstreams = append(st.Downstreams, DownstreamStats{
 				Name: p.Name, Remote: p.Remote, Queued: p.Queued,
 				Datagrams: p.Datagrams, Dropped: p.Dropped, Retransmitted: p.Retransmitted,
-				NACKs: p.NACKs, Snapshots: p.Snapshots, Loss: p.Loss, CutOff: p.CutOff,
+				NACKs: p.NACKs, Snapshots: p.Snapshots, Loss: p.Loss, CutOff: p.CutOff, Lag: p.Lag,
 			})
 		}
 	}

@@ -66,6 +66,16 @@ type Config struct {
 	Handler Handler
 	// Gap tunes the arbiter further (retries, RTO bounds, hold buffer).
 	Gap intake.Tuning
+	// StaleAfter is how long an instrument the publisher reports OK may go
+	// without an update (a level update or a trade) before
+	// [Subscriber.Instruments] reports it stale; 0 = 10s, negative = never.
+	StaleAfter time.Duration
+	// InstrumentMetrics is how many instruments [Subscriber.Instruments]
+	// describes one by one (the first, in order of appearance), and so how
+	// many get their own series in package metrics (update age, updates,
+	// status). 0 = none: only the counts per status. Every instrument adds
+	// a few series to each scrape: keep it to those watched.
+	InstrumentMetrics int
 	// Logger; nil = slog.Default().
 	Logger *slog.Logger
 }
@@ -88,6 +98,20 @@ func (c *Config) checkRecovery() error {
 		}
 	}
 	return nil
+}
+
+// DefaultStaleAfter is Config.StaleAfter's value when it is 0.
+const DefaultStaleAfter = 10 * time.Second
+
+// staleAfter is Config.StaleAfter with its default; 0 = never stale.
+func (c *Config) staleAfter() time.Duration {
+	switch {
+	case c.StaleAfter == 0:
+		return DefaultStaleAfter
+	case c.StaleAfter < 0:
+		return 0
+	}
+	return c.StaleAfter
 }
 
 func (c *Config) queueLen() int {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/intake"
+	"github.com/tickcast/tickcast/internal/instrument"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -31,6 +32,9 @@ type dispatcher struct {
 	snapSeen   bool               // snapshot packets of the current request arrived
 	exch       []uint64           // exchange times of the packet being applied
 	loop       loopState          // rebuilding books from the recovery loop
+
+	now int64                      // dispatch time of the packet being applied, ns
+	act instrument.Table[activity] // per instrument: updates and when the last one was applied
 }
 
 // Packet implements intake.Consumer: apply a delivery, or hold it for
@@ -117,6 +121,7 @@ func (d *dispatcher) arbiterEvent(e intake.Event) {
 func (d *dispatcher) apply(it *intake.Delivery) bool {
 	p := it.Packet
 	now := time.Now().UnixNano()
+	d.now = now
 	d.exch = d.exch[:0]
 	applied := uint64(0)
 	defer func() {
@@ -158,6 +163,7 @@ func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime int64)
 		u := m.LevelUpdate()
 		in := d.state.ApplyLevelUpdate(&u)
 		d.exch = append(d.exch, u.ExchTime)
+		d.touch(u.Instrument)
 		if h != nil {
 			d.ev = Event{Kind: EventLevel, Seq: seq, Session: d.session, Instrument: u.Instrument,
 				Level: u, Book: &in.Book, SendTime: sendTime, RecvTime: rxTime}
@@ -172,6 +178,7 @@ func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime int64)
 		t := m.Trade()
 		in := d.state.ApplyTrade(t)
 		d.exch = append(d.exch, t.ExchTime)
+		d.touch(t.Instrument)
 		if h != nil {
 			d.ev = Event{Kind: EventTrade, Seq: seq, Session: d.session, Instrument: t.Instrument,
 				Trade: t, Book: &in.Book, SendTime: sendTime, RecvTime: rxTime}
@@ -180,6 +187,7 @@ func (d *dispatcher) message(m wire.Message, seq uint64, sendTime, rxTime int64)
 		}
 	case wire.TypeInstrumentDef:
 		in := d.state.Apply(m)
+		d.appeared(in.Def.Instrument, d.now)
 		if h != nil {
 			d.ev = Event{Kind: EventDefinition, Seq: seq, Session: d.session, Instrument: in.Def.Instrument,
 				Def: &in.Def, Book: &in.Book, SendTime: sendTime, RecvTime: rxTime}

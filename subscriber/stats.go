@@ -47,6 +47,7 @@ type Stats struct {
 	UnrecoveredResets  uint64 // resets without a link to fetch a snapshot from
 	Resets             map[string]uint64
 	QueueDrops         uint64          // deliveries dropped because the handler was behind
+	QueueDepth         int             // deliveries waiting for the handler now
 	HeldDropped        uint64          // deliveries dropped from the backlog kept during a recovery
 	StaleSnapshots     uint64          // snapshots older than the backlog, fetched again
 	LinkDials          uint64          // dials of every link
@@ -92,6 +93,7 @@ func (s *Subscriber) Stats() Stats {
 		Snapshots:          s.stats.snapshots.Load(),
 		UnrecoveredResets:  s.stats.unrecovered.Load(),
 		QueueDrops:         is.QueueDrops,
+		QueueDepth:         is.QueueDepth,
 		HeldDropped:        s.stats.heldDropped.Load(),
 		StaleSnapshots:     s.stats.snapshotsStale.Load(),
 		Links:              is.Links,

@@ -40,6 +40,9 @@ func New(cfg Config) (*Subscriber, error) {
 	if err := cfg.checkRecovery(); err != nil {
 		return nil, err
 	}
+	if cfg.InstrumentMetrics < 0 {
+		return nil, fmt.Errorf("subscriber: InstrumentMetrics %d is negative", cfg.InstrumentMetrics)
+	}
 	s.disp = dispatcher{s: s, heldMax: cfg.queueLen() / 2}
 	s.member = loopMember{s: s, kick: make(chan struct{}, 1)}
 	in, err := intake.New(intake.Config{

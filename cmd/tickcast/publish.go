@@ -262,7 +262,7 @@ func (p *publishPlan) run(ctx context.Context, args []string, stdout, stderr io.
 		return nil
 	})
 	actx, stopAdmin := context.WithCancel(ctx)
-	waitAdmin, err := p.d.adm.start(actx, metrics.Publisher(pub), nil, live.reload, log)
+	waitAdmin, err := p.d.adm.start(actx, metrics.Publisher(pub), pub.Ready, live.reload, log)
 	if err != nil {
 		stopAdmin()
 		pub.Close()

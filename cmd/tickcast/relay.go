@@ -219,21 +219,8 @@ func (p *relayPlan) run(ctx context.Context, args []string, stdout io.Writer) er
 }
 
 // relayReady is the relay's /healthz: ready once every channel has an
-// upstream line up.
-func relayReady(r *relay.Relay) func() error {
-	return func() error {
-		for _, c := range r.Stats().Channels {
-			up := false
-			for _, l := range c.Intake.Lines {
-				up = up || l.Up
-			}
-			if !up {
-				return fmt.Errorf("channel %d: no upstream line up", c.ID)
-			}
-		}
-		return nil
-	}
-}
+// upstream line up (relay.Relay.Ready).
+func relayReady(r *relay.Relay) func() error { return r.Ready }
 
 // logRelayStats logs one line of counters every interval until ctx ends.
 func logRelayStats(ctx context.Context, r *relay.Relay, every time.Duration, log *slog.Logger) {

@@ -79,6 +79,7 @@ func prepareSubscribe(args []string, stdout, stderr io.Writer) (*subscribePlan, 
 	showStats := fs.Bool("stats", false, "print the counters at exit")
 	hgrm := fs.String("hgrm", "", "write the feed latency histogram (.hgrm percentile distribution, µs) to this file at exit")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
+	instrumentMetrics := fs.Int("instrument-metrics", 0, "--admin: export update age, updates and status of the first N instruments (0 = only counts per status)")
 	d := addDaemonFlags(fs, "subscribe")
 	log, err := d.parse(fs, args, stderr)
 	if err != nil {
@@ -97,6 +98,8 @@ func prepareSubscribe(args []string, stdout, stderr io.Writer) (*subscribePlan, 
 		KernelTimestamps: *timestamps,
 		BusyPoll:         *busyPoll,
 		Logger:           log,
+
+		InstrumentMetrics: *instrumentMetrics,
 	}
 	for i, l := range []*lineFlags{a, b} {
 		if l.group.ap.IsValid() {
@@ -160,7 +163,7 @@ func (p *subscribePlan) run(ctx context.Context, args []string, stdout io.Writer
 	live := newLiveConfig(p.d, p.fs, args, func(args []string, stderr io.Writer) (*subscribePlan, error) {
 		return prepareSubscribe(args, io.Discard, stderr)
 	})
-	waitAdmin, err := p.d.adm.start(actx, metrics.Subscriber(sub, cfg.Channel), nil, live.reload, log)
+	waitAdmin, err := p.d.adm.start(actx, metrics.Subscriber(sub, cfg.Channel), sub.Ready, live.reload, log)
 	if err != nil {
 		stopAdmin()
 		sub.Close()

@@ -82,6 +82,7 @@ func verifyClient(cs tls.ConnectionState, roots *x509.CertPool) error {
 // as the handshake error.
 func (s *Server) refuse(remote string, reason error) error {
 	s.refused.Add(1)
+	s.countDisconnect("", DisconnectRefused)
 	s.log.Warn("link: refused peer", "remote", remote, "reason", reason.Error())
 	return reason
 }

@@ -53,6 +53,9 @@ func TestServerRefusesUnauthenticatedClients(t *testing.T) {
 			if st.Refused != 1 || st.Clients != 0 || st.Accepted != 0 {
 				t.Errorf("stats %+v", st)
 			}
+			if n := st.Disconnects[Disconnect{Reason: DisconnectRefused}]; n != 1 || len(st.Disconnects) != 1 {
+				t.Errorf("disconnects %v, want one refused, without a name", st.Disconnects)
+			}
 			var refusals []string
 			for _, l := range strings.Split(logs.String(), "\n") {
 				if strings.Contains(l, "refused peer") {

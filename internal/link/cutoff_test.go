@@ -76,6 +76,9 @@ func TestSlowConsumerCutOff(t *testing.T) {
 		t.Errorf("reason not readable: %q", err2)
 	}
 	waitFor(t, "the slow client gone", func() bool { return s.Stats().Clients == 1 })
+	if d := s.Stats().Disconnects; d[Disconnect{"slow", DisconnectSlow}] != 1 || len(d) != 1 {
+		t.Errorf("disconnects %v, want one of slow for being slow", d)
+	}
 	if l := logs.String(); !strings.Contains(l, "slow consumer cut off") || !strings.Contains(l, "name=slow") {
 		t.Errorf("cutoff not logged by name:\n%s", l)
 	}
@@ -100,11 +103,11 @@ func TestFullQueueCutOff(t *testing.T) {
 	s := testServer(t, p, &fakeFeed{}, func(c *ServerConfig) { c.QueueLen = 4; c.SlowCutoff = time.Nanosecond })
 	c := &serverConn{s: s, slow: make(chan struct{}), q: newLiveQueue(4)}
 	for range 4 {
-		c.enqueue(mkPacket(0, 1, 1, 1, 1))
+		c.enqueue(mkPacket(0, 1, 1, 1, 1), 0)
 	}
-	c.enqueue(mkPacket(0, 1, 1, 1, 1)) // the first refusal starts the episode
-	time.Sleep(time.Millisecond)       // longer than the cutoff, however slow the machine
-	c.enqueue(mkPacket(0, 1, 1, 1, 1))
+	c.enqueue(mkPacket(0, 1, 1, 1, 1), 0) // the first refusal starts the episode
+	time.Sleep(time.Millisecond)          // longer than the cutoff, however slow the machine
+	c.enqueue(mkPacket(0, 1, 1, 1, 1), 0)
 	select {
 	case <-c.slow:
 	default:
@@ -122,7 +125,7 @@ func TestSlowCutoffNever(t *testing.T) {
 	s := testServer(t, p, &fakeFeed{}, func(c *ServerConfig) { c.QueueLen = 4; c.SlowCutoff = -1 })
 	c := &serverConn{s: s, slow: make(chan struct{}), q: newLiveQueue(4)}
 	for range 100 {
-		c.enqueue(mkPacket(0, 1, 1, 1, 1))
+		c.enqueue(mkPacket(0, 1, 1, 1, 1), 0)
 	}
 	select {
 	case <-c.slow:

@@ -52,6 +52,10 @@ func (r *ring) len() int { return int(r.tail.Load() - r.head.Load()) }
 // follows the deepest backlog and the steady state allocates nothing.
 type liveQueue struct {
 	live, free *ring
+	// stamps[i] is when the packet in live's slot i was queued, on the
+	// producer's clock (ns), so anyone can read how long the oldest one
+	// has waited; nil when not kept (the client's side).
+	stamps []atomic.Int64
 	// The sender parks on wake only when the queue is empty; push signals
 	// only a parked sender, so a busy sender costs the publisher no channel
 	// operation.
@@ -68,12 +72,26 @@ func newLiveQueue(n int) *liveQueue {
 	return &liveQueue{live: newRing(n), free: newRing(n + 1), wake: make(chan struct{}, 1)}
 }
 
+// newStampedQueue returns a live queue that keeps when each packet was
+// queued (pushAt), for [liveQueue.oldest].
+func newStampedQueue(n int) *liveQueue {
+	q := newLiveQueue(n)
+	q.stamps = make([]atomic.Int64, n)
+	return q
+}
+
 // push copies pkt into the queue and reports false, copying nothing, when the
 // queue is full. Producer side; never blocks.
-func (q *liveQueue) push(pkt []byte) bool { return q.push2(nil, pkt) }
+func (q *liveQueue) push(pkt []byte) bool { return q.push2At(nil, pkt, 0) }
+
+// pushAt is push, the packet queued at now (the producer's clock, ns).
+func (q *liveQueue) pushAt(pkt []byte, now int64) bool { return q.push2At(nil, pkt, now) }
 
 // push2 queues the concatenation of a and b, as push. Producer side.
-func (q *liveQueue) push2(a, b []byte) bool {
+func (q *liveQueue) push2(a, b []byte) bool { return q.push2At(a, b, 0) }
+
+// push2At queues the concatenation of a and b, queued at now. Producer side.
+func (q *liveQueue) push2At(a, b []byte, now int64) bool {
 	if q.live.full() {
 		return false
 	}
@@ -82,6 +100,11 @@ func (q *liveQueue) push2(a, b []byte) bool {
 		buf = make([]byte, 0, max(len(a)+len(b), minPacketBuf))
 	}
 	buf = append(append(buf[:0], a...), b...)
+	if q.stamps != nil {
+		// The slot push fills (the producer owns tail), stamped before
+		// push publishes it.
+		q.stamps[q.live.tail.Load()%uint64(len(q.stamps))].Store(now)
+	}
 	q.live.push(buf)
 	// The push (tail store) comes before this load, and wait's sleeping
 	// store before its emptiness check: one of the two sees the other.
@@ -108,6 +131,23 @@ func (q *liveQueue) wait(done <-chan struct{}) bool {
 	case <-done:
 		return false
 	}
+}
+
+// oldest returns when the oldest queued packet was queued (see pushAt), and
+// false when the queue is empty or keeps no stamps. Any goroutine: while
+// both sides run, the answer may be a packet just behind the oldest (a
+// slightly younger one), never an older one.
+func (q *liveQueue) oldest() (int64, bool) {
+	if q.stamps == nil {
+		return 0, false
+	}
+	h := q.live.head.Load()
+	if h == q.live.tail.Load() {
+		return 0, false
+	}
+	// The slot is refilled only once head has moved past h: then this
+	// reads a younger packet's stamp.
+	return q.stamps[h%uint64(len(q.stamps))].Load(), true
 }
 
 // pop returns the oldest queued packet; give it back with release once sent.

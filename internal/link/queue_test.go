@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestLiveQueueBoundsAndOrder(t *testing.T) {
@@ -70,9 +71,9 @@ func TestLiveQueueConcurrent(t *testing.T) {
 
 // A bare server and client connection, no network: Publish's own cost.
 func publishFixture(queueLen int) (*Server, *serverConn) {
-	s := &Server{log: quietLog(), queueLen: queueLen, conns: map[*serverConn]struct{}{}}
+	s := &Server{log: quietLog(), queueLen: queueLen, conns: map[*serverConn]struct{}{}, epoch: time.Now()}
 	s.channels.Store(&map[uint16]*channel{})
-	c := &serverConn{s: s, q: newLiveQueue(queueLen), subs: map[uint16]bool{}}
+	c := &serverConn{s: s, q: newStampedQueue(queueLen), subs: map[uint16]bool{}}
 	s.subscribe(c, 1)
 	return s, c
 }

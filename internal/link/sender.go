@@ -67,9 +67,10 @@ func (d *dataSender) sendLocked(pkt []byte) error {
 	return nil
 }
 
-// enqueue hands a live packet to the client's sender; called by Publish.
-func (c *serverConn) enqueue(pkt []byte) {
-	if c.q.push(pkt) {
+// enqueue hands a live packet to the client's sender, queued at now (the
+// server's clock); called by Publish.
+func (c *serverConn) enqueue(pkt []byte, now int64) {
+	if c.q.pushAt(pkt, now) {
 		c.noteSent()
 		return
 	}

@@ -89,6 +89,7 @@ type Server struct {
 	ln         *quic.Listener
 	tr         *quic.Transport
 	udp        *net.UDPConn // ours, so Close frees the port before it returns
+	epoch      time.Time    // the origin of clock
 
 	// channels maps a channel to its fan-out state. Publish reads it without
 	// locks; subscriptions copy it on write under mu.
@@ -106,6 +107,8 @@ type Server struct {
 	allow            map[string]struct{}
 	notAllowedByName map[string]uint64
 	notAllowedLogged map[string]bool
+	// disconnects counts clients gone, by name and reason.
+	disconnects map[Disconnect]uint64
 
 	accepted, refused, badPublish, cutOffs, strayReports, notAllowed atomic.Uint64
 	serving, closed                                                  atomic.Bool
@@ -148,11 +151,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		conns:        make(map[*serverConn]struct{}),
 		byAddr:       make(map[netip.AddrPort]*serverConn),
 		cutOffByName: make(map[string]uint64),
+		disconnects:  make(map[Disconnect]uint64),
 		slowLoss:     cfg.SlowLoss,
 
 		allow:            newAllowList(cfg.AllowNames),
 		notAllowedByName: make(map[string]uint64),
 		notAllowedLogged: make(map[string]bool),
+		epoch:            time.Now(),
 	}
 	if s.policy == nil {
 		var err error
@@ -227,6 +232,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		if c.data == nil {
 			s.log.Warn("link: client dropped: no data keys", "remote", c.remote, "name", c.name, "err", c.dataErr)
 			conn.CloseWithError(codeProtocol, "no data keys")
+			s.countDisconnect(c.name, DisconnectError)
 			continue
 		}
 		// Admitted under the lock SetAllowNames takes: a client is either
@@ -240,6 +246,7 @@ func (s *Server) Serve(ctx context.Context) error {
 				s.log.Warn("link: refused peer: not on the allow list (logged once per name)", "remote", c.remote, "name", c.name)
 			}
 			conn.CloseWithError(CodeNotAllowed, notAllowedReason(c.name))
+			s.countDisconnect(c.name, DisconnectNotAllowed)
 			continue
 		}
 		s.accepted.Add(1)
@@ -317,10 +324,19 @@ func (s *Server) Publish(channelID uint16, pkt []byte) {
 		ch.session.Store(h.Session)
 		ch.next.Store(h.Seq)
 	}
-	for _, c := range *ch.clients.Load() {
-		c.enqueue(pkt)
+	clients := *ch.clients.Load()
+	if len(clients) == 0 {
+		return
+	}
+	now := s.clock() // one clock read per packet, for the queues' lag
+	for _, c := range clients {
+		c.enqueue(pkt, now)
 	}
 }
+
+// clock returns the server's monotonic clock, ns: what the live queues are
+// stamped with.
+func (s *Server) clock() int64 { return int64(time.Since(s.epoch)) }
 
 // channel returns the fan-out state of id, creating it.
 func (s *Server) channel(id uint16) *channel {
@@ -386,6 +402,7 @@ func (s *Server) Stats() ServerStats {
 		CutOff:           s.cutOffs.Load(),
 		StrayData:        s.strayReports.Load(),
 		CutOffByName:     maps.Clone(s.cutOffByName),
+		Disconnects:      maps.Clone(s.disconnects),
 		NotAllowed:       s.notAllowed.Load(),
 		NotAllowedByName: maps.Clone(s.notAllowedByName),
 		Peers:            make([]PeerStats, 0, len(s.conns)),

@@ -74,7 +74,7 @@ func newServerConn(s *Server, conn *quic.Conn) *serverConn {
 		remote: conn.RemoteAddr().String(),
 		name:   peerName(conn.ConnectionState().TLS),
 		addr:   addrOf(conn.RemoteAddr()),
-		q:      newLiveQueue(s.queueLen),
+		q:      newStampedQueue(s.queueLen),
 		subs:   make(map[uint16]bool),
 		sem:    make(chan struct{}, workersPerClient),
 		slow:   make(chan struct{}),
@@ -144,6 +144,7 @@ func (c *serverConn) run(parent context.Context) {
 	} else if err != nil {
 		reason = err.Error()
 	}
+	c.countEnd(err, parent.Err() != nil)
 	c.s.log.Info("link: client gone", "remote", c.remote, "name", c.name, "reason", reason,
 		"datagrams", c.datagrams.Load(), "dropped", c.dropped.Load(), "loss", c.loss(),
 		"nacks", c.nacks.Load(), "snapshots", c.snapshots.Load())
@@ -283,6 +284,7 @@ func (c *serverConn) statsLocked() PeerStats {
 		Name:          c.name,
 		Channels:      chans,
 		Queued:        c.q.live.len(),
+		Lag:           c.lag(),
 		Datagrams:     c.datagrams.Load(),
 		Dropped:       c.dropped.Load(),
 		Retransmitted: c.retransmitted.Load(),
@@ -300,6 +302,16 @@ func (c *serverConn) statsLocked() PeerStats {
 		Malformed:     c.badCtl.Load(),
 		CutOff:        c.cutOff.Load(),
 	}
+}
+
+// lag returns how long the oldest live packet in the client's queue has
+// waited, 0 when the queue is empty.
+func (c *serverConn) lag() time.Duration {
+	at, ok := c.q.oldest()
+	if !ok {
+		return 0
+	}
+	return time.Duration(max(c.s.clock()-at, 0))
 }
 
 // addrOf returns a's IP address (unmapped), or the zero Addr.

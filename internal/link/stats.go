@@ -1,5 +1,7 @@
 package link
 
+import "time"
+
 // ServerStats is a snapshot of a link server's counters (DESIGN.md,
 // "Promises": a slow downstream is named in the metrics).
 type ServerStats struct {
@@ -14,6 +16,10 @@ type ServerStats struct {
 	// certificate name (a cut-off client redials and may be cut off again).
 	CutOff       uint64
 	CutOffByName map[string]uint64
+	// Disconnects counts clients gone since the start by certificate name
+	// and reason (the Disconnect… constants; a refused handshake has no
+	// name).
+	Disconnects map[Disconnect]uint64
 	// StrayData counts data-path datagrams from addresses that are no
 	// connected client's: dropped.
 	StrayData uint64
@@ -26,12 +32,14 @@ type ServerStats struct {
 
 // PeerStats are one connected client's counters.
 type PeerStats struct {
-	Remote    string   // remote UDP address
-	Name      string   // common name of the client's certificate
-	Channels  []uint16 // subscribed channels, ascending
-	Queued    int      // live packets waiting in the client's queue
-	Datagrams uint64   // live packets sent
-	Dropped   uint64   // live packets dropped because the client's queue was full
+	Remote   string   // remote UDP address
+	Name     string   // common name of the client's certificate
+	Channels []uint16 // subscribed channels, ascending
+	Queued   int      // live packets waiting in the client's queue
+	// Lag is how long the oldest of them has waited (0 when none does).
+	Lag       time.Duration
+	Datagrams uint64 // live packets sent
+	Dropped   uint64 // live packets dropped because the client's queue was full
 	// Retransmitted counts retransmitted packets sent on the data path.
 	Retransmitted uint64
 	// Sealed counts the data datagrams sent to the client (live and
