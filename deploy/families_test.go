@@ -12,23 +12,6 @@ import (
 	"github.com/tickcast/tickcast/metrics"
 )
 
-// pendingFamilies are the families of issue 14's contract
-// (/work/drafts/contract.md) that the metrics package does not describe
-// yet. Each is accepted only while [describedFamilies] lacks it; once it
-// lands, the test logs that it can be deleted from here, and from then on
-// the real description is what is checked.
-var pendingFamilies = []string{
-	"tickcast_latency_seconds",
-	"tickcast_hop_latency_seconds",
-	"tickcast_instruments",
-	"tickcast_instrument_update_age_seconds",
-	"tickcast_instrument_updates_total",
-	"tickcast_instrument_status",
-	"tickcast_downstream_lag_seconds",
-	"tickcast_downstream_disconnects_total",
-	"tickcast_upstream_link_up",
-}
-
 var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
 
 // describedFamilies returns the name of every family the metrics package's
@@ -84,17 +67,10 @@ func describe(newCollector func() prometheus.Collector) (descs []*prometheus.Des
 	return descs, nil
 }
 
-// knownFamilies is every family a rule or panel may use: the described
-// ones, and the pending ones not described yet.
+// knownFamilies is every family a rule or panel may use: the ones the
+// metrics package describes.
 func knownFamilies(t *testing.T) map[string]bool {
-	known := describedFamilies(t)
-	for _, n := range pendingFamilies {
-		if known[n] {
-			t.Logf("%s is described by the metrics package now: delete it from pendingFamilies", n)
-		}
-		known[n] = true
-	}
-	return known
+	return describedFamilies(t)
 }
 
 var (
