@@ -1,33 +1,13 @@
 package relay
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/tickcast/tickcast/internal/testwait"
 	"github.com/tickcast/tickcast/subscriber"
 )
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // downstream reports whether the relay serves a downstream named name now.
 func downstream(r *running, name string) bool {
@@ -49,7 +29,7 @@ func TestAllowDownstream(t *testing.T) {
 	hc.AllowDownstream = []string{"edge"}
 	hub := startRelay(t, hc)
 
-	var edgeLog syncBuffer
+	var edgeLog testwait.Log
 	e := edgeConfig(t, "edge", hub.LinkAddr())
 	e.cfg.Logger = slog.New(slog.NewTextHandler(&edgeLog, nil))
 	edge := startRelay(t, e.cfg)

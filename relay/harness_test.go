@@ -2,11 +2,12 @@ package relay
 
 import (
 	"context"
-	"github.com/tickcast/tickcast/internal/testwait"
 	"maps"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/tickcast/tickcast/internal/testwait"
 
 	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/intake"

@@ -2,12 +2,13 @@ package relay
 
 import (
 	"context"
-	"github.com/tickcast/tickcast/internal/testwait"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tickcast/tickcast/internal/testwait"
 
 	"github.com/tickcast/tickcast/egress"
 	"github.com/tickcast/tickcast/intake"

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/tickcast/tickcast/internal/link"
 	"github.com/tickcast/tickcast/internal/mcast/mcasttest"
 	"github.com/tickcast/tickcast/internal/pki"
+	"github.com/tickcast/tickcast/internal/testwait"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -169,24 +169,6 @@ func postReload(t *testing.T, admin string) (int, string) {
 	return resp.StatusCode, strings.TrimSpace(string(b))
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // POST /reload applies what may change live and refuses the rest by name,
 // leaving the running configuration as it was.
 func TestReloadOverAdmin(t *testing.T) {
@@ -194,7 +176,7 @@ func TestReloadOverAdmin(t *testing.T) {
 	admin := freeAddr(t)
 	path := publishFile(t, dir, admin, "")
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr testwait.Log
 	done := make(chan error, 1)
 	go func() { done <- runPublish(ctx, []string{"--config", path}, io.Discard, &stderr) }()
 	defer func() {
@@ -242,7 +224,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	admin := freeAddr(t)
 	path := publishFile(t, dir, admin, "")
-	var stderr syncBuffer
+	var stderr testwait.Log
 	cmd := exec.Command(bin, "publish", "--config", path, "--duration", "5m")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -264,7 +246,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	waitLog(t, &stderr, "SIGHUP: reloaded "+path+": applied log-level")
 }
 
-func waitLog(t *testing.T, b *syncBuffer, want string) {
+func waitLog(t *testing.T, b *testwait.Log, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(b.String(), want); {
 		if time.Now().After(deadline) {
@@ -284,7 +266,7 @@ func TestReloadInstrumentsLive(t *testing.T) {
 	path := publishFileOn(t, dir, admin, a, b, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var subOut syncBuffer
+	var subOut testwait.Log
 	subDone := make(chan error, 1)
 	go func() {
 		subDone <- runSubscribe(ctx, []string{"--a", a, "--b", b, "--retransmit", "", "--recovery-a", "", "--recovery-b", "", "--format", "json"}, &subOut, io.Discard)

@@ -5,9 +5,10 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tickcast/tickcast/internal/testwait"
 )
 
 func TestImpairBadFlagsExit2(t *testing.T) {
@@ -45,24 +46,6 @@ func TestImpairHelpExplainsFlags(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer the command writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // The command forwards both ways through its spec, prints progress lines
 // and stops when its context ends.
 func TestImpairForwards(t *testing.T) {
@@ -83,7 +66,7 @@ func TestImpairForwards(t *testing.T) {
 	}()
 	listen := freeUDP(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb lockedBuffer
+	var out, errb testwait.Log
 	done := make(chan error, 1)
 	go func() {
 		done <- runImpair(ctx, []string{"--listen", listen, "--upstream", echo.LocalAddr().String(),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/tickcast/tickcast/internal/testwait"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestAllowNames(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
-	var logs logBuffer
+	var logs testwait.Log
 	s := testServer(t, p, &fakeFeed{}, func(cfg *ServerConfig) {
 		cfg.AllowNames = []string{"edge-a"}
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))

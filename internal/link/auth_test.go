@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/tickcast/tickcast/internal/testwait"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -38,7 +39,7 @@ func TestServerRefusesUnauthenticatedClients(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			var logs logBuffer
+			var logs testwait.Log
 			s := testServer(t, p, &fakeFeed{}, func(cfg *ServerConfig) {
 				cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			})
@@ -75,7 +76,7 @@ func TestServerRefusesUnauthenticatedClients(t *testing.T) {
 func TestServerRefusesOtherALPN(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
-	var logs logBuffer
+	var logs testwait.Log
 	s := testServer(t, p, &fakeFeed{}, func(cfg *ServerConfig) {
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})

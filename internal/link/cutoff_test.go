@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/tickcast/tickcast/internal/testwait"
 	"github.com/tickcast/tickcast/wire"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestSlowConsumerCutOff(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
-	var logs logBuffer
+	var logs testwait.Log
 	s := testServer(t, p, &fakeFeed{}, func(c *ServerConfig) {
 		c.QueueLen = 16
 		c.SlowCutoff = 20 * time.Millisecond
