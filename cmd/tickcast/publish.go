@@ -197,6 +197,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	waitAdmin()
 	st := pub.Stats()
 	fmt.Fprintf(stdout, "published %d messages in %d packets; session %d, last sequence %d\n", st.Messages, st.Packets, st.Session, st.NextSeq-1)
+	fmt.Fprintln(stdout, publisherBooks(pub))
 	return err
 }
 

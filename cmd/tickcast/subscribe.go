@@ -159,6 +159,7 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *showStats {
 		printStats(stdout, sub.Stats())
+		fmt.Fprintln(stdout, subscriberBooks(sub))
 	}
 	if *hgrm != "" {
 		if werr := writeHgrm(*hgrm, total.feed); werr != nil && err == nil {
