@@ -81,7 +81,8 @@ type plan struct {
 	apply     func(ctx context.Context, l *labRun) error
 	undo      func(ctx context.Context, l *labRun) error
 	checkProm func(ctx context.Context, l *labRun) error
-	gapless   []string // subscribers that must see no hole at all
+	after     func(ctx context.Context, l *labRun) // once the fault is undone
+	gapless   []string                             // subscribers that must see no hole at all
 }
 
 func planFor(drill string, o Options) (plan, error) {
@@ -111,6 +112,7 @@ func planFor(drill string, o Options) (plan, error) {
 			apply:     func(ctx context.Context, l *labRun) error { return l.topo.SetLink(ctx, "edge1", "wan0", false) },
 			undo:      func(ctx context.Context, l *labRun) error { return l.topo.SetLink(ctx, "edge1", "wan0", true) },
 			checkProm: checkUplinkDown,
+			after:     measureCatchUp,
 			gapless:   []string{"sub2"}, // sub1 recovers; sub2's edge was never cut
 		}, nil
 	}
@@ -247,7 +249,7 @@ func (l *labRun) setup(ctx context.Context) error {
 		return err
 	}
 	l.o.Bin = bin
-	if l.topo, err = Build(ctx); err != nil {
+	if l.topo, err = BuildTopology(ctx); err != nil {
 		return fmt.Errorf("topology: %w", err)
 	}
 	certs := filepath.Join(l.dir, "certs")
@@ -326,21 +328,28 @@ func (l *labRun) binary(ctx context.Context) (string, error) {
 	if l.o.Bin != "" {
 		return filepath.Abs(l.o.Bin)
 	}
-	mod := l.o.ModuleDir
-	if mod == "" {
+	return BuildTickcast(ctx, l.o.ModuleDir, l.dir)
+}
+
+// BuildTickcast builds ./cmd/tickcast of the module in moduleDir ("" = the
+// module of the working directory) into dir and returns the binary's path.
+func BuildTickcast(ctx context.Context, moduleDir, dir string) (string, error) {
+	if moduleDir == "" {
 		out, err := command(ctx, "", "go", "env", "GOMOD")
 		if err != nil {
 			return "", err
 		}
-		if mod = filepath.Dir(strings.TrimSpace(out)); strings.TrimSpace(out) == "" || strings.TrimSpace(out) == os.DevNull {
-			return "", errors.New("not in a Go module: give the tickcast binary (--bin) or the module directory")
+		gomod := strings.TrimSpace(out)
+		if gomod == "" || gomod == os.DevNull {
+			return "", errors.New("not in a Go module: give the tickcast binary (--bin) or run from the module")
 		}
+		moduleDir = filepath.Dir(gomod)
 	}
-	bin := filepath.Join(l.dir, "tickcast")
+	bin := filepath.Join(dir, "tickcast")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/tickcast")
-	cmd.Dir = mod
+	cmd.Dir = moduleDir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/tickcast in %s: %w: %s", mod, err, out)
+		return "", fmt.Errorf("go build ./cmd/tickcast in %s: %w: %s", moduleDir, err, out)
 	}
 	return bin, nil
 }
@@ -406,6 +415,9 @@ func (l *labRun) drive(ctx context.Context, p plan) error {
 	l.faultB = time.Now()
 	l.progressf("%s: fault off after %.1fs", l.drill, l.faultB.Sub(l.faultA).Seconds())
 	l.report.FaultFromS, l.report.FaultToS = l.faultA.Sub(l.t0).Seconds(), l.faultB.Sub(l.t0).Seconds()
+	if p.after != nil {
+		p.after(ctx, l)
+	}
 	pub := l.procs["pub"]
 	wctx, cancel := context.WithTimeout(ctx, time.Until(l.t0.Add(l.o.Duration+30*time.Second)))
 	defer cancel()
@@ -424,6 +436,29 @@ func (l *labRun) drive(ctx context.Context, p plan) error {
 			l.progress(ctx)
 		}
 	}
+}
+
+// measureCatchUp measures how long after the uplink came back sub1 (behind
+// the cut edge) had as many messages as sub2 (behind the other one, live all
+// along): the time the edge took to repair its hole from the hub and pass
+// it on. A measurement, never a threshold; polled every 100ms until the
+// publisher's session ends.
+func measureCatchUp(ctx context.Context, l *labRun) {
+	end := l.t0.Add(l.o.Duration)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		// sub2 first: sub1, read after it, has caught up once it has as
+		// many messages as sub2 had a moment earlier.
+		m2, err2 := scrape(ctx, l.client, l.topo.admin("sub2"))
+		m1, err1 := scrape(ctx, l.client, l.topo.admin("sub1"))
+		if err1 == nil && err2 == nil && m1.sum("tickcast_messages_total") >= m2.sum("tickcast_messages_total") {
+			s := time.Since(l.faultB).Seconds()
+			l.report.CaughtUpS = &s
+			l.progressf("%s: sub1 caught up with sub2 %.2fs after the uplink came back", l.drill, s)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	l.progressf("%s: sub1 had not caught up with sub2 when the session ended", l.drill)
 }
 
 // sleepUntil waits until t, printing progress.

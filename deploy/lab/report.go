@@ -39,6 +39,10 @@ type Report struct {
 	PrometheusLineASamples   int   `json:"prometheus_line_a_samples,omitempty"`      // samples of that series in the window
 	PrometheusLineAZeroes    int   `json:"prometheus_line_a_down_samples,omitempty"` // of which 0
 
+	// CaughtUpS (uplink-cut) is how long after the uplink came back sub1
+	// had as many messages as sub2, whose edge was never cut.
+	CaughtUpS *float64 `json:"caught_up_s,omitempty"`
+
 	// NftPackets and NftDropped are the loss drill's kernel counters per
 	// segment: packets crossing the bridge while the rule was in, dropped.
 	NftPackets map[string]uint64 `json:"nft_packets,omitempty"`

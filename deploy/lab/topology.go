@@ -67,11 +67,11 @@ type Topology struct {
 	made  []string // namespaces created, in order
 }
 
-// Build creates the topology: the switch namespace with one bridge per
+// BuildTopology creates the topology: the switch namespace with one bridge per
 // segment (multicast snooping off: a segment floods multicast like a plain
 // switch), a namespace per host with its loopback up and a veth to each of
 // its segments, addressed /24. On failure it deletes what it made.
-func Build(ctx context.Context) (t *Topology, err error) {
+func BuildTopology(ctx context.Context) (t *Topology, err error) {
 	t = &Topology{Hosts: map[string]*Host{}}
 	defer func() {
 		if err != nil {
@@ -120,7 +120,7 @@ func Build(ctx context.Context) (t *Topology, err error) {
 	return t, nil
 }
 
-// Close deletes every namespace Build made, and so every veth, bridge and
+// Close deletes every namespace BuildTopology made, and so every veth, bridge and
 // nft table in them. The lab's processes should have been stopped first; a
 // process still in one (only the lab starts processes there) is killed by
 // its PID, since a namespace a process holds outlives its name. It is
