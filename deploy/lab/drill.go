@@ -570,6 +570,16 @@ func (l *labRun) finish(ctx context.Context, p plan) {
 	if r.PrometheusTargetsUp < r.PrometheusTargets-1 { // the publisher has ended
 		r.Failures = append(r.Failures, fmt.Sprintf("prometheus: %d of %d targets up after the run", r.PrometheusTargetsUp, r.PrometheusTargets))
 	}
+	// Each daemon's CPU over the publisher's session, as Prometheus has it.
+	window := fmt.Sprintf("%ds", int(l.o.Duration.Seconds()))
+	if cpu, err := l.prom.query(ctx, "rate(process_cpu_seconds_total["+window+"])", l.t0.Add(l.o.Duration)); err == nil {
+		r.CPUCores = map[string]float64{}
+		for _, s := range cpu {
+			if len(s.Points) > 0 {
+				r.CPUCores[s.Metric["job"]] = float64(int(s.Points[0].V*1000)) / 1000
+			}
+		}
+	}
 	if p.checkProm != nil {
 		if err := p.checkProm(ctx, l); err != nil {
 			r.Failures = append(r.Failures, err.Error())

@@ -39,6 +39,10 @@ type Report struct {
 	PrometheusLineASamples   int   `json:"prometheus_line_a_samples,omitempty"`      // samples of that series in the window
 	PrometheusLineAZeroes    int   `json:"prometheus_line_a_down_samples,omitempty"` // of which 0
 
+	// CPUCores is each daemon's CPU over the publisher's session
+	// (rate(process_cpu_seconds_total) from Prometheus), by job.
+	CPUCores map[string]float64 `json:"cpu_cores,omitempty"`
+
 	// CaughtUpS (uplink-cut) is how long after the uplink came back sub1
 	// had as many messages as sub2, whose edge was never cut.
 	CaughtUpS *float64 `json:"caught_up_s,omitempty"`
