@@ -527,23 +527,31 @@ func (l *labRun) finish(ctx context.Context, p plan) {
 			r.Published = n
 		}
 	}
-	// Settled: two scrapes a second apart with the same message counts.
-	last := map[string]float64{}
-	settled := l.waitFor(ctx, 30*time.Second, "the subscribers to settle", func() (bool, error) {
-		same := true
+	// Settled: a subscriber has applied as many messages as the publisher
+	// sent (a run without a reset applies every sequence once), or its count
+	// has not moved for 5s (a run with a snapshot applies fewer; a stalled
+	// one shows in the books).
+	type count struct {
+		n     float64
+		since time.Time
+	}
+	last := map[string]count{}
+	settled := l.waitFor(ctx, 40*time.Second, "the subscribers to settle", func() (bool, error) {
+		done := true
 		for _, s := range []string{"sub1", "sub2"} {
 			m, err := scrape(ctx, l.client, l.topo.admin(s))
 			if err != nil {
 				return false, nil
 			}
 			n := m.sum("tickcast_messages_total")
-			same = same && last[s] == n
-			last[s] = n
+			if c, ok := last[s]; !ok || c.n != n {
+				last[s] = count{n, time.Now()}
+			}
+			if !(pubBooks.Seq > 0 && n >= float64(pubBooks.Seq)) && time.Since(last[s].since) < 5*time.Second {
+				done = false
+			}
 		}
-		if !same {
-			time.Sleep(900 * time.Millisecond)
-		}
-		return same, nil
+		return done, nil
 	})
 	if settled != nil {
 		r.Failures = append(r.Failures, settled.Error())
