@@ -438,27 +438,63 @@ func (l *labRun) drive(ctx context.Context, p plan) error {
 	}
 }
 
-// measureCatchUp measures how long after the uplink came back sub1 (behind
-// the cut edge) had as many messages as sub2 (behind the other one, live all
-// along): the time the edge took to repair its hole from the hub and pass
-// it on. A measurement, never a threshold; polled every 100ms until the
-// publisher's session ends.
+// measureCatchUp measures, after the uplink came back, when edge1's link
+// to the hub was up again (its line A) and from when sub1, behind it, was
+// live again for good: not recovering, its lines up, and over every second
+// as many messages as sub2 (behind the other edge, live all along) within
+// 2%, until the end of the session (an edge that forwards what it repaired
+// and then gives up the rest is not live yet). Measurements, never
+// thresholds; polled every 250ms until just before the session ends.
 func measureCatchUp(ctx context.Context, l *labRun) {
-	end := l.t0.Add(l.o.Duration)
+	type sample struct {
+		t      time.Time
+		n1, n2 float64
+	}
+	var hist []sample
+	var since time.Time // sub1 in step since, zero = not in step
+	end := l.t0.Add(l.o.Duration - 500*time.Millisecond)
 	for time.Now().Before(end) && ctx.Err() == nil {
-		// sub2 first: sub1, read after it, has caught up once it has as
-		// many messages as sub2 had a moment earlier.
+		time.Sleep(250 * time.Millisecond)
+		// sub2 first: a count of sub1 read after it is never behind by
+		// the read's delay.
 		m2, err2 := scrape(ctx, l.client, l.topo.admin("sub2"))
 		m1, err1 := scrape(ctx, l.client, l.topo.admin("sub1"))
-		if err1 == nil && err2 == nil && m1.sum("tickcast_messages_total") >= m2.sum("tickcast_messages_total") {
-			s := time.Since(l.faultB).Seconds()
-			l.report.CaughtUpS = &s
-			l.progressf("%s: sub1 caught up with sub2 %.2fs after the uplink came back", l.drill, s)
-			return
+		e1, err3 := scrape(ctx, l.client, l.topo.admin("edge1"))
+		if err1 != nil || err2 != nil || err3 != nil {
+			continue
 		}
-		time.Sleep(100 * time.Millisecond)
+		now := time.Now()
+		if l.report.RelinkedS == nil && e1.sum("tickcast_line_up", "line", "A") == 1 {
+			s := now.Sub(l.faultB).Seconds()
+			l.report.RelinkedS = &s
+			l.progressf("%s: edge1's uplink up again %.2fs after it was restored", l.drill, s)
+		}
+		hist = append(hist, sample{now, m1.sum("tickcast_messages_total"), m2.sum("tickcast_messages_total")})
+		var old *sample
+		for i := range hist {
+			if now.Sub(hist[i].t) >= time.Second {
+				old = &hist[i]
+			}
+		}
+		inStep := false
+		if old != nil && m1.sum("tickcast_recovering") == 0 && m1.sum("tickcast_line_up", "line", "A") == 1 {
+			d1, d2 := hist[len(hist)-1].n1-old.n1, hist[len(hist)-1].n2-old.n2
+			inStep = d2 > 0 && d1 >= 0.98*d2 && d1 <= 1.02*d2
+		}
+		switch {
+		case !inStep:
+			since = time.Time{}
+		case since.IsZero():
+			since = now
+		}
 	}
-	l.progressf("%s: sub1 had not caught up with sub2 when the session ended", l.drill)
+	if since.IsZero() {
+		l.progressf("%s: sub1 not live again when the session ended", l.drill)
+		return
+	}
+	s := since.Sub(l.faultB).Seconds()
+	l.report.CaughtUpS = &s
+	l.progressf("%s: sub1 live again %.2fs after the uplink was restored, to the end", l.drill, s)
 }
 
 // sleepUntil waits until t, printing progress.
@@ -659,6 +695,14 @@ func subscriberReport(name string, m metrics, out string, pub feed.Digest) Subsc
 		ChecksumChecks:     uint64(m.sum("tickcast_checksum_checks_total")),
 		ChecksumMismatches: uint64(m.sum("tickcast_checksum_mismatches_total")),
 		Resets:             nonZero(resets),
+	}
+	switch {
+	case s.Snapshots > 0:
+		s.RecoveredBy = "snapshot"
+	case s.Retransmitted > 0 || s.Nacks > 0:
+		s.RecoveredBy = "nack"
+	default:
+		s.RecoveredBy = "none needed"
 	}
 	d, ok := findDigest(out)
 	if !ok {

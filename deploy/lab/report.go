@@ -43,9 +43,12 @@ type Report struct {
 	// (rate(process_cpu_seconds_total) from Prometheus), by job.
 	CPUCores map[string]float64 `json:"cpu_cores,omitempty"`
 
-	// CaughtUpS (uplink-cut) is how long after the uplink came back sub1
-	// had as many messages as sub2, whose edge was never cut.
-	CaughtUpS *float64 `json:"caught_up_s,omitempty"`
+	// RelinkedS (uplink-cut) is how long after the uplink was restored
+	// edge1's link to the hub was up again (its redial backoff), CaughtUpS
+	// when sub1 behind it was live again (not recovering, lines up, in step
+	// with sub2 over a second: measured at 250ms steps, 1s resolution).
+	RelinkedS *float64 `json:"edge1_relinked_s,omitempty"`
+	CaughtUpS *float64 `json:"sub1_live_again_s,omitempty"`
 
 	// NftPackets and NftDropped are the loss drill's kernel counters per
 	// segment: packets crossing the bridge while the rule was in, dropped.
@@ -76,6 +79,7 @@ type SubscriberReport struct {
 	LineDowns          map[string]uint64 `json:"line_downs,omitempty"`
 	ChecksumChecks     uint64            `json:"checksum_checks"`
 	ChecksumMismatches uint64            `json:"checksum_mismatches"`
+	RecoveredBy        string            `json:"recovered_by"` // "snapshot", "nack", or "none needed" (no hole reached it)
 	Books              string            `json:"books"`
 	BooksMatch         bool              `json:"books_match"`
 }
