@@ -116,8 +116,8 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "%s %s: %s at %.0f msg/s for %.0fs, %d messages published\n", verdict, r.Drill, r.Fault, r.Rate, r.DurationS, r.Published)
 	for _, s := range r.Subscribers {
-		fmt.Fprintf(&b, "  %s (behind %s): delivered %d, lost %d, gaps %d, app gaps %d, resets %s, checksums %d/%d mismatched, books match %v\n",
-			s.Name, s.Edge, s.Delivered, s.Lost, s.Gaps, s.AppGaps, formatCounts(s.Resets), s.ChecksumMismatches, s.ChecksumChecks, s.BooksMatch)
+		fmt.Fprintf(&b, "  %s (behind %s): delivered %d, lost %d, gaps %d, app gaps %d, resets %s, checksums %d checked %d mismatched, books match %v\n",
+			s.Name, s.Edge, s.Delivered, s.Lost, s.Gaps, s.AppGaps, formatCounts(s.Resets), s.ChecksumChecks, s.ChecksumMismatches, s.BooksMatch)
 	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(&b, "  failure: %s\n", f)
