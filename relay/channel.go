@@ -32,17 +32,20 @@ type channel struct {
 	loop  *recovery.Loop // the relay's recovery loop, or nil
 
 	// dispatch
-	state    feed.State
-	pending  *feed.State // the snapshot being received while recovering, or nil
-	whole    bool        // state reflects the feed up to booksSeq
-	booksSeq uint64      // last sequence state reflects (may run ahead of applied after a snapshot)
-	session  uint64
-	applied  uint64 // last sequence forwarded
-	trimBuf  []byte
-	pktBuf   [1][]byte
-	hbBuf    []byte
-	snapDue  time.Time // when to ask upstream for a snapshot again; zero = not recovering
-	upLines  int       // upstream lines up
+	state   feed.State
+	pending *feed.State // the snapshot being received while recovering, or nil
+	// pendingSeq is the sequence the answer being received reflects (its
+	// packets' Seq), 0 until its first packet.
+	pendingSeq uint64
+	whole      bool   // state reflects the feed up to booksSeq
+	booksSeq   uint64 // last sequence state reflects (may run ahead of applied after a snapshot)
+	session    uint64
+	applied    uint64 // last sequence forwarded
+	trimBuf    []byte
+	pktBuf     [1][]byte
+	hbBuf      []byte
+	snapDue    time.Time // when to ask upstream for a snapshot again; zero = not recovering
+	upLines    int       // upstream lines up
 	// forward is the latency from the publisher's send time to the moment
 	// the relay sent the packet on, per packet forwarded; forwardT drains
 	// it for TakeLatency and the metrics (swapped under the dispatch lock).
@@ -63,7 +66,7 @@ type channelCounters struct {
 	packets, messages, heartbeats, endOfSession               atomic.Uint64
 	recoveries, snapshotsIn, snapshotsAhead, snapshotsRetried atomic.Uint64
 	snapshotsServed, nacksServed, nacksWaited, nacksUpstream  atomic.Uint64
-	nacksRefused, staleIn                                     atomic.Uint64
+	nacksRefused, staleIn, snapshotsMixed                     atomic.Uint64
 }
 
 // maxLatency is the largest latency the histogram resolves; larger values

@@ -16,11 +16,19 @@ const (
 
 // recover drops the books and asks upstream for a snapshot. Forwarding goes
 // on meanwhile: the downstreams lose nothing the upstream delivers, and the
-// relay's cache keeps what the snapshot must be followed by. dispatch
+// relay's cache keeps what the snapshot must be followed by. A snapshot
+// already on its way is not asked again: two answers would arrive at once
+// (several losses given up together did that, and the books were a mix of
+// four answers, found by the lab's uplink-cut drill); if the one awaited is
+// older than this loss, the cache cannot bring it forward and Snapshot asks
+// again. dispatch
 func (c *channel) recover() {
 	c.setWhole(false)
 	c.state.ClearBooks()
 	c.state.SetWhole(false)
+	if c.pending != nil {
+		return
+	}
 	c.stats.recoveries.Add(1)
 	c.askSnapshot()
 }
@@ -28,7 +36,7 @@ func (c *channel) recover() {
 // askSnapshot (re)starts receiving a snapshot from the first connected
 // upstream link. dispatch
 func (c *channel) askSnapshot() {
-	c.pending = &feed.State{}
+	c.pending, c.pendingSeq = &feed.State{}, 0
 	c.snapDue = time.Now().Add(snapshotRetry)
 	if err := c.in.RequestSnapshot(0); err != nil {
 		c.log.Debug("snapshot request failed, retrying", "err", err)
@@ -36,18 +44,37 @@ func (c *channel) askSnapshot() {
 	}
 }
 
-// Snapshot applies one packet of the upstream's snapshot answer. dispatch
+// Snapshot applies one packet of the upstream's snapshot answer. Only one
+// answer is taken: the one whose packet came first after the request (its
+// packets all carry the sequence it reflects); packets of any other (an
+// answer to an earlier request still arriving on its own stream) are
+// dropped. An answer joined after its start is incomplete: it is dropped
+// when its SnapshotEnd counts more instruments than came, and asked again.
+// dispatch
 func (c *channel) Snapshot(p wire.Packet, _ int64) {
 	if c.whole || c.pending == nil || p.Session != c.session {
+		return
+	}
+	if c.pendingSeq == 0 {
+		c.pendingSeq = p.Seq
+	} else if p.Seq != c.pendingSeq {
+		c.stats.snapshotsMixed.Add(1)
 		return
 	}
 	end, done := c.pending.ApplySnapshot(p)
 	if !done {
 		return
 	}
-	c.stats.snapshotsIn.Add(1)
 	st := c.pending
 	c.pending = nil
+	if n := defined(st); n != int(end.Instruments) {
+		c.stats.snapshotsMixed.Add(1)
+		c.log.Info("snapshot incomplete (joined after its start): asking again",
+			"snapshot_seq", end.LastSeq, "instruments", n, "announced", end.Instruments)
+		c.snapDue = time.Now().Add(snapshotRetryAfter)
+		return
+	}
+	c.stats.snapshotsIn.Add(1)
 	booksSeq := end.LastSeq
 	switch {
 	case end.LastSeq > c.applied:
@@ -71,6 +98,18 @@ func (c *channel) Snapshot(p wire.Packet, _ int64) {
 	c.snapDue = time.Time{}
 	c.setWhole(true)
 	c.log.Info("books recovered by snapshot", "snapshot_seq", end.LastSeq, "applied", c.applied)
+}
+
+// defined counts the instruments of st whose definition came: each starts
+// its part of a snapshot, so an answer joined after its start lacks one.
+func defined(st *feed.State) int {
+	n := 0
+	for _, in := range st.All() {
+		if in.HasDef {
+			n++
+		}
+	}
+	return n
 }
 
 // replay applies messages [from, to] from the relay's cache to st and

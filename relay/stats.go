@@ -24,6 +24,9 @@ type ChannelStats struct {
 	Recoveries, SnapshotsIn, SnapshotsAhead, SnapshotsRetried uint64
 	// SnapshotsServed to downstreams.
 	SnapshotsServed uint64
+	// SnapshotsDropped counts snapshot packets of an answer other than the
+	// one being received, and answers joined after their start (asked again).
+	SnapshotsDropped uint64
 	// NACKs from downstreams: served (from the cache or an upstream
 	// answer), waited for (the relay was repairing the range itself),
 	// forwarded upstream (older than the cache; once per range however
@@ -96,8 +99,8 @@ func (r *Relay) Stats() Stats {
 			SnapshotsRetried: s.snapshotsRetried.Load(), SnapshotsServed: s.snapshotsServed.Load(),
 			NacksServed: s.nacksServed.Load(), NacksWaited: s.nacksWaited.Load(),
 			NacksUpstream: s.nacksUpstream.Load(), NacksRefused: s.nacksRefused.Load(),
-			StaleIn: s.staleIn.Load(),
-			Intake:  c.in.Stats(), Egress: c.out.Stats(),
+			StaleIn: s.staleIn.Load(), SnapshotsDropped: s.snapshotsMixed.Load(),
+			Intake: c.in.Stats(), Egress: c.out.Stats(),
 		})
 	}
 	if r.rtx != nil {

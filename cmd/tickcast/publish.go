@@ -275,6 +275,7 @@ func (p *publishPlan) run(ctx context.Context, args []string, stdout, stderr io.
 	waitAdmin()
 	st := pub.Stats()
 	fmt.Fprintf(stdout, "published %d messages in %d packets; session %d, last sequence %d\n", st.Messages, st.Packets, st.Session, st.NextSeq-1)
+	fmt.Fprintln(stdout, publisherBooks(pub))
 	return err
 }
 

@@ -205,6 +205,7 @@ func (p *subscribePlan) run(ctx context.Context, args []string, stdout io.Writer
 	}
 	if *showStats {
 		printStats(stdout, sub.Stats())
+		fmt.Fprintln(stdout, subscriberBooks(sub))
 	}
 	if *hgrm != "" {
 		if werr := writeHgrm(*hgrm, total.feed); werr != nil && err == nil {

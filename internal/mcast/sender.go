@@ -151,7 +151,10 @@ func (s *Sender) WriteBatch(pkts [][]byte) (int, error) {
 		}
 		for off := 0; off < m; {
 			n, err := s.pc.WriteBatch(s.msgs[off:m], 0)
-			off += n
+			if n > 0 {
+				// sendmmsg's -1 on an error (the interface down) sent nothing.
+				off += n
+			}
 			if err != nil {
 				clear(s.bufs[:m])
 				return sent + off, fmt.Errorf("mcast: send to %s: %w", s.group, err)
