@@ -279,7 +279,7 @@ func (l *labRun) setup(ctx context.Context) error {
 		if h == "pub" {
 			continue
 		}
-		if l.procs[h], err = startIn(l.topo.Hosts[h].NS, h, l.dir, bin, l.topo.daemonArgs(h, certs, f)...); err != nil {
+		if err := l.start(h, bin, certs, f); err != nil {
 			return err
 		}
 	}
@@ -308,7 +308,7 @@ func (l *labRun) setup(ctx context.Context) error {
 		return err
 	}
 	l.t0 = time.Now()
-	if l.procs["pub"], err = startIn(l.topo.Hosts["pub"].NS, "pub", l.dir, bin, l.topo.daemonArgs("pub", certs, f)...); err != nil {
+	if err := l.start("pub", bin, certs, f); err != nil {
 		return err
 	}
 	// The feed flows end to end.
@@ -749,4 +749,14 @@ func (l *labRun) diagnostics() string {
 		}
 	}
 	return b.String()
+}
+
+// start writes host's daemon's config file and starts it from the file.
+func (l *labRun) start(host, bin, certs string, f feedParams) error {
+	args, err := writeConfig(l.dir, host, l.topo.daemonArgs(host, certs, f))
+	if err != nil {
+		return err
+	}
+	l.procs[host], err = startIn(l.topo.Hosts[host].NS, host, l.dir, bin, args...)
+	return err
 }

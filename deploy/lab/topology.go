@@ -41,6 +41,26 @@ var (
 	}
 )
 
+// addr is the port's address on segment s.
+func (p port) addr(s segment) netip.Addr {
+	return netip.MustParseAddr(fmt.Sprintf("%s.%d", s.net, p.octet))
+}
+
+// plannedTopology is the topology's hosts and addresses without creating
+// anything: what the daemons' configurations are written from.
+func plannedTopology() *Topology {
+	t := &Topology{Hosts: map[string]*Host{}}
+	for _, name := range hostNames {
+		t.Hosts[name] = &Host{Name: name, NS: Prefix + name, Addrs: map[string]netip.Addr{}}
+	}
+	for _, s := range segments {
+		for _, p := range s.ports {
+			t.Hosts[p.host].Addrs[p.ifname] = p.addr(s)
+		}
+	}
+	return t
+}
+
 // switchNS is the namespace holding every bridge.
 const switchNS = Prefix + "switch"
 
@@ -102,7 +122,7 @@ func BuildTopology(ctx context.Context) (t *Topology, err error) {
 		for _, p := range s.ports {
 			h := t.Hosts[p.host]
 			sw := p.host + "-" + p.ifname
-			addr := netip.MustParseAddr(fmt.Sprintf("%s.%d", s.net, p.octet))
+			addr := p.addr(s)
 			for _, args := range [][]string{
 				{"-n", switchNS, "link", "add", sw, "type", "veth", "peer", "name", p.ifname, "netns", h.NS},
 				{"-n", switchNS, "link", "set", sw, "master", s.bridge},
