@@ -165,10 +165,15 @@ func TestTwoLiveLinksOneClosed(t *testing.T) {
 	if st.Links[0].Connected || !st.Links[1].Connected || st.Links[0].Line != 0 || st.Links[1].Line != 1 {
 		t.Fatalf("links %+v", st.Links)
 	}
+	// Line A went down. (Line B may have too, for a moment, if this shared
+	// machine stalled the pump for longer than the line timeout: that is the
+	// timeout working, not a failure; it is up at the end, checked above.)
+	aDown := false
 	for _, e := range rec.events {
-		if e.Kind == EventLineDown && e.Line != 0 {
-			t.Fatalf("line %d went down", e.Line)
-		}
+		aDown = aDown || e.Kind == EventLineDown && e.Line == 0
+	}
+	if !aDown {
+		t.Fatal("line A never went down")
 	}
 	r.stop(t)
 	lb.stop()
