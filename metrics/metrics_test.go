@@ -84,15 +84,7 @@ func TestScrape(t *testing.T) {
 			}
 		}
 	}()
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + srv.Addr().String() + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path string) (int, string) { return adminGet(t, srv, path) }
 	// Not ready before either runs: nothing sent, no line up.
 	if code, body := get("/healthz"); code != 503 || !strings.Contains(body, "line A: nothing sent yet") || !strings.Contains(body, "no line up (A, B down)") {
 		t.Errorf("/healthz before Run: %d %q", code, body)
@@ -209,4 +201,16 @@ func seriesOf(body, family string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// adminGet fetches path from the admin listener: status and body.
+func adminGet(t *testing.T, srv *admin.Server, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + srv.Addr().String() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -2,9 +2,7 @@ package metrics
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -78,15 +76,7 @@ func TestRelayScrape(t *testing.T) {
 			}
 		}
 	}()
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + srv.Addr().String() + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path string) (int, string) { return adminGet(t, srv, path) }
 	dctx, stopDown := context.WithCancel(ctx)
 	downDone := make(chan error, 1)
 	go func() { downDone <- down.Run(dctx) }()
