@@ -79,6 +79,7 @@ func prepareSubscribe(args []string, stdout, stderr io.Writer) (*subscribePlan, 
 	showStats := fs.Bool("stats", false, "print the counters at exit")
 	hgrm := fs.String("hgrm", "", "write the feed latency histogram (.hgrm percentile distribution, µs) to this file at exit")
 	duration := fs.Duration("duration", 0, "stop after this long (0 = until interrupted)")
+	staleAfter := fs.Duration("stale-after", subscriber.DefaultStaleAfter, "an instrument the publisher reports ok is stale after this long without an update (tickcast_instruments{status=\"stale\"}; negative = never)")
 	instrumentMetrics := fs.Int("instrument-metrics", 0, "--admin: export update age, updates and status of the first N instruments (0 = only counts per status)")
 	d := addDaemonFlags(fs, "subscribe")
 	log, err := d.parse(fs, args, stderr)
@@ -100,6 +101,7 @@ func prepareSubscribe(args []string, stdout, stderr io.Writer) (*subscribePlan, 
 		Logger:           log,
 
 		InstrumentMetrics: *instrumentMetrics,
+		StaleAfter:        *staleAfter,
 	}
 	for i, l := range []*lineFlags{a, b} {
 		if l.group.ap.IsValid() {
