@@ -145,17 +145,13 @@ admin = %q
 // waitHTTP polls url until it answers.
 func waitHTTP(t *testing.T, url string) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	testwait.For(t, url+" to answer", func() bool {
 		resp, err := http.Get(url)
 		if err == nil {
 			resp.Body.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never answered: %v", url, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil
+	})
 }
 
 func postReload(t *testing.T, admin string) (int, string) {
@@ -240,20 +236,10 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	text, _ := os.ReadFile(path)
 	os.WriteFile(path, append(text, "ttl = 1\n"...), 0o600)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitLog(t, &stderr, `ttl\" cannot change while running`)
+	stderr.Await(t, `ttl\" cannot change while running`)
 	os.WriteFile(path, append(text, "log-level = \"debug\"\n"...), 0o600)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitLog(t, &stderr, "SIGHUP: reloaded "+path+": applied log-level")
-}
-
-func waitLog(t *testing.T, b *testwait.Log, want string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(b.String(), want); {
-		if time.Now().After(deadline) {
-			t.Fatalf("log never said %q:\n%s", want, b.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	stderr.Await(t, "SIGHUP: reloaded "+path+": applied log-level")
 }
 
 // A reload grows and shrinks a running publisher's instruments in the same
@@ -283,7 +269,7 @@ func TestReloadInstrumentsLive(t *testing.T) {
 		}
 	}()
 	waitHTTP(t, "http://"+admin+"/healthz")
-	waitLog(t, &subOut, `"kind":"level"`)
+	subOut.Await(t, `"kind":"level"`)
 
 	text, _ := os.ReadFile(path)
 	reload := func(instruments int) {
@@ -294,11 +280,11 @@ func TestReloadInstrumentsLive(t *testing.T) {
 		}
 	}
 	reload(7)
-	waitLog(t, &subOut, `"kind":"definition","seq":`)
-	waitLog(t, &subOut, `"instrument":7,"symbol":"SYN0007"`)
+	subOut.Await(t, `"kind":"definition","seq":`)
+	subOut.Await(t, `"instrument":7,"symbol":"SYN0007"`)
 	reload(6)
-	waitLog(t, &subOut, `"kind":"status"`)
-	waitLog(t, &subOut, `"instrument":7,"symbol":"SYN0007","status":"halted"`)
+	subOut.Await(t, `"kind":"status"`)
+	subOut.Await(t, `"instrument":7,"symbol":"SYN0007","status":"halted"`)
 }
 
 // A relay's allow-downstream changes on reload: a name added can connect.
@@ -312,7 +298,7 @@ func TestReloadAllowDownstream(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	admin, linkAddr := freeAddr(t), freeUDPAddr(t)
+	admin, linkAddr := freeAddr(t), freeUDP(t)
 	text := fmt.Sprintf(`role = "relay"
 a = %q
 link = %q
@@ -361,15 +347,4 @@ stats-every = "0s"
 	if err := dial("other"); err != nil {
 		t.Fatalf("other after the reload: %v", err)
 	}
-}
-
-// freeUDPAddr is a UDP address on 127.0.0.1 that was free a moment ago.
-func freeUDPAddr(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().String()
 }

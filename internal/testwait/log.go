@@ -2,7 +2,10 @@ package testwait
 
 import (
 	"bytes"
+	"strings"
 	"sync"
+	"testing"
+	"time"
 )
 
 // Log is a writer a component logs to while the test reads it: safe for
@@ -23,4 +26,17 @@ func (l *Log) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Await waits until the log contains want, failing tb with the whole log if
+// it does not within Deadline.
+func (l *Log) Await(tb testing.TB, want string) {
+	tb.Helper()
+	deadline := time.Now().Add(Deadline)
+	for !strings.Contains(l.String(), want) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("the log never said %q:\n%s", want, l.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
