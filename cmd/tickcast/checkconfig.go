@@ -56,7 +56,7 @@ func runCheckConfig(_ context.Context, args []string, stdout, _ io.Writer) error
 		slices.Sort(names)
 		return fmt.Errorf("%s: %s = %q: want one of %s", path, config.RoleKey, f.Role, strings.Join(names, ", "))
 	}
-	flags, d, err := prepare(append([]string{"--config", path}, extra...), io.Discard, io.Discard)
+	p, err := prepare(append([]string{"--config", path}, extra...), io.Discard, io.Discard)
 	var ue usageError
 	if errors.As(err, &ue) {
 		return fmt.Errorf("%s: %s", path, ue.msg)
@@ -65,5 +65,5 @@ func runCheckConfig(_ context.Context, args []string, stdout, _ io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "# %s: a valid %s configuration. Every setting, and where its value comes from:\n", path, f.Role)
-	return config.Write(stdout, f.Role, flags, d.origin)
+	return config.Write(stdout, f.Role, p.flags(), p.daemon().origin)
 }

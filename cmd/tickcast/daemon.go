@@ -89,29 +89,22 @@ func (d *daemonFlags) origin(name string) string {
 }
 
 // daemonRoles are the commands that take a config file, by role name.
-func daemonRoles() map[string]func(args []string, stdout, stderr io.Writer) (*flag.FlagSet, *daemonFlags, error) {
-	return map[string]func([]string, io.Writer, io.Writer) (*flag.FlagSet, *daemonFlags, error){
-		"publish": func(args []string, stdout, stderr io.Writer) (*flag.FlagSet, *daemonFlags, error) {
-			p, err := preparePublish(args, stdout, stderr)
-			if err != nil {
-				return nil, nil, err
-			}
-			return p.fs, p.d, nil
-		},
-		"relay": func(args []string, stdout, stderr io.Writer) (*flag.FlagSet, *daemonFlags, error) {
-			p, err := prepareRelay(args, stdout, stderr)
-			if err != nil {
-				return nil, nil, err
-			}
-			return p.fs, p.d, nil
-		},
-		"subscribe": func(args []string, stdout, stderr io.Writer) (*flag.FlagSet, *daemonFlags, error) {
-			p, err := prepareSubscribe(args, stdout, stderr)
-			if err != nil {
-				return nil, nil, err
-			}
-			return p.fs, p.d, nil
-		},
+func daemonRoles() map[string]prepareFunc[plan] {
+	return map[string]prepareFunc[plan]{
+		"publish":   asPlan(preparePublish),
+		"relay":     asPlan(prepareRelay),
+		"subscribe": asPlan(prepareSubscribe),
+	}
+}
+
+// asPlan is prepare returning its plan as a plan.
+func asPlan[P plan](prepare prepareFunc[P]) prepareFunc[plan] {
+	return func(args []string, stdout, stderr io.Writer) (plan, error) {
+		p, err := prepare(args, stdout, stderr)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 }
 

@@ -186,6 +186,7 @@ func preparePublish(args []string, stdout, stderr io.Writer) (*publishPlan, erro
 }
 
 func (p *publishPlan) flags() *flag.FlagSet { return p.fs }
+func (p *publishPlan) daemon() *daemonFlags { return p.d }
 
 // setInstruments applies a reloaded instruments count to the running synth
 // source: added instruments are introduced in the same session, removed ones
@@ -252,9 +253,7 @@ func (p *publishPlan) run(ctx context.Context, args []string, stdout, stderr io.
 	if p.statsEvery > 0 {
 		go logStats(ctx, log, p.statsEvery, pub)
 	}
-	live := newLiveConfig(p.d, p.fs, args, func(args []string, stderr io.Writer) (*publishPlan, error) {
-		return preparePublish(args, io.Discard, stderr)
-	})
+	live := newLiveConfig(p, args, preparePublish)
 	live.on("instruments", p.setInstruments)
 	live.on("symbols", p.setSymbols)
 	live.on("allow-downstream", func(next *publishPlan) error {

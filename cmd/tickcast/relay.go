@@ -60,6 +60,7 @@ type relayPlan struct {
 }
 
 func (p *relayPlan) flags() *flag.FlagSet { return p.fs }
+func (p *relayPlan) daemon() *daemonFlags { return p.d }
 
 // prepareRelay parses and checks the command line and config file, loads the
 // certificates and builds the relay's configuration without opening a socket.
@@ -192,9 +193,7 @@ func (p *relayPlan) run(ctx context.Context, args []string, stdout io.Writer) er
 	if p.statsEvery > 0 {
 		go logRelayStats(ctx, r, p.statsEvery, p.log)
 	}
-	live := newLiveConfig(p.d, p.fs, args, func(args []string, stderr io.Writer) (*relayPlan, error) {
-		return prepareRelay(args, io.Discard, stderr)
-	})
+	live := newLiveConfig(p, args, prepareRelay)
 	live.on("allow-downstream", func(next *relayPlan) error {
 		r.SetAllowDownstream(next.cfg.AllowDownstream)
 		return nil

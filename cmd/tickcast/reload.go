@@ -18,7 +18,12 @@ import (
 // plan is a validated daemon command (publishPlan, relayPlan, subscribePlan).
 type plan interface {
 	flags() *flag.FlagSet
+	daemon() *daemonFlags
 }
+
+// prepareFunc parses and checks a daemon's command line and config file
+// (preparePublish, prepareRelay, prepareSubscribe).
+type prepareFunc[P plan] func(args []string, stdout, stderr io.Writer) (P, error)
 
 // liveConfig reloads a running daemon's configuration: on SIGHUP or POST
 // /reload it prepares the command again from the same command line (so the
@@ -29,15 +34,15 @@ type plan interface {
 type liveConfig[P plan] struct {
 	d       *daemonFlags
 	args    []string
-	prepare func(args []string, stderr io.Writer) (P, error)
+	prepare prepareFunc[P]
 	live    map[string]func(next P) error
 
 	mu      sync.Mutex    // one reload at a time
 	running *flag.FlagSet // the configuration in effect
 }
 
-func newLiveConfig[P plan](d *daemonFlags, running *flag.FlagSet, args []string, prepare func([]string, io.Writer) (P, error)) *liveConfig[P] {
-	return &liveConfig[P]{d: d, args: args, prepare: prepare, running: running, live: map[string]func(P) error{}}
+func newLiveConfig[P plan](running P, args []string, prepare prepareFunc[P]) *liveConfig[P] {
+	return &liveConfig[P]{d: running.daemon(), args: args, prepare: prepare, running: running.flags(), live: map[string]func(P) error{}}
 }
 
 // on registers how key changes while running.
@@ -54,7 +59,7 @@ func (l *liveConfig[P]) reload() (string, error) {
 	if *l.d.config == "" {
 		return "", errNoConfig
 	}
-	next, err := l.prepare(l.args, io.Discard)
+	next, err := l.prepare(l.args, io.Discard, io.Discard)
 	if err != nil {
 		return "", fmt.Errorf("reload refused, the running configuration stays: %w", err)
 	}

@@ -51,6 +51,7 @@ type subscribePlan struct {
 }
 
 func (p *subscribePlan) flags() *flag.FlagSet { return p.fs }
+func (p *subscribePlan) daemon() *daemonFlags { return p.d }
 
 // prepareSubscribe parses and checks the command line and config file, loads
 // the certificates and builds the subscriber's configuration without opening
@@ -162,9 +163,7 @@ func (p *subscribePlan) run(ctx context.Context, args []string, stdout io.Writer
 	}
 	total := newTotals()
 	actx, stopAdmin := context.WithCancel(ctx)
-	live := newLiveConfig(p.d, p.fs, args, func(args []string, stderr io.Writer) (*subscribePlan, error) {
-		return prepareSubscribe(args, io.Discard, stderr)
-	})
+	live := newLiveConfig(p, args, prepareSubscribe)
 	waitAdmin, err := p.d.adm.start(actx, metrics.Subscriber(sub, cfg.Channel), sub.Ready, live.reload, log)
 	if err != nil {
 		stopAdmin()
