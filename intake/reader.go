@@ -37,6 +37,7 @@ type lineReader struct {
 
 	malformed atomic.Uint64
 	datagrams atomic.Uint64
+	bytes     atomic.Uint64
 }
 
 func (r *lineReader) init() {
@@ -108,6 +109,11 @@ func (r *lineReader) process(dgs []mcast.Datagram) {
 	now := time.Now().UnixNano()
 	r.datagrams.Add(uint64(len(dgs)))
 	r.pkts, r.rx, r.src = r.pkts[:0], r.rx[:0], r.src[:0]
+	n := 0
+	for i := range dgs {
+		n += len(dgs[i].Data)
+	}
+	r.bytes.Add(uint64(n))
 	if r.faults != nil {
 		r.views = r.views[:0]
 		for i := range dgs {

@@ -11,6 +11,7 @@ type LineStats struct {
 	Name string // Line.Name, or the live link's Name
 	gap.LineStats
 	Datagrams uint64 // datagrams read from the socket (before fault injection); 0 for a link
+	Bytes     uint64 // their bytes (UDP payload); 0 for a link
 	Malformed uint64 // datagrams that were not valid packets: dropped
 	// ForeignSource counts datagrams from a sender other than Line.Source
 	// that reached the socket (the kernel drops the rest): dropped.
@@ -67,6 +68,7 @@ func (in *Intake) Stats() Stats {
 			r := in.readers[i]
 			ls.Name = r.name
 			ls.Datagrams = r.datagrams.Load()
+			ls.Bytes = r.bytes.Load()
 			ls.Malformed = r.malformed.Load()
 			ls.ForeignSource = r.recv.Stats().ForeignSource
 		}

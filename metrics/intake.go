@@ -13,6 +13,8 @@ import (
 var (
 	linePackets    = counter("line_packets_total", "Packets received on the line (multicast, or a live link).", "channel", "line")
 	lineDatagrams  = counter("line_datagrams_total", "Datagrams read from the line's socket.", "channel", "line")
+	lineBytes      = counter("line_bytes_total", "Bytes of the datagrams read from the line's socket (UDP payload; 0 for a link).", "channel", "line")
+	lineMessages   = counter("line_messages_total", "Messages delivered from this line's copies (the ones it brought first).", "channel", "line")
 	lineFirst      = counter("line_first_arrivals_total", "Packets that brought at least one new message: this line was first.", "channel", "line")
 	lineDuplicates = counter("line_duplicates_total", "Packets with nothing new (the other line was first).", "channel", "line")
 	lineMalformed  = counter("line_malformed_total", "Datagrams that were not valid packets: dropped.", "channel", "line")
@@ -38,7 +40,7 @@ var (
 	queueDepth = gauge("queue_depth", "Deliveries waiting in the hand-off queue for the consumer (the handler, or the relay's forwarding) now.", "channel")
 	upLinkUp   = gauge("upstream_link_up", "1 while the QUIC link to the upstream (publisher or relay) is connected.", "channel", "link")
 
-	intakeFamilies = []family{linePackets, lineDatagrams, lineFirst, lineDuplicates, lineMalformed, lineForeignSrc,
+	intakeFamilies = []family{linePackets, lineDatagrams, lineBytes, lineMessages, lineFirst, lineDuplicates, lineMalformed, lineForeignSrc,
 		lineOtherSess, lineUp, lineDowns, gaps, gapsFilled, nacks, nackedMsgs, rejects, retransmitted, lostMsgs,
 		phantom, sessions, queueDrops, heldPackets, srtt, rejectsBy, queueDepth, upLinkUp}
 
@@ -51,6 +53,8 @@ func collectIntake(ch chan<- prometheus.Metric, channel string, st intake.Stats)
 	for _, l := range st.Lines {
 		linePackets.emit(ch, float64(l.Packets), channel, l.Name)
 		lineDatagrams.emit(ch, float64(l.Datagrams), channel, l.Name)
+		lineBytes.emit(ch, float64(l.Bytes), channel, l.Name)
+		lineMessages.emit(ch, float64(l.Messages), channel, l.Name)
 		lineFirst.emit(ch, float64(l.Won), channel, l.Name)
 		lineDuplicates.emit(ch, float64(l.Duplicates), channel, l.Name)
 		lineMalformed.emit(ch, float64(l.Malformed), channel, l.Name)

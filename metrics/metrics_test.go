@@ -111,6 +111,19 @@ func TestScrape(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// Per line, bytes and the messages it brought first: the two lines
+	// together brought every message.
+	var lineMsgs float64
+	for _, l := range []string{"A", "B"} {
+		if n, ok := sample(body, `tickcast_line_bytes_total{channel="5",line="`+l+`"}`); !ok || n <= 0 {
+			t.Errorf("line %s bytes %v (found %v), want > 0", l, n, ok)
+		}
+		n, _ := sample(body, `tickcast_line_messages_total{channel="5",line="`+l+`"}`)
+		lineMsgs += n
+	}
+	if msgs, _ := sample(body, `tickcast_messages_total{channel="5"}`); lineMsgs < msgs {
+		t.Errorf("lines brought %v messages, the subscriber applied %v", lineMsgs, msgs)
+	}
 	for _, kind := range []string{"feed", "network"} {
 		series := `tickcast_latency_seconds_count{channel="5",kind="` + kind + `"}`
 		n, ok := sample(body, series)
