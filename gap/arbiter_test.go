@@ -628,3 +628,45 @@ func TestArbiterGiveUpNeverSkipsPastWhatWasSeen(t *testing.T) {
 		t.Fatalf("lost %+v", lost)
 	}
 }
+
+// A long hole that a rate-limited server answers a little at a time (each
+// NACK round gets the first 20 of what it asked) is repaired, though that
+// takes far more rounds than MaxRetries: a hole whose front moves is being
+// repaired, and its retries start again (the lab's cut edge uplink: about
+// 200 NACKs spent on a 4 s hole its hub held, then a give-up).
+func TestArbiterHoleFilledFromItsFrontKeepsRetrying(t *testing.T) {
+	r := &recordingRequester{}
+	a, c := newTestArbiter(t, Config{Requester: r, Window: time.Millisecond, MaxRetries: 3, MinRTO: time.Millisecond, MaxRTO: 4 * time.Millisecond})
+	const holeEnd = 402 // 2..401 missing: 20 rounds of 20
+	a.Offer(0, pkt(t, testSession, 1, 1), 0)
+	a.Offer(0, pkt(t, testSession, holeEnd, 1), 0)
+	now := int64(0)
+	for i := 0; i < 1000 && len(c.seqs) < holeEnd && len(c.kinds(EventLost)) == 0; i++ {
+		d, ok := a.Deadline()
+		if !ok {
+			t.Fatal("no deadline while a hole is open")
+		}
+		now = d
+		n := len(r.reqs)
+		a.Tick(now)
+		if len(r.reqs) > n {
+			first := r.reqs[n].FirstSeq
+			a.Offer(RepairLine, pkt(t, testSession, first, int(min(20, holeEnd-first))), now)
+		}
+	}
+	if lost := c.kinds(EventLost); len(lost) != 0 {
+		t.Fatalf("gave up %+v after %d NACKs", lost, len(r.reqs))
+	}
+	wantSeqs(t, c, 1, holeEnd+1)
+	// Without answers the same hole is still given up after MaxRetries.
+	b, bc := newTestArbiter(t, Config{Requester: &recordingRequester{}, Window: time.Millisecond, MaxRetries: 3, MinRTO: time.Millisecond, MaxRTO: 4 * time.Millisecond})
+	b.Offer(0, pkt(t, testSession, 1, 1), 0)
+	b.Offer(0, pkt(t, testSession, holeEnd, 1), 0)
+	for i := 0; i < 100 && len(bc.kinds(EventLost)) == 0; i++ {
+		d, _ := b.Deadline()
+		b.Tick(d)
+	}
+	if lost := bc.kinds(EventLost); len(lost) != 1 || lost[0].Seq != 2 {
+		t.Fatalf("unanswered: lost %+v", lost)
+	}
+}

@@ -12,9 +12,10 @@ import (
 // inside it is worked out from the held packets when it is NACKed.
 type hole struct {
 	first, end uint64
-	opened     int64 // when the hole was found
-	due        int64 // next action: NACK, or give up once attempts reach MaxRetries
-	sent       int64 // when the first NACK went out (for the RTT sample; 0 = none pending)
+	opened     int64  // when the hole was found
+	due        int64  // next action: NACK, or give up once attempts reach MaxRetries
+	sent       int64  // when the first NACK went out (for the RTT sample; 0 = none pending)
+	front      uint64 // the first sequence still missing when it was last NACKed
 	attempts   int
 	lost       bool // given up rather than filled
 }
@@ -158,6 +159,7 @@ func (a *Arbiter) Tick(now int64) {
 		cursor := max(h.first, a.next)
 		// Work out what is still missing in the hole from the held packets.
 		var missing bool
+		var front uint64 // the first sequence still missing in the hole
 		asked0 := a.nackLeft
 		for j < a.held.len() {
 			s := a.held.at(j)
@@ -165,6 +167,9 @@ func (a *Arbiter) Tick(now int64) {
 				break
 			}
 			if s.pkt.Seq > cursor {
+				if !missing {
+					front = cursor
+				}
 				missing = true
 				if h.due <= now {
 					req = a.want(req, cursor, s.pkt.Seq)
@@ -177,6 +182,9 @@ func (a *Arbiter) Tick(now int64) {
 			j++
 		}
 		if cursor < h.end {
+			if !missing {
+				front = cursor
+			}
 			missing = true
 			if h.due <= now {
 				req = a.want(req, cursor, h.end)
@@ -197,6 +205,13 @@ func (a *Arbiter) Tick(now int64) {
 			// next round, without spending one of its retries.
 			h.due = now + a.rto(max(h.attempts, 1))
 			continue
+		}
+		if front > h.front {
+			// Filled from its front since the last NACK (a long outage
+			// answered a round at a time): a hole being repaired is not
+			// failing, so its retries start again.
+			h.attempts = 0
+			h.front = front
 		}
 		h.attempts++
 		if h.attempts == 1 {
